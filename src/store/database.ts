@@ -1,0 +1,30 @@
+/**
+ * The store port: the only thing the rest of Hodei knows about its database.
+ *
+ * Two thin adapters implement it, `pg` against `DATABASE_URL` and PGlite
+ * embedded in `HODEI_DATA_DIR`; the SQL is Postgres either way, so there is
+ * one code path above this file (the pg-boss model).
+ */
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+export type Unlisten = () => Promise<void>;
+
+export interface Database extends Queryable {
+  readonly kind: "postgres" | "pglite";
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to NOTIFY on `channel`. A notification is only a latency hint:
+   * whoever wakes up must read the database to decide anything.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten>;
+  close(): Promise<void>;
+}
