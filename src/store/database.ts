@@ -8,10 +8,21 @@
 
 export interface QueryResult<R> {
   rows: R[];
+  /** Rows returned (SELECT) or changed (INSERT/UPDATE/DELETE); 0 for other commands. */
   rowCount: number;
 }
 
+/**
+ * Both adapters return the same JS types: timestamptz as Date, json/jsonb as
+ * parsed values, int8 as number (RangeError beyond 2^53), arrays as arrays.
+ * Parameters: pass jsonb as an object or a JSON string; a JS array bound to a
+ * jsonb parameter must be JSON.stringify'd (pg would send an array literal).
+ */
 export interface Queryable {
+  /**
+   * With parameters, one statement ($1, $2, ...). Without parameters, `text`
+   * may hold several statements and the result is the last one's.
+   */
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 

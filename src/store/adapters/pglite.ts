@@ -1,0 +1,112 @@
+/**
+ * The store port on PGlite, Postgres compiled to WASM, embedded in the process.
+ *
+ * PGlite has a single connection. `db.transaction` holds PGlite's transaction
+ * mutex, and plain `db.query` calls wait on the same mutex, so a query issued
+ * while a transaction runs waits for it rather than joining it (tested in
+ * test/store/pglite.test.ts). The corollary: inside `transaction(fn)`, `fn`
+ * must use its `tx`, never the database, or it waits for itself.
+ */
+import { PGlite, TransactionAbortedError as PgliteAbortedError, type Results } from "@electric-sql/pglite";
+import pg from "pg";
+import type { Database, Queryable, QueryResult, Unlisten } from "../database.js";
+import { TransactionAbortedError } from "../errors.js";
+import { INT8_ARRAY_OID, INT8_OID, parseInt8 } from "../int8.js";
+
+export interface PgliteOptions {
+  /** A directory, or "memory://" for a throwaway in-memory database. */
+  dataDir: string;
+}
+
+function toResult<R>(res: Results<R>): QueryResult<R> {
+  // `rowCount` is the command tag's count, as pg reports it; older PGlite
+  // versions only have the cumulative `affectedRows`.
+  return { rows: res.rows, rowCount: res.rowCount ?? res.affectedRows ?? res.rows.length };
+}
+
+function parseInt8Array(text: string): (number | null)[] {
+  // int8[] literals are `{1,2,NULL}`: no quoting or nesting for integers.
+  const inner = text.slice(1, -1);
+  if (inner === "") return [];
+  return inner.split(",").map((x) => (x === "NULL" ? null : parseInt8(x)));
+}
+
+interface PgliteQueryable {
+  query<T>(query: string, params?: unknown[]): Promise<Results<T>>;
+  exec(query: string): Promise<Results[]>;
+}
+
+function queryable(target: PgliteQueryable): Queryable {
+  return {
+    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      if (params && params.length > 0) return toResult(await target.query<R>(text, [...params]));
+      // Without parameters pg uses the simple protocol, which allows several
+      // statements (migrations); exec is PGlite's equivalent.
+      const results = await target.exec(text);
+      const last = results[results.length - 1];
+      return last ? toResult(last as Results<R>) : { rows: [], rowCount: 0 };
+    },
+  };
+}
+
+export class PgliteDatabase implements Database {
+  readonly kind = "pglite";
+  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly stopNotifications: () => void;
+
+  private constructor(private readonly db: PGlite) {
+    this.stopNotifications = db.onNotification((channel, payload) => {
+      for (const fn of this.handlers.get(channel) ?? []) fn(payload);
+    });
+  }
+
+  static async open(opts: PgliteOptions): Promise<PgliteDatabase> {
+    const db = await PGlite.create(opts.dataDir, {
+      parsers: { [INT8_OID]: parseInt8, [INT8_ARRAY_OID]: parseInt8Array },
+    });
+    return new PgliteDatabase(db);
+  }
+
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return queryable(this.db).query<R>(text, params);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction((tx) => fn(queryable(tx)));
+    } catch (err) {
+      throw err instanceof PgliteAbortedError ? new TransactionAbortedError() : err;
+    }
+  }
+
+  /**
+   * PGlite's own `listen` splices the channel into SQL unescaped and folds
+   * its case; this keeps exact channel names, as the Postgres adapter does.
+   */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      try {
+        await this.db.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        this.handlers.delete(channel);
+        throw err;
+      }
+    }
+    set.add(onNotify);
+    return async () => {
+      set.delete(onNotify);
+      if (set.size > 0 || this.handlers.get(channel) !== set) return;
+      this.handlers.delete(channel);
+      if (!this.db.closed) await this.db.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stopNotifications();
+    this.handlers.clear();
+    if (!this.db.closed) await this.db.close();
+  }
+}

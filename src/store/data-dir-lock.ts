@@ -1,0 +1,70 @@
+/**
+ * A pid lock file for the embedded database's directory. Two PGlite
+ * instances on one directory corrupt it, and PGlite itself does not check.
+ *
+ * A lock whose pid is no longer running is stale and taken over. Two
+ * processes taking over the same stale lock at the same instant can still
+ * both win; that needs a crashed holder and a simultaneous double start.
+ */
+import { open, readFile, unlink } from "node:fs/promises";
+import { DataDirInUseError } from "./errors.js";
+
+export interface DataDirLock {
+  readonly file: string;
+  release(): Promise<void>;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(file, "utf8")).trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Takes `file` for this process, or throws DataDirInUseError naming the holder. */
+export async function lockDataDir(dataDir: string, file: string): Promise<DataDirLock> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const handle = await open(file, "wx");
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return {
+        file,
+        async release() {
+          if ((await readPid(file)) === process.pid) await unlink(file).catch(() => undefined);
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = await readPid(file);
+    // The same process counts as a holder too: a second PGlite in one process corrupts as well.
+    if (pid !== undefined && isRunning(pid)) throw new DataDirInUseError(dataDir, pid, file);
+    // Stale (dead pid) or unreadable (a writer between open and write, or garbage):
+    // give a writer a moment, then take it over.
+    if (pid === undefined && attempt === 0) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    await unlink(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
+  }
+  throw new Error(`could not take the lock file ${file}`);
+}

@@ -1,0 +1,78 @@
+/**
+ * Opens the store: Postgres when `DATABASE_URL` is given, otherwise the
+ * embedded PGlite in `HODEI_DATA_DIR/pg`, guarded by `HODEI_DATA_DIR/pg.lock`.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PgliteDatabase } from "./adapters/pglite.js";
+import { PostgresDatabase } from "./adapters/postgres.js";
+import type { Database, Queryable, QueryResult, Unlisten } from "./database.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+
+export interface OpenDatabaseOptions {
+  /** A Postgres connection string; when set, `dataDir` is not used. */
+  databaseUrl?: string;
+  /** `HODEI_DATA_DIR`; "memory://" opens a throwaway in-memory PGlite (tests). */
+  dataDir: string;
+  /** Progress and connection trouble, one line each. */
+  log?: (msg: string) => void;
+}
+
+export const MEMORY_DATA_DIR = "memory://";
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  const log = opts.log ?? (() => undefined);
+  if (opts.databaseUrl) return new PostgresDatabase({ connectionString: opts.databaseUrl, log });
+  if (opts.dataDir === MEMORY_DATA_DIR) return PgliteDatabase.open({ dataDir: MEMORY_DATA_DIR });
+
+  const dataDir = path.resolve(opts.dataDir);
+  const pgDir = path.join(dataDir, "pg");
+  await mkdir(dataDir, { recursive: true });
+  const lock = await lockDataDir(dataDir, path.join(dataDir, "pg.lock"));
+  try {
+    const firstStart = !existsSync(path.join(pgDir, "PG_VERSION"));
+    log(
+      firstStart
+        ? `Initialising the embedded Postgres in ${pgDir} (first start takes ~15 s)…`
+        : `Opening the embedded Postgres in ${pgDir}…`,
+    );
+    const started = performance.now();
+    await mkdir(pgDir, { recursive: true });
+    const db = await PgliteDatabase.open({ dataDir: pgDir });
+    log(`Embedded Postgres ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return new LockedDatabase(db, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/** The PGlite database plus the lock it holds until closed. */
+class LockedDatabase implements Database {
+  readonly kind = "pglite";
+  constructor(
+    private readonly db: Database,
+    private readonly lock: DataDirLock,
+  ) {}
+
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.db.query<R>(text, params);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
+    return this.db.listen(channel, onNotify);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.db.close();
+    } finally {
+      await this.lock.release();
+    }
+  }
+}
