@@ -1,0 +1,235 @@
+/**
+ * The agent: registers with the control plane, holds one stream to it, runs
+ * what it is assigned and reports back. It only ever dials out.
+ *
+ * Reports wait in an outbox until the server acknowledges them, so a stream
+ * that breaks mid-stage loses nothing: the agent reconnects with backoff and
+ * re-sends, and the server drops what it already has (by log seq and by the
+ * attempt's state).
+ */
+import { hostname } from "node:os";
+import * as grpc from "@grpc/grpc-js";
+import {
+  AGENT_ID_METADATA_KEY,
+  SESSION_METADATA_KEY,
+  agentServiceClient,
+  protocolMetadata,
+  type AgentMessage,
+  type AgentServiceClient,
+  type AssignmentMessage,
+  type AttemptRefMessage,
+  type RegisterResponse,
+  type ServerMessage,
+} from "../grpc/protocol.js";
+import { LogBatcher } from "./log-batcher.js";
+import { runStageProcess, type StageResult } from "./stage-process.js";
+import { prepareWorkspace } from "./workspace.js";
+
+export interface AgentOptions {
+  server: string;
+  token: string;
+  labels?: Record<string, string>;
+  capacity?: number;
+  credentials?: grpc.ChannelCredentials;
+  log?: (message: string) => void;
+}
+
+/** The server refused the agent for good (bad token, wrong protocol): retrying cannot help. */
+export class AgentRefusedError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly code: grpc.status,
+    details: string,
+  ) {
+    super(details);
+    this.name = "AgentRefusedError";
+  }
+}
+
+interface RunningAttempt {
+  ref: AttemptRefMessage;
+  abort: AbortController;
+  /** Reports not yet acknowledged, in the order they were made. */
+  outbox: AgentMessage[];
+  done: Promise<void>;
+}
+
+const key = (r: AttemptRefMessage) => `${r.runId}/${r.stageId}/${r.attempt}`;
+
+export class Agent {
+  private readonly client: AgentServiceClient;
+  private readonly log: (message: string) => void;
+  private readonly attempts = new Map<string, RunningAttempt>();
+  private session: RegisterResponse | null = null;
+  private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.client = agentServiceClient(options.server, options.credentials ?? grpc.credentials.createInsecure());
+    this.log = options.log ?? ((m) => console.error(`hodei agent: ${m}`));
+  }
+
+  /** Runs until `stop()`; rejects with AgentRefusedError when the server will never accept it. */
+  async run(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopping) {
+      try {
+        this.session ??= await this.register();
+        await this.connectOnce(() => (backoff = 100));
+      } catch (error) {
+        if (error instanceof AgentRefusedError) throw error;
+        const e = error as grpc.ServiceError;
+        // A server that restarted no longer knows this session: register again.
+        if (e.code === grpc.status.UNAUTHENTICATED) this.session = null;
+        if (this.stopping) break;
+        this.log(`connection lost (${e.details ?? e.message}); retrying in ${backoff} ms`);
+      }
+      if (this.stopping) break;
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  }
+
+  /** Cancels running attempts, waits for their reports to be sent, and disconnects. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const a of this.attempts.values()) a.abort.abort("agent stopping");
+    await Promise.all([...this.attempts.values()].map((a) => a.done));
+    this.stream?.end();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.client.close();
+  }
+
+  private register(): Promise<RegisterResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.register(
+        {
+          token: this.options.token,
+          hostname: hostname(),
+          labels: this.options.labels ?? {},
+          capacity: this.options.capacity ?? 1,
+        },
+        protocolMetadata(),
+        (error, response) => {
+          if (error) {
+            const fatal = error.code === grpc.status.UNAUTHENTICATED || error.code === grpc.status.FAILED_PRECONDITION;
+            return reject(fatal ? new AgentRefusedError(error.code, error.details) : error);
+          }
+          resolve(response!);
+        },
+      );
+    });
+  }
+
+  private connectOnce(onOpen: () => void): Promise<void> {
+    const session = this.session!;
+    return new Promise((resolve, reject) => {
+      const stream = this.client.connect(
+        protocolMetadata({ [AGENT_ID_METADATA_KEY]: session.agentId, [SESSION_METADATA_KEY]: session.sessionSecret }),
+      );
+      this.stream = stream;
+      stream.on("metadata", () => onOpen());
+      stream.on("data", (message: ServerMessage) => this.onServerMessage(message));
+      stream.on("error", (error) => {
+        this.stream = null;
+        reject(error);
+      });
+      stream.on("end", () => {
+        this.stream = null;
+        resolve();
+      });
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.send({ heartbeat: { running: this.runningRefs() } }), session.heartbeatIntervalMs);
+      this.heartbeat.unref();
+      // Re-send whatever the previous stream did not get acknowledged.
+      this.send({ heartbeat: { running: this.runningRefs() } });
+      for (const a of this.attempts.values()) for (const m of a.outbox) this.send(m);
+    });
+  }
+
+  private onServerMessage(message: ServerMessage): void {
+    if (message.assignment) this.start(message.assignment);
+    else if (message.cancel) this.attempts.get(key(message.cancel.ref))?.abort.abort(message.cancel.reason || "cancelled");
+    else if (message.ack) this.acknowledge(message.ack);
+  }
+
+  private acknowledge(ack: NonNullable<ServerMessage["ack"]>): void {
+    const attempt = this.attempts.get(key(ack.ref));
+    if (!attempt) return;
+    if (ack.refused) {
+      // The attempt is not ours any more (lease lapsed, run cancelled): stop it.
+      this.log(`server refused a report for ${ack.ref.stageId}#${ack.ref.attempt}: ${ack.refused}`);
+      attempt.outbox = [];
+      attempt.abort.abort(ack.refused);
+      return;
+    }
+    attempt.outbox = attempt.outbox.filter((m) => {
+      if (m.logs) return m.logs.chunks.some((c) => c.seq > ack.logsThrough);
+      if (m.finished) return !ack.finished;
+      if (m.started) return false;
+      return true;
+    });
+  }
+
+  private start(assignment: AssignmentMessage): void {
+    const ref = assignment.ref;
+    if (this.attempts.has(key(ref))) return; // re-delivered after a reconnect
+    const attempt: RunningAttempt = { ref, abort: new AbortController(), outbox: [], done: Promise.resolve() };
+    this.attempts.set(key(ref), attempt);
+    attempt.done = this.execute(assignment, attempt)
+      .catch((error: unknown) => this.log(`attempt ${key(ref)} crashed: ${String(error)}`))
+      .finally(() => this.attempts.delete(key(ref)));
+  }
+
+  private async execute(assignment: AssignmentMessage, attempt: RunningAttempt): Promise<void> {
+    const ref = assignment.ref;
+    this.report(attempt, { started: { ref } });
+    const batcher = new LogBatcher({ onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }) });
+    let result: StageResult;
+    try {
+      const workspace = await prepareWorkspace(assignment.source.directory, assignment.workdir);
+      try {
+        result = await runStageProcess({
+          commands: assignment.commands,
+          cwd: workspace.cwd,
+          env: assignment.env,
+          timeoutSeconds: assignment.timeoutSeconds,
+          onOutput: (text) => batcher.push(text),
+          signal: attempt.abort.signal,
+        });
+      } finally {
+        await workspace.dispose();
+      }
+    } catch (error) {
+      result = { outcome: "failure", exitCode: null, reason: `could not prepare the workspace: ${(error as Error).message}` };
+      batcher.push(`hodei: ${result.reason}\n`);
+    }
+    batcher.flush();
+    this.report(attempt, {
+      finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "" },
+    });
+    await this.drained(attempt);
+  }
+
+  private report(attempt: RunningAttempt, message: AgentMessage): void {
+    attempt.outbox.push(message);
+    this.send(message);
+  }
+
+  private send(message: AgentMessage): void {
+    const stream = this.stream;
+    if (stream && !stream.writableEnded && !stream.destroyed) stream.write(message);
+  }
+
+  /** Resolves when the server has acknowledged every report of the attempt (or the agent stops). */
+  private async drained(attempt: RunningAttempt): Promise<void> {
+    while (attempt.outbox.length > 0 && !(this.stopping && !this.stream)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private runningRefs(): AttemptRefMessage[] {
+    return [...this.attempts.values()].map((a) => a.ref);
+  }
+}

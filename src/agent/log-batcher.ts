@@ -1,0 +1,48 @@
+/**
+ * Cuts a stage's output into numbered chunks: one is flushed when it reaches
+ * `maxBytes` or when its oldest byte is `maxAgeMs` old, whichever is first
+ * (SPEC 7: at most 100 ms). Sequence numbers let the server drop a chunk it
+ * already stored when the agent re-sends after a reconnect.
+ */
+export interface LogBatcherOptions {
+  maxBytes?: number;
+  maxAgeMs?: number;
+  onChunk: (chunk: { seq: number; data: string }) => void;
+}
+
+export class LogBatcher {
+  private readonly maxBytes: number;
+  private readonly maxAgeMs: number;
+  private parts: string[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private seq = 0;
+
+  constructor(private readonly options: LogBatcherOptions) {
+    this.maxBytes = options.maxBytes ?? 64 * 1024;
+    this.maxAgeMs = options.maxAgeMs ?? 100;
+  }
+
+  push(text: string): void {
+    if (text.length === 0) return;
+    this.parts.push(text);
+    this.bytes += Buffer.byteLength(text);
+    if (this.bytes >= this.maxBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.maxAgeMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.parts.length === 0) return;
+    const data = this.parts.join("");
+    this.parts = [];
+    this.bytes = 0;
+    this.options.onChunk({ seq: ++this.seq, data });
+  }
+
+  /** The seq of the last chunk handed out. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+}

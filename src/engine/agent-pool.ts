@@ -1,0 +1,60 @@
+/**
+ * The connected agents and their free slots. Pure bookkeeping: which agent
+ * may take which stage (its `provider` label), and which attempts it holds.
+ */
+import type { PlannedStage } from "../pipeline-parser/types.js";
+import type { AgentLink, AttemptRef } from "./ports.js";
+
+export interface PooledAgent {
+  link: AgentLink;
+  held: Map<string, AttemptRef>;
+  connectedAt: number;
+}
+
+export const attemptKey = (ref: AttemptRef): string => `${ref.runId}\u0000${ref.stageId}\u0000${ref.attempt}`;
+
+export class AgentPool {
+  private readonly agents = new Map<string, PooledAgent>();
+
+  add(link: AgentLink, now: number): void {
+    const existing = this.agents.get(link.id);
+    this.agents.set(link.id, { link, held: existing?.held ?? new Map(), connectedAt: now });
+  }
+
+  remove(agentId: string): PooledAgent | undefined {
+    const agent = this.agents.get(agentId);
+    this.agents.delete(agentId);
+    return agent;
+  }
+
+  get(agentId: string): PooledAgent | undefined {
+    return this.agents.get(agentId);
+  }
+
+  get size(): number {
+    return this.agents.size;
+  }
+
+  /** An agent with a free slot that serves the stage's provider; least loaded first. */
+  pick(stage: PlannedStage): PooledAgent | undefined {
+    let best: PooledAgent | undefined;
+    for (const agent of this.agents.values()) {
+      if (agent.held.size >= agent.link.capacity) continue;
+      if ((agent.link.labels.provider ?? "local") !== stage.provider) continue;
+      if (!best || agent.held.size < best.held.size) best = agent;
+    }
+    return best;
+  }
+
+  hold(agentId: string, ref: AttemptRef): void {
+    this.agents.get(agentId)?.held.set(attemptKey(ref), ref);
+  }
+
+  release(agentId: string, ref: AttemptRef): void {
+    this.agents.get(agentId)?.held.delete(attemptKey(ref));
+  }
+
+  all(): IterableIterator<PooledAgent> {
+    return this.agents.values();
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The engine drives runs: it appends what the agents report, asks the saga
+ * core what follows (`decide`), leases queued stages to free agents, and
+ * expires the leases of agents that went quiet. Every change is an event in
+ * the store before anyone is told about it; the in-memory maps here are a
+ * cache of the store and of the live agent connections, rebuilt on start.
+ */
+import { randomUUID } from "node:crypto";
+import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData } from "../saga/events.js";
+import { decide } from "../saga/decide.js";
+import type { RunState, StageState } from "../saga/run-state.js";
+import { AgentPool, attemptKey } from "./agent-pool.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import { ConcurrentAppendError, type AgentLink, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
+import { stageEnvironment } from "./stage-environment.js";
+
+export interface EngineListener {
+  /** After events are stored; `state` is the run after them. */
+  onEvents?(state: RunState, events: readonly RunEvent[]): void;
+  onLogs?(ref: AttemptRef, chunks: readonly LogChunk[]): void;
+}
+
+export interface EngineOptions {
+  store: RunStore;
+  clock?: Clock;
+  /** A lease not renewed for this long ends its attempt as lost (SPEC 7). */
+  leaseMs?: number;
+  newRunId?: () => string;
+  onError?: (error: unknown, context: string) => void;
+}
+
+interface Lease {
+  ref: AttemptRef;
+  agentId: string;
+  expiresAt: number;
+}
+
+export class Engine {
+  private readonly store: RunStore;
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly newRunId: () => string;
+  private readonly onError: (error: unknown, context: string) => void;
+  private readonly queue = new KeyedQueue();
+  private readonly pool = new AgentPool();
+  /** Unfinished runs, in creation order. */
+  private readonly active = new Map<string, RunState>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly listeners = new Set<EngineListener>();
+  private readonly waiters = new Map<string, ((s: RunState) => void)[]>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private dispatchQueued = false;
+  private stopped = false;
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? { now: () => new Date() };
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.newRunId = options.newRunId ?? randomUUID;
+    this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
+  }
+
+  /** Resumes every unfinished run from its events and starts the lease sweeper. */
+  async start(): Promise<{ resumed: number }> {
+    const ids = await this.store.unfinishedRunIds();
+    for (const id of ids) {
+      const state = await this.store.load(id);
+      if (!state) continue;
+      this.active.set(id, state);
+      // Agents that were running these attempts get one lease period to come back.
+      for (const s of state.stages.values()) {
+        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.grantLease(refOf(state.id, s), s.agentId);
+      }
+    }
+    for (const id of ids) await this.advance(id, null);
+    const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
+    this.sweepTimer = setInterval(() => void this.sweepLeases(), sweepEvery);
+    this.sweepTimer.unref();
+    return { resumed: ids.length };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.queue.idle();
+  }
+
+  subscribe(listener: EngineListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async startRun(run: RunPlannedData): Promise<string> {
+    const runId = this.newRunId();
+    await this.queue.run(runId, async () => {
+      const state = await this.store.create(runId, { type: "run.planned", data: run }, this.now());
+      this.active.set(runId, state);
+      this.emit(state, [{ type: "run.planned", data: run, seq: 1, at: state.createdAt }]);
+    });
+    await this.advance(runId, null);
+    return runId;
+  }
+
+  async cancelRun(runId: string, reason: string): Promise<boolean> {
+    const state = await this.advance(runId, (s) => (s.conclusion || s.cancelRequested ? null : [{ type: "run.cancel_requested", data: { reason } }]));
+    if (!state) return false;
+    for (const s of state.stages.values()) {
+      if ((s.phase === "leased" || s.phase === "running") && s.agentId) {
+        this.pool.get(s.agentId)?.link.cancel(refOf(runId, s), reason);
+      }
+    }
+    return true;
+  }
+
+  /** Resolves when the run has completed (immediately if it already has). */
+  async waitForRun(runId: string): Promise<RunState> {
+    const active = this.active.get(runId);
+    if (!active) {
+      const stored = await this.store.load(runId);
+      if (!stored) throw new Error(`no run ${runId}`);
+      if (stored.conclusion) return stored;
+    }
+    return new Promise((resolve) => {
+      const list = this.waiters.get(runId) ?? [];
+      list.push(resolve);
+      this.waiters.set(runId, list);
+    });
+  }
+
+  // ---- the agent side -------------------------------------------------------
+
+  agentConnected(link: AgentLink): void {
+    this.pool.add(link, this.clock.now().getTime());
+    // Attempts this agent held before a reconnect stay its own.
+    for (const lease of this.leases.values()) if (lease.agentId === link.id) this.pool.hold(link.id, lease.ref);
+    this.scheduleDispatch();
+  }
+
+  agentDisconnected(agentId: string): void {
+    // Its leases stay until they lapse: the agent may reconnect and carry on.
+    this.pool.remove(agentId);
+  }
+
+  /** Renews every lease the agent holds. */
+  heartbeat(agentId: string): void {
+    const expiresAt = this.clock.now().getTime() + this.leaseMs;
+    for (const lease of this.leases.values()) if (lease.agentId === agentId) lease.expiresAt = expiresAt;
+  }
+
+  attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
+    return this.report(agentId, ref, (s) =>
+      s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null,
+    );
+  }
+
+  async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
+    if (!this.holds(agentId, ref)) return false;
+    await this.store.appendLogs(ref, chunks);
+    for (const l of this.listeners) l.onLogs?.(ref, chunks);
+    return true;
+  }
+
+  attemptFinished(
+    agentId: string,
+    ref: AttemptRef,
+    result: { outcome: AttemptOutcome; exitCode: number | null; reason: string | null },
+  ): Promise<boolean> {
+    return this.report(agentId, ref, (s) =>
+      s.phase === "leased" || s.phase === "running"
+        ? [{ type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } }]
+        : null,
+    );
+  }
+
+  /** True if the attempt is the stage's current one and leased to this agent. */
+  holds(agentId: string, ref: AttemptRef): boolean {
+    const lease = this.leases.get(attemptKey(ref));
+    return lease?.agentId === agentId;
+  }
+
+  get connectedAgents(): number {
+    return this.pool.size;
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private async report(
+    agentId: string,
+    ref: AttemptRef,
+    events: (s: StageState) => RunEventBody[] | null,
+  ): Promise<boolean> {
+    let accepted = false;
+    await this.advance(ref.runId, (state) => {
+      const s = state.stages.get(ref.stageId);
+      if (!s || s.attempt !== ref.attempt || s.agentId !== agentId) return null;
+      const out = events(s);
+      accepted = out !== null;
+      return out;
+    });
+    if (accepted) this.renew(agentId, ref);
+    return accepted;
+  }
+
+  /**
+   * Under the run's queue: applies `incoming` (computed from the current
+   * state; null = nothing to do), then the engine's own decisions until there
+   * are none, then leases what became ready. A concurrent writer makes the
+   * append fail; the state is then re-read and `incoming` computed again.
+   */
+  private advance(runId: string, incoming: ((s: RunState) => RunEventBody[] | null) | null): Promise<RunState | null> {
+    return this.queue.run(runId, async () => {
+      for (let tries = 0; ; tries++) {
+        try {
+          return await this.advanceOnce(runId, incoming);
+        } catch (error) {
+          if (!(error instanceof ConcurrentAppendError) || tries >= 5) throw error;
+          this.active.delete(runId);
+        }
+      }
+    });
+  }
+
+  private async advanceOnce(runId: string, incoming: ((s: RunState) => RunEventBody[] | null) | null): Promise<RunState | null> {
+    let state = this.active.get(runId) ?? (await this.store.load(runId));
+    if (!state) return null;
+    if (incoming) {
+      const events = incoming(state);
+      if (events && events.length > 0) state = await this.append(state, events);
+    }
+    for (let events = decide(state); events.length > 0; events = decide(state)) {
+      state = await this.append(state, events);
+    }
+    if (state.conclusion) {
+      this.active.delete(runId);
+      for (const resolve of this.waiters.get(runId) ?? []) resolve(state);
+      this.waiters.delete(runId);
+    } else {
+      this.active.set(runId, state);
+      this.scheduleDispatch();
+    }
+    return state;
+  }
+
+  private async append(state: RunState, events: readonly RunEventBody[]): Promise<RunState> {
+    const at = this.now();
+    const next = await this.store.append(state, events, at);
+    const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }) as RunEvent);
+    for (const e of recorded) {
+      if (e.type === "attempt.finished") {
+        const ref = { runId: state.id, stageId: e.data.stageId, attempt: e.data.attempt };
+        const lease = this.leases.get(attemptKey(ref));
+        if (lease) this.pool.release(lease.agentId, ref);
+        this.leases.delete(attemptKey(ref));
+      }
+    }
+    this.emit(next, recorded);
+    return next;
+  }
+
+  private emit(state: RunState, events: readonly RunEvent[]): void {
+    for (const l of this.listeners) {
+      try {
+        l.onEvents?.(state, events);
+      } catch (error) {
+        this.onError(error, "listener");
+      }
+    }
+  }
+
+  private scheduleDispatch(): void {
+    if (this.dispatchQueued || this.stopped) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
+  /** Leases queued stages to free agents, oldest run first, plan order within a run. */
+  private dispatch(): void {
+    for (const state of this.active.values()) {
+      for (const s of state.stages.values()) {
+        if (s.phase !== "queued") continue;
+        const ref = refOf(state.id, s);
+        if (this.leases.has(attemptKey(ref))) continue;
+        const agent = this.pool.pick(s.plan);
+        if (!agent) continue;
+        // Reserve the slot and the lease now, so the next pass does not pick them again.
+        this.pool.hold(agent.link.id, ref);
+        this.grantLease(ref, agent.link.id);
+        void this.lease(ref, agent.link).catch((error: unknown) => this.onError(error, `leasing ${ref.stageId}`));
+      }
+    }
+  }
+
+  private async lease(ref: AttemptRef, link: AgentLink): Promise<void> {
+    let assignment: Parameters<AgentLink["assign"]>[0] | null = null;
+    await this.advance(ref.runId, (state) => {
+      const s = state.stages.get(ref.stageId);
+      if (!s || s.phase !== "queued" || s.attempt !== ref.attempt) return null;
+      assignment = {
+        ...ref,
+        stage: s.plan,
+        source: state.meta.source,
+        env: stageEnvironment(state, s.plan, ref.attempt),
+      };
+      return [{ type: "attempt.leased", data: { ...ref, agentId: link.id } }];
+    });
+    if (!assignment) {
+      this.leases.delete(attemptKey(ref));
+      this.pool.release(link.id, ref);
+      this.scheduleDispatch();
+      return;
+    }
+    // If the stream is gone the lease simply lapses and the attempt ends lost.
+    link.assign(assignment);
+  }
+
+  private grantLease(ref: AttemptRef, agentId: string): void {
+    this.leases.set(attemptKey(ref), { ref, agentId, expiresAt: this.clock.now().getTime() + this.leaseMs });
+  }
+
+  private renew(agentId: string, ref: AttemptRef): void {
+    const lease = this.leases.get(attemptKey(ref));
+    if (lease && lease.agentId === agentId) lease.expiresAt = this.clock.now().getTime() + this.leaseMs;
+  }
+
+  private async sweepLeases(): Promise<void> {
+    const now = this.clock.now().getTime();
+    for (const lease of [...this.leases.values()]) {
+      if (lease.expiresAt > now) continue;
+      // A lease of a live agent that is still connected is renewed by its heartbeats;
+      // one that lapsed belongs to an agent that is gone or stuck.
+      this.leases.delete(attemptKey(lease.ref));
+      this.pool.release(lease.agentId, lease.ref);
+      try {
+        await this.advance(lease.ref.runId, (state) => {
+          const s = state.stages.get(lease.ref.stageId);
+          if (!s || s.attempt !== lease.ref.attempt) return null;
+          if (s.phase === "queued") return []; // reserved but never leased: dispatch again
+          if (s.phase !== "leased" && s.phase !== "running") return null;
+          return [
+            {
+              type: "attempt.finished",
+              data: { ...stageAttempt(lease.ref), outcome: "lost", exitCode: null, reason: "agent lost" },
+            },
+          ];
+        });
+      } catch (error) {
+        this.onError(error, "expiring a lease");
+      }
+    }
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function refOf(runId: string, s: StageState): AttemptRef {
+  return { runId, stageId: s.plan.id, attempt: s.attempt };
+}
+
+function stageAttempt(ref: AttemptRef): { stageId: string; attempt: number } {
+  return { stageId: ref.stageId, attempt: ref.attempt };
+}

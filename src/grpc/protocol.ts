@@ -1,0 +1,102 @@
+/**
+ * Loads the agent protocol (proto/hodei/agent/v1/agent.proto) and types its
+ * messages. Field names are camelCase as proto-loader presents them.
+ */
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+
+/** Bumped when a change would break an agent of the previous version. */
+export const PROTOCOL_VERSION = "1";
+export const PROTOCOL_METADATA_KEY = "hodei-protocol";
+export const AGENT_ID_METADATA_KEY = "hodei-agent-id";
+export const SESSION_METADATA_KEY = "hodei-session";
+
+const protoPath = fileURLToPath(new URL("../../proto/hodei/agent/v1/agent.proto", import.meta.url));
+
+export interface AttemptRefMessage {
+  runId: string;
+  stageId: string;
+  attempt: number;
+}
+
+export interface RegisterRequest {
+  token: string;
+  hostname: string;
+  labels: Record<string, string>;
+  capacity: number;
+}
+
+export interface RegisterResponse {
+  agentId: string;
+  sessionSecret: string;
+  heartbeatIntervalMs: number;
+  leaseMs: number;
+}
+
+export interface AgentMessage {
+  heartbeat?: { running: AttemptRefMessage[] } | null;
+  started?: { ref: AttemptRefMessage } | null;
+  logs?: { ref: AttemptRefMessage; chunks: { seq: number; data: string }[] } | null;
+  finished?: { ref: AttemptRefMessage; outcome: string; exitCode: number; reason: string } | null;
+  body?: "heartbeat" | "started" | "logs" | "finished";
+}
+
+export interface AssignmentMessage {
+  ref: AttemptRefMessage;
+  commands: string[];
+  env: Record<string, string>;
+  workdir: string;
+  timeoutSeconds: number;
+  source: { directory: string };
+  stageName: string;
+}
+
+export interface ServerMessage {
+  assignment?: AssignmentMessage | null;
+  cancel?: { ref: AttemptRefMessage; reason: string } | null;
+  ack?: { ref: AttemptRefMessage; logsThrough: number; finished: boolean; refused: string } | null;
+  body?: "assignment" | "cancel" | "ack";
+}
+
+export interface AgentServiceClient extends grpc.Client {
+  register(
+    request: RegisterRequest,
+    metadata: grpc.Metadata,
+    callback: (error: grpc.ServiceError | null, response?: RegisterResponse) => void,
+  ): grpc.ClientUnaryCall;
+  connect(metadata: grpc.Metadata): grpc.ClientDuplexStream<AgentMessage, ServerMessage>;
+}
+
+interface LoadedPackage {
+  hodei: { agent: { v1: { AgentService: grpc.ServiceClientConstructor } } };
+}
+
+let loaded: LoadedPackage | undefined;
+
+function load(): LoadedPackage {
+  loaded ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true }),
+  ) as unknown as LoadedPackage;
+  return loaded;
+}
+
+export function agentServiceDefinition(): grpc.ServiceDefinition {
+  return load().hodei.agent.v1.AgentService.service;
+}
+
+export function agentServiceClient(address: string, credentials: grpc.ChannelCredentials): AgentServiceClient {
+  const Client = load().hodei.agent.v1.AgentService;
+  return new Client(address, credentials, {
+    "grpc.keepalive_time_ms": 10_000,
+    "grpc.keepalive_timeout_ms": 5_000,
+    "grpc.keepalive_permit_without_calls": 1,
+  }) as unknown as AgentServiceClient;
+}
+
+export function protocolMetadata(extra: Record<string, string> = {}): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(PROTOCOL_METADATA_KEY, PROTOCOL_VERSION);
+  for (const [k, v] of Object.entries(extra)) md.set(k, v);
+  return md;
+}

@@ -1,0 +1,70 @@
+/**
+ * The engine's decisions: given a run's state, which events follow from it
+ * alone. Pure and deterministic; the scheduler appends what this returns and
+ * calls it again until it returns nothing. Decisions are recorded as events
+ * (stage.completed, run.completed) so that a later change of these rules
+ * never changes what an old history means.
+ */
+import type { RunEventBody, StageConclusion } from "./events.js";
+import { needSatisfied, runConclusion } from "./conclusion.js";
+import type { RunState, StageState } from "./run-state.js";
+
+export function decide(state: RunState): RunEventBody[] {
+  if (state.conclusion !== null) return [];
+  const out: RunEventBody[] = [];
+  // Decide stage by stage against a working copy of conclusions, so one call
+  // settles a whole chain of skips in plan (topological) order.
+  const concluded = new Map<string, StageConclusion>();
+  for (const s of state.stages.values()) if (s.conclusion) concluded.set(s.plan.id, s.conclusion);
+
+  for (const s of state.stages.values()) {
+    if (s.phase === "completed") continue;
+    const event = decideStage(state, s, concluded);
+    if (!event) continue;
+    out.push(event);
+    if (event.type === "stage.completed") concluded.set(s.plan.id, event.data.conclusion);
+  }
+
+  if (concluded.size === state.stages.size) {
+    const stages = [...state.stages.values()].map((s) => ({
+      conclusion: concluded.get(s.plan.id) ?? null,
+      allowFailure: s.plan.allowFailure,
+    }));
+    out.push({ type: "run.completed", data: { conclusion: runConclusion(stages, state.cancelRequested) } });
+  }
+  return out;
+}
+
+function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<string, StageConclusion>): RunEventBody | null {
+  const complete = (conclusion: StageConclusion, reason: string | null): RunEventBody => ({
+    type: "stage.completed",
+    data: { stageId: s.plan.id, conclusion, reason },
+  });
+
+  // An attempt has finished: retry it or conclude the stage.
+  if (s.phase === "pending" && s.attempt > 0) {
+    const outcome = s.lastOutcome;
+    if (outcome === "success") return complete("success", null);
+    if (outcome === "cancelled" || state.cancelRequested) return complete("cancelled", s.reason ?? "run cancelled");
+    if (s.attempt <= s.plan.retries) return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
+    if (outcome === "timed_out") return complete("timed_out", s.reason);
+    if (outcome === "lost") return complete("failure", s.reason ?? "agent lost");
+    return complete("failure", s.reason);
+  }
+
+  if (state.cancelRequested && (s.phase === "pending" || s.phase === "queued")) {
+    return complete("cancelled", "run cancelled");
+  }
+  if (s.phase !== "pending") return null;
+
+  if (s.plan.skip) return complete("skipped", "excluded by when");
+  for (const needId of s.plan.needs) {
+    const need = state.stages.get(needId);
+    const conclusion = concluded.get(needId);
+    if (!need || conclusion === undefined) return null;
+    if (!needSatisfied(conclusion, need.plan.allowFailure)) {
+      return complete("skipped", `needs ${needId}, which ended ${conclusion}`);
+    }
+  }
+  return { type: "stage.queued", data: { stageId: s.plan.id, attempt: 1 } };
+}

@@ -1,0 +1,45 @@
+/**
+ * The events of a run. A run's state is the fold of its events (run-state.ts);
+ * nothing else is authoritative. Events are facts: once a type is released its
+ * meaning never changes, because recorded histories are replayed by every new
+ * version (test/saga/replay.test.ts).
+ */
+import type { PlannedStage, TriggerEvent } from "../pipeline-parser/types.js";
+
+export type StageConclusion = "success" | "failure" | "cancelled" | "skipped" | "timed_out";
+export type RunConclusion = "success" | "failure" | "cancelled";
+/** How one attempt ended, as the agent (or the lease sweeper) saw it. */
+export type AttemptOutcome = "success" | "failure" | "timed_out" | "cancelled" | "lost";
+
+/** Where agents get the run's files from. */
+export type RunSource = { kind: "directory"; path: string };
+
+export interface RunPlannedData {
+  pipeline: string;
+  source: RunSource;
+  repo: string;
+  sha: string;
+  ref: string | null;
+  event: TriggerEvent;
+  stages: PlannedStage[];
+}
+
+export type RunEventBody =
+  | { type: "run.planned"; data: RunPlannedData }
+  | { type: "stage.queued"; data: { stageId: string; attempt: number } }
+  | { type: "attempt.leased"; data: { stageId: string; attempt: number; agentId: string } }
+  | { type: "attempt.started"; data: { stageId: string; attempt: number; agentId: string } }
+  | {
+      type: "attempt.finished";
+      data: { stageId: string; attempt: number; outcome: AttemptOutcome; exitCode: number | null; reason: string | null };
+    }
+  | { type: "stage.completed"; data: { stageId: string; conclusion: StageConclusion; reason: string | null } }
+  | { type: "run.cancel_requested"; data: { reason: string } }
+  | { type: "run.completed"; data: { conclusion: RunConclusion } };
+
+export type RunEventType = RunEventBody["type"];
+
+/** An event as recorded: its position in the run's log and when it happened. */
+export type RunEvent = RunEventBody & { seq: number; at: string };
+
+export type EventOf<T extends RunEventType> = Extract<RunEventBody, { type: T }>;

@@ -1,0 +1,181 @@
+/**
+ * A run's state, derived from its events and nothing else. `applyEvent` is a
+ * pure fold step; an event that does not fit the state is a corrupt history
+ * and throws, so a change that alters the meaning of old histories is caught
+ * by the replay tests rather than silently tolerated.
+ */
+import type { PlannedStage } from "../pipeline-parser/types.js";
+import type { RunConclusion, RunEvent, RunPlannedData, StageConclusion } from "./events.js";
+
+/** `pending`: waiting for needs; `queued`: ready, waiting for an agent; `leased`: sent to an agent. */
+export type StagePhase = "pending" | "queued" | "leased" | "running" | "completed";
+
+export interface StageState {
+  plan: PlannedStage;
+  phase: StagePhase;
+  /** The current (or last) attempt, from 1; 0 before the first. */
+  attempt: number;
+  agentId: string | null;
+  conclusion: StageConclusion | null;
+  reason: string | null;
+  exitCode: number | null;
+  /** Outcome of the last finished attempt, before the stage concluded. */
+  lastOutcome: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface RunState {
+  id: string;
+  /** The seq of the last applied event; the next event gets seq + 1. */
+  seq: number;
+  meta: Omit<RunPlannedData, "stages">;
+  /** In plan order (topological). */
+  stages: Map<string, StageState>;
+  cancelRequested: boolean;
+  conclusion: RunConclusion | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export class CorruptHistoryError extends Error {
+  constructor(
+    readonly runId: string,
+    readonly seq: number,
+    detail: string,
+  ) {
+    super(`run ${runId}, event ${seq}: ${detail}`);
+    this.name = "CorruptHistoryError";
+  }
+}
+
+export function replay(runId: string, events: readonly RunEvent[]): RunState {
+  const [first, ...rest] = events;
+  if (!first) throw new CorruptHistoryError(runId, 0, "history is empty");
+  let state = initialState(runId, first);
+  for (const event of rest) state = applyEvent(state, event);
+  return state;
+}
+
+export function initialState(runId: string, event: RunEvent): RunState {
+  if (event.type !== "run.planned" || event.seq !== 1) {
+    throw new CorruptHistoryError(runId, event.seq, `a history starts with run.planned at seq 1, not ${event.type}`);
+  }
+  const { stages, ...meta } = event.data;
+  return {
+    id: runId,
+    seq: 1,
+    meta,
+    stages: new Map(
+      stages.map((plan) => [
+        plan.id,
+        {
+          plan,
+          phase: "pending",
+          attempt: 0,
+          agentId: null,
+          conclusion: null,
+          reason: null,
+          exitCode: null,
+          lastOutcome: null,
+          startedAt: null,
+          finishedAt: null,
+        },
+      ]),
+    ),
+    cancelRequested: false,
+    conclusion: null,
+    createdAt: event.at,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/** Returns a new state; the input is not modified. */
+export function applyEvent(state: RunState, event: RunEvent): RunState {
+  const fail = (detail: string): never => {
+    throw new CorruptHistoryError(state.id, event.seq, detail);
+  };
+  if (event.seq !== state.seq + 1) fail(`expected seq ${state.seq + 1}`);
+  if (state.conclusion !== null) fail(`${event.type} after run.completed`);
+  const next: RunState = { ...state, seq: event.seq, stages: new Map(state.stages) };
+  const stage = (stageId: string): StageState => next.stages.get(stageId) ?? fail(`unknown stage ${stageId}`);
+  const update = (stageId: string, patch: Partial<StageState>) => {
+    next.stages.set(stageId, { ...stage(stageId), ...patch });
+  };
+
+  switch (event.type) {
+    case "run.planned":
+      return fail("run.planned twice");
+    case "stage.queued": {
+      const s = stage(event.data.stageId);
+      if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
+      if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
+      update(s.plan.id, { phase: "queued", attempt: event.data.attempt, agentId: null });
+      return next;
+    }
+    case "attempt.leased": {
+      const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
+      if (s.phase !== "queued") fail(`attempt ${s.plan.id}#${s.attempt} leased while ${s.phase}`);
+      update(s.plan.id, { phase: "leased", agentId: event.data.agentId });
+      return next;
+    }
+    case "attempt.started": {
+      const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
+      if (s.phase !== "leased") fail(`attempt ${s.plan.id}#${s.attempt} started while ${s.phase}`);
+      update(s.plan.id, { phase: "running", startedAt: s.startedAt ?? event.at });
+      next.startedAt ??= event.at;
+      return next;
+    }
+    case "attempt.finished": {
+      const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
+      if (s.phase !== "leased" && s.phase !== "running") fail(`attempt ${s.plan.id}#${s.attempt} finished while ${s.phase}`);
+      // Back to pending: the engine decides between a retry and a conclusion.
+      update(s.plan.id, {
+        phase: "pending",
+        agentId: null,
+        exitCode: event.data.exitCode,
+        lastOutcome: event.data.outcome,
+        reason: event.data.reason,
+      });
+      return next;
+    }
+    case "stage.completed": {
+      const s = stage(event.data.stageId);
+      if (s.phase !== "pending" && s.phase !== "queued") fail(`stage ${s.plan.id} completed while ${s.phase}`);
+      update(s.plan.id, {
+        phase: "completed",
+        conclusion: event.data.conclusion,
+        reason: event.data.reason,
+        finishedAt: event.at,
+      });
+      return next;
+    }
+    case "run.cancel_requested":
+      next.cancelRequested = true;
+      return next;
+    case "run.completed":
+      for (const s of next.stages.values()) if (s.phase !== "completed") fail(`run completed while ${s.plan.id} is ${s.phase}`);
+      next.conclusion = event.data.conclusion;
+      next.finishedAt = event.at;
+      return next;
+  }
+}
+
+function currentAttempt(s: StageState, attempt: number, fail: (d: string) => never): StageState {
+  if (attempt !== s.attempt) fail(`attempt ${attempt} of ${s.plan.id} is not its current attempt ${s.attempt}`);
+  return s;
+}
+
+/** The three-valued status of SPEC 3 (GitHub's check vocabulary). */
+export function stageStatus(s: StageState): "queued" | "in_progress" | "completed" {
+  if (s.phase === "completed") return "completed";
+  if (s.phase === "running" || (s.phase === "pending" && s.attempt > 0)) return "in_progress";
+  return "queued";
+}
+
+export function runStatus(r: RunState): "queued" | "in_progress" | "completed" {
+  if (r.conclusion !== null) return "completed";
+  return r.startedAt === null ? "queued" : "in_progress";
+}

@@ -1,0 +1,94 @@
+/**
+ * The composition root: the store, the engine, the agent listener and the
+ * providers, wired together. `hodei server` and `hodei run` both start one;
+ * they differ only in what they put in front of it.
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { Engine } from "../engine/engine.js";
+import { AgentServer } from "../grpc/agent-server.js";
+import { LocalProvider } from "../providers/local.js";
+import type { Provider } from "../providers/provider.js";
+import type { Database } from "../store/database.js";
+import { migrate } from "../store/migrate.js";
+import { openDatabase } from "../store/open.js";
+import { RunRepository } from "../store/run-repository.js";
+
+export interface ControlPlaneOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  grpcHost?: string;
+  /** 0 picks a free port. */
+  grpcPort?: number;
+  /** Local agent processes to start; 0 for none. */
+  localAgents: number;
+  /** A token standalone agents may register with (`hodei agent --token`). */
+  agentToken?: string;
+  leaseMs?: number;
+  log?: (message: string) => void;
+  onAgentOutput?: (agentIndex: number, text: string) => void;
+}
+
+export class ControlPlane {
+  private constructor(
+    readonly db: Database,
+    readonly runs: RunRepository,
+    readonly engine: Engine,
+    readonly agents: AgentServer,
+    readonly grpcPort: number,
+    private readonly providers: Provider[],
+  ) {}
+
+  static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
+    const log = options.log ?? (() => undefined);
+    const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, log });
+    const providers: Provider[] = [];
+    let agents: AgentServer | null = null;
+    let engine: Engine | null = null;
+    try {
+      const { applied } = await migrate(db);
+      if (applied.length > 0) log(`Applied migrations: ${applied.join(", ")}`);
+      const runs = new RunRepository(db);
+      engine = new Engine({ store: runs, leaseMs: options.leaseMs });
+
+      const localToken = randomBytes(32).toString("base64url");
+      const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
+      agents = new AgentServer({
+        engine,
+        host: options.grpcHost ?? "127.0.0.1",
+        port: options.grpcPort ?? 0,
+        leaseMs: options.leaseMs,
+        heartbeatIntervalMs: options.leaseMs ? Math.max(100, Math.floor(options.leaseMs / 3)) : undefined,
+        verifyRegistrationToken: (token) => accepted.some((t) => safeEqual(t, token)),
+      });
+      const grpcPort = await agents.listen();
+      const { resumed } = await engine.start();
+      if (resumed > 0) log(`Resumed ${resumed} unfinished run(s)`);
+
+      if (options.localAgents > 0) {
+        const local = new LocalProvider({ agents: options.localAgents, onOutput: options.onAgentOutput, onError: log });
+        providers.push(local);
+        await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
+      }
+      return new ControlPlane(db, runs, engine, agents, grpcPort, providers);
+    } catch (error) {
+      for (const p of providers) await p.stop();
+      await agents?.close();
+      await engine?.stop();
+      await db.close();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.providers) await p.stop();
+    await this.agents.close();
+    await this.engine.stop();
+    await this.db.close();
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
