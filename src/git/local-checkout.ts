@@ -34,7 +34,7 @@ export async function describeCheckout(dir: string): Promise<CheckoutInfo> {
       () => null,
     ),
   ]);
-  return { branch, sha, repo: (origin && repoFromUrl(origin)) ?? fallback };
+  return { branch, sha, repo: (origin ? repoFromUrl(origin) : null) ?? fallback };
 }
 
 /** `owner/name` from the last two path segments of a clone URL (SPEC 3). */

@@ -1,0 +1,40 @@
+/** `hodei agent`: a standalone agent that dials out to a server (SPEC 2, 7). */
+import { Agent, AgentRefusedError } from "../../agent/agent.js";
+import { UsageError } from "../usage-error.js";
+
+export interface AgentCommandOptions {
+  server?: string;
+  token?: string;
+  label: string[];
+  capacity: string;
+  stderr: NodeJS.WritableStream;
+  signal: AbortSignal;
+}
+
+export async function agentCommand(options: AgentCommandOptions): Promise<number> {
+  if (!options.server) throw new UsageError("--server HOST:PORT is required");
+  // Prefer the environment: a token in argv is visible to every user of the host.
+  const token = options.token ?? process.env.HODEI_AGENT_TOKEN;
+  if (!token) throw new UsageError("a registration token is required: --token or HODEI_AGENT_TOKEN");
+  const capacity = Number(options.capacity);
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError("--capacity must be an integer from 1 to 64");
+  const labels: Record<string, string> = {};
+  for (const l of options.label) {
+    const [k, ...v] = l.split("=");
+    if (!k || v.length === 0) throw new UsageError(`--label expects KEY=VALUE, got ${JSON.stringify(l)}`);
+    labels[k] = v.join("=");
+  }
+  const server = options.server.replace(/^grpc:\/\//, "");
+  const agent = new Agent({ server, token, labels, capacity, log: (m) => options.stderr.write(`hodei agent: ${m}\n`) });
+  options.signal.addEventListener("abort", () => void agent.stop(), { once: true });
+  try {
+    await agent.run();
+    return 0;
+  } catch (error) {
+    if (error instanceof AgentRefusedError) {
+      options.stderr.write(`hodei agent: the server refused this agent: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

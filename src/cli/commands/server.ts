@@ -1,0 +1,44 @@
+/** `hodei server`: the control plane, configured by the environment (SPEC 3). */
+import { buildHttpApp } from "../../http/app.js";
+import { loadServerConfig } from "../../server/config.js";
+import { ControlPlane } from "../../server/control-plane.js";
+
+export async function serverCommand(options: { stdout: NodeJS.WritableStream; signal: AbortSignal }): Promise<number> {
+  const config = loadServerConfig();
+  const say = (m: string) => options.stdout.write(`${m}\n`);
+  const unsupported = config.providers.filter((p) => p !== "local");
+  if (unsupported.length > 0) say(`warning: providers not available in this version, ignored: ${unsupported.join(", ")}`);
+
+  const control = await ControlPlane.start({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    grpcHost: config.host,
+    grpcPort: config.grpcPort,
+    localAgents: config.providers.includes("local") ? config.localAgents : 0,
+    agentToken: config.agentToken,
+    log: say,
+  });
+  const app = buildHttpApp({
+    db: control.db,
+    webhookSecrets: { github: config.githubWebhookSecret, gitea: config.giteaWebhookSecret },
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await control.stop();
+    throw error;
+  }
+  const base = config.publicUrl;
+  say(`hodei server ready`);
+  say(`  dashboard and API   ${base}/  (${base}/api/runs)`);
+  say(`  GitHub webhooks     ${base}/webhooks/github${config.githubWebhookSecret ? "" : "  (off: set HODEI_GITHUB_WEBHOOK_SECRET)"}`);
+  say(`  Gitea webhooks      ${base}/webhooks/gitea${config.giteaWebhookSecret ? "" : "  (off: set HODEI_GITEA_WEBHOOK_SECRET)"}`);
+  say(`  agents (gRPC)       ${config.host}:${control.grpcPort}`);
+  say(`  health              ${base}/healthz`);
+
+  await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));
+  say("shutting down");
+  await app.close();
+  await control.stop();
+  return 0;
+}

@@ -1,0 +1,114 @@
+/**
+ * The `hodei` command (SPEC 2). Each subcommand lives in commands/; this file
+ * only parses arguments and maps errors to exit codes: 0 success, 1 failure,
+ * 2 usage.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { agentCommand } from "./commands/agent.js";
+import { planCommand } from "./commands/plan.js";
+import { runCommand } from "./commands/run.js";
+import { serverCommand } from "./commands/server.js";
+import { validateCommand } from "./commands/validate.js";
+import { UsageError } from "./usage-error.js";
+import { ConfigError } from "../server/config.js";
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = 0;
+  const stdout = process.stdout;
+  const stderr = process.stderr;
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const program = new Command("hodei")
+    .description("Git-driven pipeline runner: durable runs, agents over gRPC, GitHub and Gitea checks")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => stderr.write(s), writeOut: (s) => stdout.write(s) })
+    .showHelpAfterError();
+
+  program
+    .command("validate")
+    .description("check a pipeline file; errors as FILE:LINE:COL: message")
+    .argument("[path]", "a repository directory or a pipeline file", ".")
+    .option("--json", "print {valid, errors} as JSON on stdout")
+    .action(async (path: string, o: { json?: boolean }) => {
+      exitCode = await validateCommand({ path, json: o.json ?? false, stdout, stderr });
+    });
+
+  program
+    .command("plan")
+    .description("print the expanded DAG of stages for a trigger context")
+    .argument("[path]", "a repository directory or a pipeline file", ".")
+    .addOption(new Option("--event <event>", "trigger event").choices(["push", "pull_request", "manual"]).default("push"))
+    .option("--branch <branch>", "branch (for pull_request: the base branch); default: current branch or main")
+    .option("--tag <tag>", "a tag push")
+    .option("--changed <files>", "comma-separated changed files; default: all files")
+    .option("--json", "print the plan as JSON")
+    .action(async (path: string, o: { event: string; branch?: string; tag?: string; changed?: string; json?: boolean }) => {
+      exitCode = await planCommand({ path, json: o.json ?? false, event: o.event, branch: o.branch, tag: o.tag, changed: o.changed, stdout, stderr });
+    });
+
+  program
+    .command("run")
+    .description("run the pipeline of a local checkout through the engine, with local agents")
+    .argument("[path]", "the repository directory", ".")
+    .addOption(new Option("--event <event>", "trigger event").choices(["push", "pull_request", "manual"]).default("push"))
+    .option("--branch <branch>", "branch; default: the checkout's current branch, or main")
+    .option("--agents <n>", "local agent processes (default: 2 to 4, by cores)")
+    .option("--data-dir <dir>", "embedded store directory (default: HODEI_DATA_DIR or ./.hodei-data)")
+    .action(async (path: string, o: { event: string; branch?: string; agents?: string; dataDir?: string }) => {
+      exitCode = await runCommand({
+        path,
+        event: o.event,
+        branch: o.branch,
+        agents: o.agents,
+        dataDir: o.dataDir ?? (process.env.HODEI_DATA_DIR || "./.hodei-data"),
+        databaseUrl: process.env.DATABASE_URL || undefined,
+        stdout,
+        stderr,
+        color: stdout.isTTY && !process.env.NO_COLOR,
+        signal: interrupt.signal,
+      });
+    });
+
+  program
+    .command("server")
+    .description("the control plane: webhooks, API, dashboard, agent listener (configured by HODEI_* variables)")
+    .action(async () => {
+      exitCode = await serverCommand({ stdout, signal: interrupt.signal });
+    });
+
+  program
+    .command("agent")
+    .description("a standalone agent that dials out to a server")
+    .option("--server <host:port>", "the server's gRPC address")
+    .option("--token <token>", "registration token (better: HODEI_AGENT_TOKEN)")
+    .option("--label <key=value>", "a label, e.g. provider=local (repeatable)", (v: string, all: string[]) => [...all, v], [])
+    .option("--capacity <n>", "stages run at once", "1")
+    .action(async (o: { server?: string; token?: string; label: string[]; capacity: string }) => {
+      exitCode = await agentCommand({ ...o, stderr, signal: interrupt.signal });
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      stderr.write(`hodei: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      stderr.write(`hodei: configuration error: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,133 @@
+/** The read side: runs and stages as the HTTP API shows them (SPEC 3), from the projections. */
+import type { Queryable } from "./database.js";
+
+export interface StageView {
+  id: string;
+  name: string;
+  needs: string[];
+  status: string;
+  conclusion: string | null;
+  attempt: number;
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface RunView {
+  id: string;
+  repo: string;
+  sha: string;
+  ref: string | null;
+  event: string;
+  pipeline: string;
+  status: string;
+  conclusion: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  stages?: StageView[];
+}
+
+interface RunRow {
+  id: string;
+  repo: string;
+  sha: string;
+  ref: string | null;
+  event: string;
+  pipeline: string;
+  status: string;
+  conclusion: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+interface StageRow {
+  stage_id: string;
+  name: string;
+  needs: string[];
+  status: string;
+  conclusion: string | null;
+  attempt: number;
+  exit_code: number | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const RUN_COLUMNS = `id, repo, sha, ref, event, pipeline, status, conclusion, created_at, started_at, finished_at`;
+
+export async function listRuns(db: Queryable, filter: { repo?: string; limit: number }): Promise<RunView[]> {
+  const { rows } = await db.query<RunRow>(
+    `select ${RUN_COLUMNS} from runs
+      where ($1::text is null or repo = $1)
+      order by created_at desc, id desc
+      limit $2`,
+    [filter.repo ?? null, filter.limit],
+  );
+  return rows.map(runView);
+}
+
+export async function getRun(db: Queryable, runId: string): Promise<RunView | null> {
+  const { rows } = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where id = $1`, [runId]);
+  const row = rows[0];
+  if (!row) return null;
+  const stages = await db.query<StageRow>(
+    `select stage_id, name, needs, status, conclusion, attempt, exit_code, started_at, finished_at
+       from run_stages where run_id = $1 order by position`,
+    [runId],
+  );
+  return { ...runView(row), stages: stages.rows.map(stageView) };
+}
+
+/** The log of a stage's latest attempt (or of `attempt`), in order. */
+export async function readStageLog(
+  db: Queryable,
+  ref: { runId: string; stageId: string; attempt?: number },
+  afterSeq = 0,
+): Promise<{ attempt: number; chunks: { seq: number; data: string }[] }> {
+  let attempt = ref.attempt;
+  if (attempt === undefined) {
+    const { rows } = await db.query<{ attempt: number }>(
+      `select attempt from run_stages where run_id = $1 and stage_id = $2`,
+      [ref.runId, ref.stageId],
+    );
+    attempt = rows[0]?.attempt ?? 1;
+  }
+  const { rows } = await db.query<{ seq: number; data: string }>(
+    `select seq, data from log_chunks
+      where run_id = $1 and stage_id = $2 and attempt = $3 and seq > $4
+      order by seq`,
+    [ref.runId, ref.stageId, attempt, afterSeq],
+  );
+  return { attempt, chunks: rows };
+}
+
+function runView(r: RunRow): RunView {
+  return {
+    id: r.id,
+    repo: r.repo,
+    sha: r.sha,
+    ref: r.ref,
+    event: r.event,
+    pipeline: r.pipeline,
+    status: r.status,
+    conclusion: r.conclusion,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+function stageView(s: StageRow): StageView {
+  return {
+    id: s.stage_id,
+    name: s.name,
+    needs: s.needs,
+    status: s.status,
+    conclusion: s.conclusion,
+    attempt: s.attempt,
+    exitCode: s.exit_code,
+    startedAt: s.started_at?.toISOString() ?? null,
+    finishedAt: s.finished_at?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { decide } from "../../src/saga/decide.js";
+import type { RunEvent, RunEventBody } from "../../src/saga/events.js";
+import { applyEvent, initialState, stageStatus, type RunState } from "../../src/saga/run-state.js";
+import type { PlannedStage } from "../../src/pipeline-parser/types.js";
+import { stage } from "./plan-stages.js";
+
+/** Drives a run purely: `outcomes` says how each stage's attempts end. */
+function simulate(stages: PlannedStage[], outcomes: Record<string, ("success" | "failure" | "timed_out" | "lost")[]>, cancelAfterStarts = Infinity) {
+  let seq = 0;
+  const at = () => new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString();
+  let state = initialState("r1", {
+    type: "run.planned",
+    seq: ++seq,
+    at: at(),
+    data: { pipeline: "ci", source: { kind: "directory", path: "/src" }, repo: "a/b", sha: "abc", ref: "refs/heads/main", event: "push", stages },
+  });
+  const apply = (body: RunEventBody) => {
+    state = applyEvent(state, { ...body, seq: ++seq, at: at() } as RunEvent);
+  };
+  const order: string[] = [];
+  let starts = 0;
+  for (let guard = 0; guard < 1000 && !state.conclusion; guard++) {
+    const decided = decide(state);
+    decided.forEach(apply);
+    if (decided.length > 0) continue;
+    // Run every queued stage (they are independent by construction of decide).
+    const queued = [...state.stages.values()].filter((s) => s.phase === "queued");
+    if (queued.length === 0) throw new Error("stuck: nothing queued and nothing decided");
+    for (const s of queued) {
+      apply({ type: "attempt.leased", data: { stageId: s.plan.id, attempt: s.attempt, agentId: "a1" } });
+      apply({ type: "attempt.started", data: { stageId: s.plan.id, attempt: s.attempt, agentId: "a1" } });
+      order.push(s.plan.id);
+      if (++starts === cancelAfterStarts) apply({ type: "run.cancel_requested", data: { reason: "test" } });
+      const outcome = outcomes[s.plan.id]?.[s.attempt - 1] ?? "success";
+      apply({
+        type: "attempt.finished",
+        data: { stageId: s.plan.id, attempt: s.attempt, outcome: state.cancelRequested ? "cancelled" : outcome, exitCode: outcome === "success" ? 0 : 1, reason: null },
+      });
+    }
+  }
+  return { state, order };
+}
+
+const conclusions = (s: RunState) => Object.fromEntries([...s.stages.values()].map((x) => [x.plan.id, x.conclusion]));
+
+describe("decide", () => {
+  it("runs stages in dependency order and concludes success", () => {
+    const { state, order } = simulate([stage("build"), stage("test", { needs: ["build"] }), stage("deploy", { needs: ["test"] })], {});
+    expect(order).toEqual(["build", "test", "deploy"]);
+    expect(state.conclusion).toBe("success");
+    expect([...state.stages.values()].every((s) => stageStatus(s) === "completed")).toBe(true);
+  });
+
+  it("skips the dependents of a failed stage while independent stages still run", () => {
+    const { state, order } = simulate(
+      [stage("build"), stage("lint"), stage("test", { needs: ["build"] }), stage("deploy", { needs: ["test", "lint"] })],
+      { build: ["failure"] },
+    );
+    expect(order).toEqual(["build", "lint"]);
+    expect(conclusions(state)).toEqual({ build: "failure", lint: "success", test: "skipped", deploy: "skipped" });
+    expect(state.stages.get("test")!.reason).toBe("needs build, which ended failure");
+    expect(state.conclusion).toBe("failure");
+  });
+
+  it("retries a failed attempt while attempts remain", () => {
+    const { state, order } = simulate([stage("flaky", { retries: 2 })], { flaky: ["failure", "lost", "success"] });
+    expect(order).toEqual(["flaky", "flaky", "flaky"]);
+    expect(state.stages.get("flaky")!.attempt).toBe(3);
+    expect(state.conclusion).toBe("success");
+  });
+
+  it("ends a lost attempt without retries as failure with the reason agent lost", () => {
+    const { state } = simulate([stage("a")], { a: ["lost"] });
+    expect(state.stages.get("a")).toMatchObject({ conclusion: "failure", reason: "agent lost" });
+  });
+
+  it("keeps timed_out as the conclusion and fails the run", () => {
+    const { state } = simulate([stage("a"), stage("b", { needs: ["a"] })], { a: ["timed_out"] });
+    expect(conclusions(state)).toEqual({ a: "timed_out", b: "skipped" });
+    expect(state.conclusion).toBe("failure");
+  });
+
+  it("lets an allow_failure stage fail without failing the run or skipping dependents", () => {
+    const { state } = simulate([stage("a", { allowFailure: true }), stage("b", { needs: ["a"] })], { a: ["failure"] });
+    expect(conclusions(state)).toEqual({ a: "failure", b: "success" });
+    expect(state.conclusion).toBe("success");
+  });
+
+  it("skips stages excluded by when, and their dependents", () => {
+    const { state, order } = simulate([stage("a", { skip: true }), stage("b", { needs: ["a"] }), stage("c")], {});
+    expect(order).toEqual(["c"]);
+    expect(conclusions(state)).toEqual({ a: "skipped", b: "skipped", c: "success" });
+    expect(state.conclusion).toBe("success");
+  });
+
+  it("cancels queued and pending stages and concludes cancelled", () => {
+    const { state } = simulate([stage("a"), stage("b", { needs: ["a"] })], {}, 1);
+    expect(conclusions(state)).toEqual({ a: "cancelled", b: "cancelled" });
+    expect(state.conclusion).toBe("cancelled");
+  });
+
+  it("decides nothing for a completed run", () => {
+    const { state } = simulate([stage("a")], {});
+    expect(decide(state)).toEqual([]);
+  });
+});
