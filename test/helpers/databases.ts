@@ -174,6 +174,20 @@ export function describeEachStore(name: string, fn: (store: TestStore) => void):
   }
 }
 
+/**
+ * A suite only Postgres can run (connections, concurrency across processes).
+ * Defined when `storeKinds()` includes Postgres, so in CI it fails without DATABASE_URL.
+ */
+export function describePostgres(name: string, fn: (store: TestStore) => void): void {
+  if (!storeKinds().includes("postgres")) return;
+  describe(`${name} [postgres]`, () => {
+    beforeAll(() => {
+      serverUrl();
+    });
+    fn(testStore("postgres"));
+  });
+}
+
 /** A migrated database of `kind` for other test files; closed and cleaned up after the file. */
 export function openTestDatabase(kind: StoreKind = process.env.DATABASE_URL ? "postgres" : "pglite"): Promise<Database> {
   return testStore(kind).openMigrated();

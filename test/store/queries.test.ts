@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/store/database.js";
 import { TransactionAbortedError } from "../../src/store/errors.js";
 import { Int8RangeError } from "../../src/store/int8.js";
-import { describeEachStore } from "../helpers/databases.js";
+import { openDatabase } from "../../src/store/open.js";
+import { describeEachStore, describePostgres } from "../helpers/databases.js";
 
 describeEachStore("store queries", (store) => {
   let db: Database;
@@ -140,5 +141,66 @@ describeEachStore("store queries", (store) => {
     await expect.poll(() => got).toEqual(["x"]);
     await unlisten();
     expect((await db.query("SELECT count(*) AS n FROM t")).rowCount).toBe(1);
+  });
+});
+
+describePostgres("postgres connections", (store) => {
+  async function openWithLog(): Promise<{ db: Database; lines: string[] }> {
+    const lines: string[] = [];
+    const db = await openDatabase({ ...(await store.create()), log: (l) => lines.push(l) });
+    return { db, lines };
+  }
+
+  it("re-listens after the LISTEN connection drops, and logs the gap", async () => {
+    const { db, lines } = await openWithLog();
+    try {
+      const got: string[] = [];
+      await db.listen("events", (p) => got.push(p));
+      const killed = await db.query<{ pid: number }>(
+        `SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity
+          WHERE datname = current_database() AND query = 'LISTEN "events"'`,
+      );
+      expect(killed.rowCount).toBe(1);
+      await expect.poll(() => lines.join("\n")).toMatch(/LISTEN connection lost/);
+      // Notifications in the gap are lost by design; keep nudging until one lands.
+      await expect
+        .poll(async () => {
+          await db.query("SELECT pg_notify($1, $2)", ["events", "after"]);
+          return got;
+        }, { timeout: 10_000, interval: 200 })
+        .toContain("after");
+      expect(lines.join("\n")).toMatch(/LISTEN connection restored/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("survives idle pool connections being terminated", async () => {
+    const { db, lines } = await openWithLog();
+    try {
+      await Promise.all([1, 2, 3].map(() => db.query("SELECT pg_sleep(0.05)")));
+      await db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+      await expect.poll(() => lines.some((l) => l.startsWith("idle Postgres connection failed"))).toBe(true);
+      await expect.poll(async () => (await db.query("SELECT 1 AS ok").catch(() => ({ rows: [] }))).rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("does not take a broken transaction connection back into the pool", async () => {
+    const db = await openDatabase(await store.create());
+    try {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("SELECT pg_terminate_backend(pg_backend_pid())");
+        }),
+      ).rejects.toBeDefined();
+      expect((await db.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await db.close();
+    }
   });
 });
