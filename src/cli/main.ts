@@ -1,14 +1,10 @@
 /**
  * The `hodei` command (SPEC 2). Each subcommand lives in commands/; this file
  * only parses arguments and maps errors to exit codes: 0 success, 1 failure,
- * 2 usage.
+ * 2 usage. Commands are imported when chosen, so `hodei agent` starts
+ * without loading the server's modules.
  */
 import { Command, CommanderError, Option } from "commander";
-import { agentCommand } from "./commands/agent.js";
-import { planCommand } from "./commands/plan.js";
-import { runCommand } from "./commands/run.js";
-import { serverCommand } from "./commands/server.js";
-import { validateCommand } from "./commands/validate.js";
 import { UsageError } from "./usage-error.js";
 import { ConfigError } from "../server/config.js";
 
@@ -36,6 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument("[path]", "a repository directory or a pipeline file", ".")
     .option("--json", "print {valid, errors} as JSON on stdout")
     .action(async (path: string, o: { json?: boolean }) => {
+      const { validateCommand } = await import("./commands/validate.js");
       exitCode = await validateCommand({ path, json: o.json ?? false, stdout, stderr });
     });
 
@@ -49,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--changed <files>", "comma-separated changed files; default: all files")
     .option("--json", "print the plan as JSON")
     .action(async (path: string, o: { event: string; branch?: string; tag?: string; changed?: string; json?: boolean }) => {
+      const { planCommand } = await import("./commands/plan.js");
       exitCode = await planCommand({ path, json: o.json ?? false, event: o.event, branch: o.branch, tag: o.tag, changed: o.changed, stdout, stderr });
     });
 
@@ -61,6 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--agents <n>", "local agent processes (default: 2 to 4, by cores)")
     .option("--data-dir <dir>", "embedded store directory (default: HODEI_DATA_DIR or ./.hodei-data)")
     .action(async (path: string, o: { event: string; branch?: string; agents?: string; dataDir?: string }) => {
+      const { runCommand } = await import("./commands/run.js");
       exitCode = await runCommand({
         path,
         event: o.event,
@@ -79,6 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command("server")
     .description("the control plane: webhooks, API, dashboard, agent listener (configured by HODEI_* variables)")
     .action(async () => {
+      const { serverCommand } = await import("./commands/server.js");
       exitCode = await serverCommand({ stdout, signal: interrupt.signal });
     });
 
@@ -90,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--label <key=value>", "a label, e.g. provider=local (repeatable)", (v: string, all: string[]) => [...all, v], [])
     .option("--capacity <n>", "stages run at once", "1")
     .action(async (o: { server?: string; token?: string; label: string[]; capacity: string }) => {
+      const { agentCommand } = await import("./commands/agent.js");
       exitCode = await agentCommand({ ...o, stderr, signal: interrupt.signal });
     });
 
