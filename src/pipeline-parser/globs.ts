@@ -1,0 +1,30 @@
+import picomatch from "picomatch";
+
+const OPTIONS = { dot: true, strictBrackets: true } as const;
+const cache = new Map<string, (s: string) => boolean>();
+
+/** Why `pattern` is not a usable glob, or null if it is. */
+export function globProblem(pattern: string): string | null {
+  if (pattern.trim() === "") return "a glob must not be empty";
+  try {
+    picomatch.makeRe(pattern, OPTIONS);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Whether `value` matches any of `patterns` (picomatch, `dot: true`). */
+export function matchesAny(value: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => matcher(p)(value));
+}
+
+function matcher(pattern: string): (s: string) => boolean {
+  let m = cache.get(pattern);
+  if (!m) {
+    m = picomatch(pattern, OPTIONS);
+    if (cache.size > 1000) cache.clear();
+    cache.set(pattern, m);
+  }
+  return m;
+}

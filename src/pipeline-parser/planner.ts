@@ -1,0 +1,61 @@
+import { DEFAULT_TIMEOUT_SECONDS, parseDuration } from "./duration.js";
+import { expandMatrix, instanceId, substitute, type MatrixCombo } from "./matrix.js";
+import { effectiveStage } from "./stage-settings.js";
+import { topologicalOrder } from "./topo.js";
+import { isTriggered, whenMatches } from "./triggers.js";
+import type { Plan, PlannedStage, PipelineDefinition, StageDefinition, TriggerContext } from "./types.js";
+
+/**
+ * The expanded DAG for one trigger context. `def` must have passed
+ * `checkDefinition` (schema and semantic rules); this function does not re-check.
+ */
+export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
+  const name = def.name ?? "pipeline";
+  if (!isTriggered(def.on, ctx)) return { name, triggered: false, stages: [] };
+  const idsByName = new Map<string, string[]>();
+  const instances: PlannedStage[] = [];
+  for (const [stageName, stage] of Object.entries(def.stages)) {
+    const combos: (MatrixCombo | null)[] = stage.matrix ? expandMatrix(stage.matrix) : [null];
+    const planned = combos.map((combo) => planInstance(def, stageName, stage, combo));
+    idsByName.set(stageName, planned.map((p) => p.id));
+    instances.push(...planned);
+  }
+  for (const instance of instances) {
+    const stage = def.stages[instance.name] as StageDefinition;
+    instance.needs = (stage.needs ?? []).flatMap((n) => idsByName.get(n) ?? []);
+  }
+  const ordered = topologicalOrder(instances);
+  if (!ordered) throw new Error("buildPlan: dependency cycle in a definition that was not checked");
+  // Skips propagate forward, so one pass in topological order settles them.
+  const skipped = new Set<string>();
+  for (const instance of ordered) {
+    const stage = def.stages[instance.name] as StageDefinition;
+    instance.skip = !whenMatches(stage.when, ctx) || instance.needs.some((id) => skipped.has(id));
+    if (instance.skip) skipped.add(instance.id);
+  }
+  return { name, triggered: true, stages: ordered };
+}
+
+function planInstance(def: PipelineDefinition, name: string, stage: StageDefinition, combo: MatrixCombo | null): PlannedStage {
+  const s = effectiveStage(def, stage);
+  const sub = (text: string): string => substitute(text, combo);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s.env ?? {})) env[k] = typeof v === "string" ? sub(v) : String(v);
+  return {
+    id: instanceId(name, combo),
+    name,
+    matrix: combo,
+    needs: [],
+    skip: false,
+    provider: s.provider ?? "local",
+    image: s.image !== undefined ? sub(s.image) : null,
+    commands: (typeof s.run === "string" ? [s.run] : s.run).map(sub),
+    env,
+    secrets: (s.secrets ?? []).map(sub),
+    artifacts: (s.artifacts ?? []).map(sub),
+    timeoutSeconds: s.timeout !== undefined ? (parseDuration(s.timeout) ?? DEFAULT_TIMEOUT_SECONDS) : DEFAULT_TIMEOUT_SECONDS,
+    retries: s.retries ?? 0,
+    allowFailure: s.allow_failure ?? false,
+    workdir: s.workdir !== undefined ? sub(s.workdir) : ".",
+  };
+}

@@ -1,0 +1,145 @@
+import posixPath from "node:path/posix";
+import { parseDuration } from "./duration.js";
+import { PipelineError } from "./errors.js";
+import { globProblem } from "./globs.js";
+import { expandMatrix, matrixSize, MAX_MATRIX_INSTANCES, MAX_PIPELINE_INSTANCES, substitute, substitutionProblems } from "./matrix.js";
+import type { PathSegment, SourceDoc } from "./source-doc.js";
+import { effectiveStage, stringsIn, SUBSTITUTED_KEYS } from "./stage-settings.js";
+import { suggest } from "./suggest.js";
+import { findCycles } from "./topo.js";
+import type { PipelineDefinition, StageDefinition } from "./types.js";
+
+/** Rules the schema cannot express. `def` has passed the schema. */
+export function checkSemantics(doc: SourceDoc, def: PipelineDefinition): PipelineError[] {
+  const errors: PipelineError[] = [];
+  const report = (path: readonly PathSegment[], message: string, target: "key" | "value" = "value"): void => {
+    errors.push(new PipelineError(doc.file, doc.locate(path, target), message));
+  };
+  const names = Object.keys(def.stages);
+  checkNeeds(def, names, report);
+  checkGlobs(def, report);
+  checkDurations(def, report);
+  let instances = 0;
+  for (const name of names) {
+    const stage = def.stages[name] as StageDefinition;
+    instances += stage.matrix ? matrixSize(stage.matrix) : 1;
+    checkStage(def, name, stage, report);
+  }
+  if (instances > MAX_PIPELINE_INSTANCES) {
+    report(["stages"], `the pipeline expands to ${instances} stage instances; the limit is ${MAX_PIPELINE_INSTANCES}`, "key");
+  }
+  return errors;
+}
+
+type Report = (path: readonly PathSegment[], message: string, target?: "key" | "value") => void;
+
+function checkNeeds(def: PipelineDefinition, names: string[], report: Report): void {
+  for (const name of names) {
+    (def.stages[name]?.needs ?? []).forEach((need, i) => {
+      if (need in def.stages) return;
+      const hint = suggest(need, names);
+      report(["stages", name, "needs", i], `stage ${JSON.stringify(name)} needs unknown stage ${JSON.stringify(need)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}`);
+    });
+  }
+  const needsOf = (n: string): readonly string[] => (def.stages[n]?.needs ?? []).filter((x) => x in def.stages);
+  for (const cycle of findCycles(names, needsOf)) {
+    const [first, second] = cycle;
+    const i = def.stages[first ?? ""]?.needs?.indexOf(second ?? "") ?? -1;
+    report(["stages", first ?? "", "needs", Math.max(0, i)], `dependency cycle: ${cycle.join(" -> ")}`);
+  }
+}
+
+function checkGlobs(def: PipelineDefinition, report: Report): void {
+  const lists: [PathSegment[], string[] | undefined][] = [];
+  for (const event of ["push", "pull_request"] as const) {
+    const filter = def.on?.[event];
+    if (!filter) continue;
+    for (const [key, list] of Object.entries(filter)) lists.push([["on", event, key], list as string[]]);
+  }
+  lists.push([["defaults", "artifacts"], def.defaults?.artifacts]);
+  for (const [name, stage] of Object.entries(def.stages)) {
+    lists.push([["stages", name, "artifacts"], stage.artifacts]);
+    for (const key of ["branch", "tag", "paths"] as const) lists.push([["stages", name, "when", key], stage.when?.[key]]);
+  }
+  for (const [path, list] of lists) {
+    (list ?? []).forEach((pattern, i) => {
+      // Matrix expressions are checked (and replaced) per instance.
+      const problem = globProblem(pattern.replace(/\$\{\{.*?\}\}/g, "x"));
+      if (problem) report([...path, i], `invalid glob ${JSON.stringify(pattern)}: ${problem}`);
+      else if (path.includes("artifacts") && escapes(pattern)) {
+        report([...path, i], `artifact pattern ${JSON.stringify(pattern)} must stay inside the checkout`);
+      }
+    });
+  }
+}
+
+function checkDurations(def: PipelineDefinition, report: Report): void {
+  const timeouts: [PathSegment[], string | number | undefined][] = [[["defaults", "timeout"], def.defaults?.timeout]];
+  for (const [name, stage] of Object.entries(def.stages)) timeouts.push([["stages", name, "timeout"], stage.timeout]);
+  for (const [path, value] of timeouts) {
+    if (value === undefined) continue;
+    const seconds = parseDuration(value);
+    if (seconds === null) report(path, `invalid duration ${JSON.stringify(value)}: use 90s, 10m, 1h30m or an integer number of seconds`);
+    else if (seconds === 0) report(path, '"timeout" must be greater than zero');
+  }
+}
+
+function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report): void {
+  const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, ...rest];
+  const quotedName = JSON.stringify(name);
+  if (stage.matrix) {
+    for (const [axis, values] of Object.entries(stage.matrix)) {
+      const seen = new Set<string>();
+      values.forEach((v, i) => {
+        if (seen.has(String(v))) report(at("matrix", axis, i), `duplicate value ${JSON.stringify(String(v))} in matrix axis ${JSON.stringify(axis)}`);
+        seen.add(String(v));
+      });
+    }
+    const size = matrixSize(stage.matrix);
+    if (size > MAX_MATRIX_INSTANCES) {
+      report(at("matrix"), `the matrix of stage ${quotedName} expands to ${size} instances; the limit is ${MAX_MATRIX_INSTANCES}`, "key");
+      return;
+    }
+  }
+  const effective = effectiveStage(def, stage);
+  const keys = stage.matrix ? Object.keys(stage.matrix) : null;
+  for (const key of SUBSTITUTED_KEYS) {
+    for (const { path, text } of stringsIn(effective[key])) {
+      for (const problem of substitutionProblems(text, keys)) {
+        const origin = originOf(def, name, key, path);
+        report(origin, origin[0] === "stages" ? problem : `${problem} (inherited by stage ${quotedName})`);
+      }
+    }
+  }
+  const provider = effective.provider ?? "local";
+  if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined) {
+    const path = stage.provider !== undefined ? at("provider") : at();
+    report(path, `stage ${quotedName} runs on provider "${provider}" and needs an "image"`, stage.provider !== undefined ? "value" : "key");
+  }
+  if (effective.workdir !== undefined) {
+    const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];
+    const bad = combos.map((c) => substitute(effective.workdir ?? ".", c)).find((w) => escapes(w));
+    if (bad !== undefined) {
+      report(originOf(def, name, "workdir", []), `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
+    }
+  }
+}
+
+/** Where an effective stage value came from: the stage, `defaults`, or the pipeline's `env`. */
+function originOf(def: PipelineDefinition, name: string, key: string, path: PathSegment[]): PathSegment[] {
+  const stage = def.stages[name] as StageDefinition;
+  if (key === "env") {
+    const envKey = String(path[0]);
+    if (stage.env && envKey in stage.env) return ["stages", name, "env", ...path];
+    if (def.defaults?.env && envKey in def.defaults.env) return ["defaults", "env", ...path];
+    return ["env", ...path];
+  }
+  return stage[key as keyof StageDefinition] !== undefined ? ["stages", name, key, ...path] : ["defaults", key, ...path];
+}
+
+/** True for absolute paths and paths that leave the checkout (`..`). */
+function escapes(p: string): boolean {
+  if (p.startsWith("/") || p.startsWith("\\") || /^[A-Za-z]:/.test(p) || p.includes("\0")) return true;
+  const normal = posixPath.normalize(p.replace(/\\/g, "/"));
+  return normal === ".." || normal.startsWith("../");
+}
