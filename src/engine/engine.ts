@@ -166,7 +166,7 @@ export class Engine {
     result: { outcome: AttemptOutcome; exitCode: number | null; reason: string | null },
   ): Promise<boolean> {
     return this.report(agentId, ref, (s) =>
-      s.phase === "leased" || s.phase === "running"
+      s.phase === "running" || (s.phase === "leased" && result.outcome === "cancelled")
         ? [{ type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } }]
         : null,
     );

@@ -130,7 +130,11 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     }
     case "attempt.finished": {
       const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
-      if (s.phase !== "leased" && s.phase !== "running") fail(`attempt ${s.plan.id}#${s.attempt} finished while ${s.phase}`);
+      // Only an attempt that started can succeed or fail; one still leased can only be lost or cancelled.
+      const fromLeased = event.data.outcome === "lost" || event.data.outcome === "cancelled";
+      if (s.phase !== "running" && !(s.phase === "leased" && fromLeased)) {
+        fail(`attempt ${s.plan.id}#${s.attempt} ended ${event.data.outcome} while ${s.phase}`);
+      }
       // Back to pending: the engine decides between a retry and a conclusion.
       update(s.plan.id, {
         phase: "pending",

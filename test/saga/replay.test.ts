@@ -1,0 +1,106 @@
+/**
+ * Recorded histories (test/fixtures/histories, dumped from real `hodei run`
+ * runs) replayed through the current fold. A change that alters what an old
+ * history means fails here; so does any mutation of a history, which must
+ * either be refused as corrupt or derive a visibly different state.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { RunEvent } from "../../src/saga/events.js";
+import { CorruptHistoryError, replay, runStatus, stageStatus, type RunState } from "../../src/saga/run-state.js";
+import { decide } from "../../src/saga/decide.js";
+
+interface Fixture {
+  runId: string;
+  events: RunEvent[];
+}
+
+const load = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/histories/${name}.json`, import.meta.url), "utf8")) as Fixture;
+
+function summary(state: RunState) {
+  return {
+    status: runStatus(state),
+    conclusion: state.conclusion,
+    stages: Object.fromEntries(
+      [...state.stages.values()].map((s) => [
+        s.plan.id,
+        { status: stageStatus(s), conclusion: s.conclusion, attempt: s.attempt, exitCode: s.exitCode, reason: s.reason },
+      ]),
+    ),
+  };
+}
+
+const expected: Record<string, ReturnType<typeof summary>> = {
+  diamond: {
+    status: "completed",
+    conclusion: "success",
+    stages: {
+      prepare: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      left: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      right: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      join: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+    },
+  },
+  failing: {
+    status: "completed",
+    conclusion: "failure",
+    stages: {
+      build: { status: "completed", conclusion: "failure", attempt: 1, exitCode: 3, reason: "exit code 3" },
+      test: { status: "completed", conclusion: "skipped", attempt: 0, exitCode: null, reason: "needs build, which ended failure" },
+      lint: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      report: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+    },
+  },
+  flaky: {
+    status: "completed",
+    conclusion: "success",
+    stages: {
+      flaky: { status: "completed", conclusion: "success", attempt: 2, exitCode: 0, reason: null },
+      after: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+    },
+  },
+};
+
+describe.each(Object.keys(expected))("recorded history %s", (name) => {
+  const fixture = load(name);
+
+  it("replays to the recorded outcome", () => {
+    const state = replay(fixture.runId, fixture.events);
+    expect(summary(state)).toEqual(expected[name]);
+    expect(state.seq).toBe(fixture.events.length);
+    expect(decide(state)).toEqual([]);
+  });
+
+  it("replays every prefix without error, and the engine's decisions at each step match the history", () => {
+    for (let n = 1; n < fixture.events.length; n++) {
+      const state = replay(fixture.runId, fixture.events.slice(0, n));
+      const next = fixture.events[n]!;
+      // Whenever the history continued with a decision of the engine, decide() must make it again.
+      if (next.type === "stage.completed" || next.type === "run.completed" || next.type === "stage.queued") {
+        const decided = decide(state);
+        expect(decided.map((e) => ({ type: e.type, data: e.data }))).toContainEqual({ type: next.type, data: next.data });
+      }
+    }
+  });
+
+  it("refuses or visibly changes under any single dropped event", () => {
+    const baseline = JSON.stringify(summary(replay(fixture.runId, fixture.events)));
+    for (let i = 0; i < fixture.events.length; i++) {
+      const mutated = fixture.events.filter((_, j) => j !== i).map((e, j) => ({ ...e, seq: j + 1 }));
+      let outcome: string;
+      try {
+        outcome = JSON.stringify(summary(replay(fixture.runId, mutated)));
+      } catch (error) {
+        expect(error).toBeInstanceOf(CorruptHistoryError);
+        continue;
+      }
+      expect(outcome, `dropping event ${i + 1} (${fixture.events[i]!.type}) went unnoticed`).not.toBe(baseline);
+    }
+  });
+
+  it("refuses a history with a gap in its sequence numbers", () => {
+    const gapped = fixture.events.map((e, i) => (i === 2 ? { ...e, seq: e.seq + 1 } : e));
+    expect(() => replay(fixture.runId, gapped)).toThrow(CorruptHistoryError);
+  });
+});
