@@ -17,11 +17,9 @@ export function isTriggered(on: PipelineDefinition["on"], ctx: TriggerContext): 
 
 function pushMatches(push: PushTrigger, ctx: TriggerContext): boolean {
   if (ctx.tag !== null) {
-    if (push.tags) return matchesAny(ctx.tag, push.tags);
-    if (push.branches) return false;
-  } else {
-    if (push.branches) return matchesAny(ctx.branch ?? "", push.branches);
-    if (push.tags) return false;
+    if (push.tags ? !matchesAny(ctx.tag, push.tags) : push.branches !== undefined) return false;
+  } else if (push.branches ? !matchesAny(ctx.branch ?? "", push.branches) : push.tags !== undefined) {
+    return false;
   }
   return pathsMatch(push, ctx.changedFiles);
 }

@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { planPipeline, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
+import type { TriggerContext } from "../../src/pipeline-parser/types.js";
+import { context, fixture, repoRoot } from "./helpers.js";
+
+async function plan(name: string, ctx: Partial<TriggerContext> = {}): Promise<Plan> {
+  const result = await planPipeline(fixture(`valid/${name}`), context(ctx), { cwd: repoRoot });
+  if (!result.ok) throw new Error(result.errors.map(String).join("\n"));
+  return result.plan;
+}
+
+const ids = (p: Plan): string[] => p.stages.map((s) => s.id);
+const skipped = (p: Plan): string[] => p.stages.filter((s) => s.skip).map((s) => s.id);
+
+describe("plan: matrix and order", () => {
+  it("expands a 3x2 matrix in declared order, fans needs in, and orders topologically with file-order ties", async () => {
+    const p = await plan("matrix-fanin.yml");
+    const tests = ["linux", "mac", "win"].flatMap((os) => ["18", "20"].map((node) => `test[os=${os},node=${node}]`));
+    // Kahn's algorithm taking the earliest-in-file ready stage: build (before docs), then
+    // every test instance (before docs), then report (first in the file) before docs.
+    expect(ids(p)).toEqual(["build", ...tests, "report", "docs"]);
+    expect(p.stages.find((s) => s.id === "report")?.needs).toEqual(tests);
+    expect(p.stages.find((s) => s.id === tests[0])?.needs).toEqual(["build"]);
+  });
+
+  it("substitutes matrix values and applies defaults", async () => {
+    const p = await plan("matrix-fanin.yml");
+    const mac20 = p.stages.find((s) => s.id === "test[os=mac,node=20]");
+    expect(mac20).toEqual<PlannedStage>({
+      id: "test[os=mac,node=20]",
+      name: "test",
+      matrix: { os: "mac", node: "20" },
+      needs: ["build"],
+      skip: false,
+      provider: "local",
+      image: null,
+      commands: ["echo mac", "node-20"],
+      env: { CI: "true", LEVEL: "3", FROM: "defaults", DB: "db-mac" },
+      secrets: [],
+      artifacts: [],
+      timeoutSeconds: 5400,
+      retries: 0,
+      allowFailure: false,
+      workdir: "pkg/mac",
+    });
+    expect(p.stages.find((s) => s.id === "docs")?.timeoutSeconds).toBe(90);
+  });
+
+  it("prints the SPEC plan shape for the SPEC example", async () => {
+    const p = await plan("spec-example.yml");
+    expect(p.name).toBe("ci");
+    expect(p.triggered).toBe(true);
+    expect(ids(p)).toEqual([
+      "build",
+      "lint",
+      "test[node=18,db=pg]",
+      "test[node=18,db=pglite]",
+      "test[node=20,db=pg]",
+      "test[node=20,db=pglite]",
+      "publish",
+    ]);
+    const first = p.stages[2];
+    expect(first && Object.keys(first)).toEqual([
+      "id", "name", "matrix", "needs", "skip", "provider", "image", "commands", "env", "secrets", "artifacts",
+      "timeoutSeconds", "retries", "allowFailure", "workdir",
+    ]);
+    // The SPEC example's `when: tag` skips test on a branch push, and publish with it.
+    expect(first).toMatchObject({ image: "node:18", commands: ["npm test"], env: { NODE_ENV: "test", DB: "pg" }, secrets: ["NPM_TOKEN"], timeoutSeconds: 600, retries: 1, skip: true, workdir: "packages/app" });
+    expect(p.stages.find((s) => s.id === "build")).toMatchObject({ commands: ["npm ci && npm run build"], image: "node:20", timeoutSeconds: 1800, artifacts: ["dist/", "reports/*.xml"] });
+    expect(skipped(p)).toEqual(["test[node=18,db=pg]", "test[node=18,db=pglite]", "test[node=20,db=pg]", "test[node=20,db=pglite]", "publish"]);
+  });
+});
+
+describe("plan: on", () => {
+  it("without `on`: branch pushes and pull requests, not tag pushes; manual always", async () => {
+    expect((await plan("no-on.yml", { branch: "feature/x" })).triggered).toBe(true);
+    expect((await plan("no-on.yml", { event: "pull_request", pullRequest: { number: 1, baseBranch: "dev" } })).triggered).toBe(true);
+    expect((await plan("no-on.yml", { branch: null, tag: "v1" })).triggered).toBe(false);
+    expect((await plan("no-on.yml", { event: "manual", branch: null, tag: "v1" })).triggered).toBe(true);
+  });
+
+  it("branches, tags and paths of push", async () => {
+    expect((await plan("spec-example.yml", { branch: "release/1.2" })).triggered).toBe(true);
+    expect((await plan("spec-example.yml", { branch: "feature" })).triggered).toBe(false);
+    expect((await plan("spec-example.yml", { branch: null, tag: "v1.0" })).triggered).toBe(true);
+    expect((await plan("spec-example.yml", { branch: null, tag: "nightly" })).triggered).toBe(false);
+    expect((await plan("spec-example.yml", { changedFiles: ["src/a.ts", "docs/x.md"] })).triggered).toBe(true);
+    expect((await plan("spec-example.yml", { changedFiles: ["README.md"] })).triggered).toBe(false);
+    expect((await plan("spec-example.yml", { changedFiles: [] })).triggered).toBe(false);
+    const off = await plan("spec-example.yml", { branch: "feature" });
+    expect(off.stages).toEqual([]);
+  });
+
+  it("with only tags given, branch pushes do not trigger", async () => {
+    expect((await plan("tags-only.yml", { branch: "main" })).triggered).toBe(false);
+    expect((await plan("tags-only.yml", { branch: null, tag: "v2" })).triggered).toBe(true);
+    expect((await plan("tags-only.yml", { event: "pull_request", pullRequest: { number: 1, baseBranch: "main" } })).triggered).toBe(false);
+  });
+
+  it("pull_request filters on the base branch and paths", async () => {
+    const pr = (baseBranch: string, changedFiles: string[] | null = null): Partial<TriggerContext> => ({
+      event: "pull_request",
+      branch: "feature",
+      pullRequest: { number: 7, baseBranch },
+      changedFiles,
+    });
+    expect((await plan("spec-example.yml", pr("main"))).triggered).toBe(true);
+    expect((await plan("spec-example.yml", pr("dev"))).triggered).toBe(false);
+    expect((await plan("spec-example.yml", pr("main", [".github/x.yml", "src/.hidden"]))).triggered).toBe(true);
+    expect((await plan("spec-example.yml", pr("main", ["docs/a.md"]))).triggered).toBe(false);
+  });
+});
+
+describe("plan: when and skip propagation", () => {
+  it("push to main", async () => {
+    const p = await plan("when.yml", { changedFiles: ["src/x.ts"] });
+    expect(skipped(p)).toEqual(["on-tag", "pr-only", "manual-only"]);
+  });
+
+  it("push to another branch skips main-only and its dependents", async () => {
+    const p = await plan("when.yml", { branch: "dev", changedFiles: ["README.md"] });
+    expect(skipped(p)).toEqual(["main-only", "on-tag", "pr-only", "manual-only", "src-changed", "after-main", "after-after"]);
+  });
+
+  it("tag push: tag matches, branch does not", async () => {
+    const p = await plan("when.yml", { branch: null, tag: "v1.2.3" });
+    expect(skipped(p)).toEqual(["main-only", "pr-only", "manual-only", "after-main", "after-after"]);
+  });
+
+  it("pull_request: branch is the base branch; tag never matches", async () => {
+    const p = await plan("when.yml", { event: "pull_request", branch: "feature", tag: null, pullRequest: { number: 3, baseBranch: "main" } });
+    expect(skipped(p)).toEqual(["on-tag", "manual-only"]);
+  });
+
+  it("manual run", async () => {
+    const p = await plan("when.yml", { event: "manual", branch: "main" });
+    expect(skipped(p)).toEqual(["on-tag", "pr-only"]);
+  });
+});
