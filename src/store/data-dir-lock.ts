@@ -9,6 +9,9 @@
 import { open, readFile, unlink } from "node:fs/promises";
 import { DataDirInUseError } from "./errors.js";
 
+/** Lock files this process holds, to tell a second opener here from a stale file left by an earlier process with our pid. */
+const held = new Set<string>();
+
 export interface DataDirLock {
   readonly file: string;
   release(): Promise<void>;
@@ -44,9 +47,11 @@ export async function lockDataDir(dataDir: string, file: string): Promise<DataDi
       } finally {
         await handle.close();
       }
+      held.add(file);
       return {
         file,
         async release() {
+          if (!held.delete(file)) return;
           if ((await readPid(file)) === process.pid) await unlink(file).catch(() => undefined);
         },
       };
@@ -54,8 +59,11 @@ export async function lockDataDir(dataDir: string, file: string): Promise<DataDi
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const pid = await readPid(file);
-    // The same process counts as a holder too: a second PGlite in one process corrupts as well.
-    if (pid !== undefined && isRunning(pid)) throw new DataDirInUseError(dataDir, pid, file);
+    // A second PGlite in this process corrupts as well. Our own pid in a lock we
+    // do not hold is stale: a container restarted as pid 1 finds its predecessor's.
+    if (pid !== undefined && (pid === process.pid ? held.has(file) : isRunning(pid))) {
+      throw new DataDirInUseError(dataDir, pid, file);
+    }
     // Stale (dead pid) or unreadable (a writer between open and write, or garbage):
     // give a writer a moment, then take it over.
     if (pid === undefined && attempt === 0) {

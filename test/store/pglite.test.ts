@@ -104,3 +104,13 @@ describe("PGlite adapter", () => {
     }
   });
 });
+
+describe("PGlite data-dir lock", () => {
+  it("takes over a lock with this process's pid that this process does not hold (a restarted container's pid 1)", async () => {
+    const { dataDir } = await store.create();
+    await writeFile(path.join(dataDir, "pg.lock"), `${process.pid}\n`);
+    const db = await openDatabase({ dataDir });
+    await expect(openDatabase({ dataDir })).rejects.toBeInstanceOf(DataDirInUseError);
+    await db.close();
+  });
+});
