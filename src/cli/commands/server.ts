@@ -28,7 +28,10 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     await control.stop();
     throw error;
   }
-  const base = config.publicUrl;
+  // With HODEI_PORT=0 the OS picked the port: show the one in use.
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const base = process.env.HODEI_PUBLIC_URL ? config.publicUrl : config.publicUrl.replace(/:\d+$/, `:${port}`);
   say(`hodei server ready`);
   say(`  dashboard and API   ${base}/  (${base}/api/runs)`);
   say(`  GitHub webhooks     ${base}/webhooks/github${config.githubWebhookSecret ? "" : "  (off: set HODEI_GITHUB_WEBHOOK_SECRET)"}`);
