@@ -18,7 +18,7 @@ export class AgentPool {
 
   add(link: AgentLink, now: number): void {
     const existing = this.agents.get(link.id);
-    this.agents.set(link.id, { link, held: existing?.held ?? new Map(), connectedAt: now });
+    this.agents.set(link.id, { link, held: existing?.held ?? new Map<string, AttemptRef>(), connectedAt: now });
   }
 
   remove(agentId: string): PooledAgent | undefined {

@@ -244,7 +244,7 @@ export class Engine {
   private async append(state: RunState, events: readonly RunEventBody[]): Promise<RunState> {
     const at = this.now();
     const next = await this.store.append(state, events, at);
-    const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }) as RunEvent);
+    const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }));
     for (const e of recorded) {
       if (e.type === "attempt.finished") {
         const ref = { runId: state.id, stageId: e.data.stageId, attempt: e.data.attempt };

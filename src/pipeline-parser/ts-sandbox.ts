@@ -1,4 +1,9 @@
-import { DefaultIntrinsics, newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
+import {
+  DefaultIntrinsics,
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 
 export interface SandboxLimits {
   cpuMilliseconds: number;
@@ -10,11 +15,13 @@ export interface SandboxLimits {
 export const DEFAULT_LIMITS: SandboxLimits = {
   cpuMilliseconds: 1000,
   memoryBytes: 64 * 1024 * 1024,
-  stackBytes: 512 * 1024,
+  // QuickJS checks its own stack; V8 runs out of native stack for the WASM frames
+  // first above ~256 KiB, so stay well below that.
+  stackBytes: 128 * 1024,
   resultBytes: 1024 * 1024,
 };
 
-export type SandboxFailureKind = "thrown" | "cpu-limit" | "memory-limit" | "never-settled" | "result-too-large" | "bad-result";
+export type SandboxFailureKind = "thrown" | "cpu-limit" | "memory-limit" | "stack-limit" | "never-settled" | "result-too-large" | "bad-result";
 
 export interface SandboxFailure {
   kind: SandboxFailureKind;
@@ -51,24 +58,34 @@ const PRELUDE = `Object.defineProperty(Math, "random", { value: function random(
  * does can outlive the call.
  */
 export async function runInSandbox(code: string, ctx: unknown, limits: SandboxLimits = DEFAULT_LIMITS): Promise<SandboxResult> {
-  const quickjs = await newQuickJSWASMModule();
+  // QuickJS's own allocator limit misses some allocations (large arrays), so
+  // the WASM memory itself is capped too: limit plus room for the engine.
+  const pages = Math.ceil((limits.memoryBytes + 16 * 1024 * 1024) / 65536);
+  const wasmMemory = new WebAssembly.Memory({ initial: 256, maximum: Math.max(256, pages) });
+  const quickjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory }));
   const runtime = quickjs.newRuntime();
   const deadline = Date.now() + limits.cpuMilliseconds;
   runtime.setMemoryLimit(limits.memoryBytes);
   runtime.setMaxStackSize(limits.stackBytes);
   runtime.setInterruptHandler(() => Date.now() > deadline);
   const vm = runtime.newContext({ intrinsics: { ...DefaultIntrinsics, Date: false } });
+  let result: SandboxResult;
   try {
-    return evaluate(vm, runtime, code, JSON.stringify(ctx), deadline, limits);
-  } finally {
-    try {
-      vm.dispose();
-      runtime.dispose();
-    } catch {
-      // A runtime that hit its memory limit may refuse to tear down cleanly;
-      // the whole WASM module is dropped with it.
-    }
+    result = evaluate(vm, runtime, code, JSON.stringify(ctx), deadline, limits);
+  } catch (e) {
+    // The host itself gave up (V8's stack under deep WASM recursion): the
+    // module's state is unknown, so drop it whole instead of tearing it down.
+    if (e instanceof RangeError) return { ok: false, failure: { kind: "stack-limit", message: "the pipeline file exceeded its stack limit" } };
+    return { ok: false, failure: { kind: "memory-limit", message: `the pipeline file exhausted the sandbox (${String(e).slice(0, 200)})` } };
   }
+  // After a failure the runtime may still hold objects (pending jobs, a
+  // half-built value) and QuickJS asserts on freeing it; the module is
+  // private to this call, so dropping it whole is enough.
+  if (result.ok) {
+    vm.dispose();
+    runtime.dispose();
+  }
+  return result;
 }
 
 function evaluate(vm: QuickJSContext, runtime: QuickJSRuntime, code: string, ctxJson: string, deadline: number, limits: SandboxLimits): SandboxResult {

@@ -36,7 +36,7 @@ export class RunRepository implements RunStore {
     let next = state;
     const recorded: RunEvent[] = [];
     for (const body of events) {
-      const event = { ...body, seq: next.seq + 1, at } as RunEvent;
+      const event = { ...body, seq: next.seq + 1, at };
       next = applyEvent(next, event);
       recorded.push(event);
     }

@@ -16,7 +16,7 @@ function simulate(stages: PlannedStage[], outcomes: Record<string, ("success" | 
     data: { pipeline: "ci", source: { kind: "directory", path: "/src" }, repo: "a/b", sha: "abc", ref: "refs/heads/main", event: "push", stages },
   });
   const apply = (body: RunEventBody) => {
-    state = applyEvent(state, { ...body, seq: ++seq, at: at() } as RunEvent);
+    state = applyEvent(state, { ...body, seq: ++seq, at: at() });
   };
   const order: string[] = [];
   let starts = 0;
