@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decide } from "../../src/saga/decide.js";
-import type { RunEvent, RunEventBody } from "../../src/saga/events.js";
+import type { RunEventBody } from "../../src/saga/events.js";
 import { applyEvent, initialState, stageStatus, type RunState } from "../../src/saga/run-state.js";
 import type { PlannedStage } from "../../src/pipeline-parser/types.js";
 import { stage } from "./plan-stages.js";
