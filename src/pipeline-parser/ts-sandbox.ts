@@ -32,6 +32,11 @@ export interface SandboxFailure {
 
 export type SandboxResult = { ok: true; value: unknown } | { ok: false; failure: SandboxFailure };
 
+// lib "ES2023" without DOM types has no WebAssembly.Memory; quickjs-emscripten's
+// option is typed with it, hence the `never` cast where it is passed.
+const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }).WebAssembly
+  .Memory;
+
 export const BUNDLE_FILENAME = "pipeline.bundle.js";
 
 // Runs after the bundle; `ctx` is spliced in as a JSON literal.
@@ -61,8 +66,8 @@ export async function runInSandbox(code: string, ctx: unknown, limits: SandboxLi
   // QuickJS's own allocator limit misses some allocations (large arrays), so
   // the WASM memory itself is capped too: limit plus room for the engine.
   const pages = Math.ceil((limits.memoryBytes + 16 * 1024 * 1024) / 65536);
-  const wasmMemory = new WebAssembly.Memory({ initial: 256, maximum: Math.max(256, pages) });
-  const quickjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory }));
+  const wasmMemory = new WasmMemory({ initial: 256, maximum: Math.max(256, pages) });
+  const quickjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory: wasmMemory as never }));
   const runtime = quickjs.newRuntime();
   const deadline = Date.now() + limits.cpuMilliseconds;
   runtime.setMemoryLimit(limits.memoryBytes);
