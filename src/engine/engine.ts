@@ -8,11 +8,19 @@
 import { randomUUID } from "node:crypto";
 import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData } from "../saga/events.js";
 import { decide } from "../saga/decide.js";
+import { rerunTargets } from "../saga/rerun.js";
 import type { RunState, StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { ConcurrentAppendError, type AgentLink, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
 import { stageEnvironment } from "./stage-environment.js";
+
+export class RunNotFoundError extends Error {
+  constructor(readonly runId: string) {
+    super(`no run ${runId}`);
+    this.name = "RunNotFoundError";
+  }
+}
 
 export interface EngineListener {
   /** After events are stored; `state` is the run after them. */
@@ -112,12 +120,27 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Re-runs stages of a completed run (and their dependents), or its failed
+   * ones; the new attempts are events of the same run. Throws
+   * RerunRefusedError (with the reason) or RunNotFoundError.
+   */
+  async rerun(runId: string, request: { stages: readonly string[] } | { failed: true }, reason: string): Promise<string[]> {
+    let stageIds: string[] = [];
+    const state = await this.advance(runId, (s) => {
+      stageIds = rerunTargets(s, request);
+      return [{ type: "run.rerun_requested", data: { stageIds, reason } }];
+    });
+    if (!state) throw new RunNotFoundError(runId);
+    return stageIds;
+  }
+
   /** Resolves when the run has completed (immediately if it already has). */
   async waitForRun(runId: string): Promise<RunState> {
     const active = this.active.get(runId);
     if (!active) {
       const stored = await this.store.load(runId);
-      if (!stored) throw new Error(`no run ${runId}`);
+      if (!stored) throw new RunNotFoundError(runId);
       if (stored.conclusion) return stored;
     }
     return new Promise((resolve) => {

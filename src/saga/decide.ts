@@ -42,11 +42,11 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
   });
 
   // An attempt has finished: retry it or conclude the stage.
-  if (s.phase === "pending" && s.attempt > 0) {
-    const outcome = s.lastOutcome;
+  const outcome = s.lastOutcome;
+  if (s.phase === "pending" && outcome !== null) {
     if (outcome === "success") return complete("success", null);
     if (outcome === "cancelled" || state.cancelRequested) return complete("cancelled", s.reason ?? "run cancelled");
-    if (s.attempt <= s.plan.retries) return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
+    if (s.attempt - s.roundStart <= s.plan.retries) return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
     if (outcome === "timed_out") return complete("timed_out", s.reason);
     if (outcome === "lost") return complete("failure", s.reason ?? "agent lost");
     return complete("failure", s.reason);
@@ -66,5 +66,5 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
       return complete("skipped", `needs ${needId}, which ended ${conclusion}`);
     }
   }
-  return { type: "stage.queued", data: { stageId: s.plan.id, attempt: 1 } };
+  return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
 }

@@ -35,6 +35,12 @@ export type RunEventBody =
     }
   | { type: "stage.completed"; data: { stageId: string; conclusion: StageConclusion; reason: string | null } }
   | { type: "run.cancel_requested"; data: { reason: string } }
+  /**
+   * Re-opens a completed run: `stageIds` (already expanded to the stages asked
+   * for and all their dependents) go back to pending; every other stage keeps
+   * its result, which the re-run stages reuse.
+   */
+  | { type: "run.rerun_requested"; data: { stageIds: string[]; reason: string } }
   | { type: "run.completed"; data: { conclusion: RunConclusion } };
 
 export type RunEventType = RunEventBody["type"];

@@ -5,7 +5,7 @@
  * by the replay tests rather than silently tolerated.
  */
 import type { PlannedStage } from "../pipeline-parser/types.js";
-import type { RunConclusion, RunEvent, RunPlannedData, StageConclusion } from "./events.js";
+import type { AttemptOutcome, RunConclusion, RunEvent, RunPlannedData, StageConclusion } from "./events.js";
 
 /** `pending`: waiting for needs; `queued`: ready, waiting for an agent; `leased`: sent to an agent. */
 export type StagePhase = "pending" | "queued" | "leased" | "running" | "completed";
@@ -19,8 +19,10 @@ export interface StageState {
   conclusion: StageConclusion | null;
   reason: string | null;
   exitCode: number | null;
-  /** Outcome of the last finished attempt, before the stage concluded. */
-  lastOutcome: string | null;
+  /** Outcome of the attempt that just finished, until the engine decides (retry or conclude). */
+  lastOutcome: AttemptOutcome | null;
+  /** The attempt number before the current round of attempts (0, or where a re-run started). */
+  roundStart: number;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -79,6 +81,7 @@ export function initialState(runId: string, event: RunEvent): RunState {
           reason: null,
           exitCode: null,
           lastOutcome: null,
+          roundStart: 0,
           startedAt: null,
           finishedAt: null,
         },
@@ -98,7 +101,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     throw new CorruptHistoryError(state.id, event.seq, detail);
   };
   if (event.seq !== state.seq + 1) fail(`expected seq ${state.seq + 1}`);
-  if (state.conclusion !== null) fail(`${event.type} after run.completed`);
+  if (state.conclusion !== null && event.type !== "run.rerun_requested") fail(`${event.type} after run.completed`);
   const next: RunState = { ...state, seq: event.seq, stages: new Map(state.stages) };
   const stage = (stageId: string): StageState => next.stages.get(stageId) ?? fail(`unknown stage ${stageId}`);
   const update = (stageId: string, patch: Partial<StageState>) => {
@@ -112,7 +115,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       const s = stage(event.data.stageId);
       if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
       if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
-      update(s.plan.id, { phase: "queued", attempt: event.data.attempt, agentId: null });
+      update(s.plan.id, { phase: "queued", attempt: event.data.attempt, agentId: null, lastOutcome: null });
       return next;
     }
     case "attempt.leased": {
@@ -159,6 +162,27 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case "run.cancel_requested":
       next.cancelRequested = true;
       return next;
+    case "run.rerun_requested": {
+      if (state.conclusion === null) fail("re-run of a run that has not completed");
+      if (event.data.stageIds.length === 0) fail("re-run of no stage");
+      for (const id of event.data.stageIds) {
+        const s = stage(id);
+        update(id, {
+          phase: "pending",
+          conclusion: null,
+          reason: null,
+          exitCode: null,
+          lastOutcome: null,
+          roundStart: s.attempt,
+          startedAt: null,
+          finishedAt: null,
+        });
+      }
+      next.conclusion = null;
+      next.finishedAt = null;
+      next.cancelRequested = false;
+      return next;
+    }
     case "run.completed":
       for (const s of next.stages.values()) if (s.phase !== "completed") fail(`run completed while ${s.plan.id} is ${s.phase}`);
       next.conclusion = event.data.conclusion;
@@ -175,7 +199,7 @@ function currentAttempt(s: StageState, attempt: number, fail: (d: string) => nev
 /** The three-valued status of SPEC 3 (GitHub's check vocabulary). */
 export function stageStatus(s: StageState): "queued" | "in_progress" | "completed" {
   if (s.phase === "completed") return "completed";
-  if (s.phase === "running" || (s.phase === "pending" && s.attempt > 0)) return "in_progress";
+  if (s.phase === "running" || (s.phase === "pending" && s.lastOutcome !== null)) return "in_progress";
   return "queued";
 }
 

@@ -123,4 +123,30 @@ describeEachStore("control plane", (store) => {
       ["success", null],
     ]);
   });
+
+  it("re-runs a failed stage and its dependents as new attempts of the same run, reusing upstream results", async () => {
+    control = await start(await store.create());
+    const id = await run(control, [
+      stage("build", { commands: ['echo "build $HODEI_ATTEMPT"'] }),
+      stage("test", { needs: ["build"], commands: ['echo "test $HODEI_ATTEMPT"; [ "$HODEI_ATTEMPT" -ge 2 ]'] }),
+      stage("deploy", { needs: ["test"] }),
+    ]);
+    const first = await control.engine.waitForRun(id);
+    expect(first.conclusion).toBe("failure");
+    expect(first.stages.get("deploy")!.conclusion).toBe("skipped");
+
+    expect(await control.engine.rerun(id, { failed: true }, "test")).toEqual(["test", "deploy"]);
+    const second = await control.engine.waitForRun(id);
+    expect(second.conclusion).toBe("success");
+    expect([...second.stages.values()].map((s) => [s.plan.id, s.conclusion, s.attempt])).toEqual([
+      ["build", "success", 1],
+      ["test", "success", 2],
+      ["deploy", "success", 1],
+    ]);
+    // Both attempts of test keep their logs.
+    const log = async (attempt: number) =>
+      (await readStageLog(control!.db, { runId: id, stageId: "test", attempt })).chunks.map((c) => c.data).join("");
+    expect(await log(1)).toContain("test 1\n");
+    expect(await log(2)).toContain("test 2\n");
+  });
 });

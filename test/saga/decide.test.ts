@@ -105,3 +105,44 @@ describe("decide", () => {
     expect(decide(state)).toEqual([]);
   });
 });
+
+describe("re-runs", () => {
+  it("re-runs one stage and its dependents, reusing upstream results, with a fresh retry budget", async () => {
+    const { rerunTargets } = await import("../../src/saga/rerun.js");
+    const stages = [stage("build"), stage("test", { needs: ["build"], retries: 1 }), stage("deploy", { needs: ["test"] }), stage("lint")];
+    const { state } = simulate(stages, { test: ["failure", "failure"] });
+    expect(state.conclusion).toBe("failure");
+    expect(rerunTargets(state, { stages: ["test"] })).toEqual(["test", "deploy"]);
+    expect(rerunTargets(state, { failed: true })).toEqual(["test", "deploy"]);
+
+    let seq = state.seq;
+    let s = applyEvent(state, { type: "run.rerun_requested", data: { stageIds: ["test", "deploy"], reason: "t" }, seq: ++seq, at: "2026-01-01T00:01:00.000Z" });
+    expect(s.conclusion).toBeNull();
+    expect(stageStatus(s.stages.get("test")!)).toBe("queued");
+    // build and lint keep their results; test is queued as attempt 3 right away.
+    const decided = decide(s);
+    expect(decided).toEqual([{ type: "stage.queued", data: { stageId: "test", attempt: 3 } }]);
+    s = applyEvent(s, { ...decided[0]!, seq: ++seq, at: "2026-01-01T00:01:01.000Z" });
+    s = applyEvent(s, { type: "attempt.leased", data: { stageId: "test", attempt: 3, agentId: "a" }, seq: ++seq, at: "2026-01-01T00:01:02.000Z" });
+    s = applyEvent(s, { type: "attempt.started", data: { stageId: "test", attempt: 3, agentId: "a" }, seq: ++seq, at: "2026-01-01T00:01:03.000Z" });
+    s = applyEvent(s, { type: "attempt.finished", data: { stageId: "test", attempt: 3, outcome: "failure", exitCode: 1, reason: null }, seq: ++seq, at: "2026-01-01T00:01:04.000Z" });
+    // retries: 1 counts again from the re-run: attempt 4 is allowed.
+    expect(decide(s)).toEqual([{ type: "stage.queued", data: { stageId: "test", attempt: 4 } }]);
+  });
+
+  it("refuses to re-run a running run, an unknown stage, or a run with nothing failed", async () => {
+    const { rerunTargets, RerunRefusedError } = await import("../../src/saga/rerun.js");
+    const { state } = simulate([stage("a")], {});
+    expect(() => rerunTargets(state, { stages: ["nope"] })).toThrow(RerunRefusedError);
+    expect(() => rerunTargets(state, { failed: true })).toThrow(/no failed, timed-out or cancelled stage/);
+    const running = { ...state, conclusion: null };
+    expect(() => rerunTargets(running, { stages: ["a"] })).toThrow(/still running/);
+  });
+
+  it("re-runs every instance of a matrix name", async () => {
+    const { rerunTargets } = await import("../../src/saga/rerun.js");
+    const { state } = simulate([stage("t[node=18]", { name: "t" }), stage("t[node=20]", { name: "t" }), stage("u")], {});
+    expect(rerunTargets(state, { stages: ["t"] })).toEqual(["t[node=18]", "t[node=20]"]);
+    expect(rerunTargets(state, { stages: ["t[node=20]"] })).toEqual(["t[node=20]"]);
+  });
+});
