@@ -6,7 +6,7 @@
  * cache of the store and of the live agent connections, rebuilt on start.
  */
 import { randomUUID } from "node:crypto";
-import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData } from "../saga/events.js";
+import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData, RunSource } from "../saga/events.js";
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import type { RunState, StageState } from "../saga/run-state.js";
@@ -35,6 +35,12 @@ export interface EngineOptions {
   leaseMs?: number;
   newRunId?: () => string;
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Turns a run's source into what the agent is told to fetch, just before an
+   * attempt is leased (e.g. a checkout of a git commit made on demand). The
+   * default hands the source on as it is.
+   */
+  resolveSource?: (runId: string, source: RunSource) => Promise<RunSource>;
 }
 
 interface Lease {
@@ -49,6 +55,7 @@ export class Engine {
   private readonly leaseMs: number;
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
+  private readonly resolveSource: (runId: string, source: RunSource) => Promise<RunSource>;
   private readonly queue = new KeyedQueue();
   private readonly pool = new AgentPool();
   /** Unfinished runs, in creation order. */
@@ -66,6 +73,7 @@ export class Engine {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
+    this.resolveSource = options.resolveSource ?? ((_runId, source) => Promise.resolve(source));
   }
 
   /** Resumes every unfinished run from its events and starts the lease sweeper. */
@@ -318,13 +326,15 @@ export class Engine {
 
   private async lease(ref: AttemptRef, link: AgentLink): Promise<void> {
     let assignment: Parameters<AgentLink["assign"]>[0] | null = null;
+    const planned = this.active.get(ref.runId)?.meta.source;
+    const source = planned ? await this.resolveSource(ref.runId, planned) : null;
     await this.advance(ref.runId, (state) => {
       const s = state.stages.get(ref.stageId);
-      if (!s || s.phase !== "queued" || s.attempt !== ref.attempt) return null;
+      if (!s || s.phase !== "queued" || s.attempt !== ref.attempt || !source) return null;
       assignment = {
         ...ref,
         stage: s.plan,
-        source: state.meta.source,
+        source,
         env: stageEnvironment(state, s.plan, ref.attempt),
       };
       return [{ type: "attempt.leased", data: { ...ref, agentId: link.id } }];
