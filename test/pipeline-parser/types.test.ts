@@ -59,6 +59,18 @@ describe("the TypeScript types match the JSON schema", () => {
     expect(keysOf(node("$defs", "stage", "properties", "when"))).toEqual(sorted(whenKeys));
   });
 
+  it("describes every property, for editor hover help", () => {
+    const missing: string[] = [];
+    const visit = (n: unknown, where: string): void => {
+      if (typeof n !== "object" || n === null) return;
+      const props = (n as { properties?: Record<string, { description?: string }> }).properties ?? {};
+      for (const [k, v] of Object.entries(props)) if (!v.description) missing.push(`${where}/${k}`);
+      for (const [k, v] of Object.entries(n)) visit(v, `${where}/${k}`);
+    };
+    visit(schema, "#");
+    expect(missing).toEqual([]);
+  });
+
   it("requires the same keys", () => {
     expectTypeOf<RequiredKeys<PipelineDefinition>>().toEqualTypeOf<"stages">();
     expectTypeOf<RequiredKeys<StageDefinition>>().toEqualTypeOf<"run">();
