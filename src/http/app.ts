@@ -1,27 +1,35 @@
 /**
- * The HTTP face of the control plane (SPEC 3): health, the read API and the
- * webhook endpoints. Fastify handles routing and content types; the handlers
- * only translate between HTTP and the store or engine.
+ * The HTTP face of the control plane (SPEC 3): health, metrics, the API, the
+ * dashboard and the webhook endpoints. Fastify handles routing, content types
+ * and body limits; each route module only translates between HTTP and the
+ * store or engine. Every 4xx/5xx body is `{ "error": "..." }`.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Database } from "../store/database.js";
-import { getRun, listRuns, readStageLog } from "../store/run-queries.js";
+import { createMetrics } from "../observability/metrics.js";
+import type { HttpAppOptions } from "./options.js";
+import { registerActionRoutes } from "./routes/actions.js";
+import { registerDashboardRoutes } from "./routes/dashboard.js";
+import { registerLogRoutes } from "./routes/logs.js";
+import { registerMetricsRoute } from "./routes/metrics.js";
+import { registerRunRoutes } from "./routes/runs.js";
+import { registerSecretRoutes } from "./routes/secrets.js";
 
-export interface HttpAppOptions {
-  db: Database;
-  webhookSecrets: { github?: string; gitea?: string };
-}
+export type { HttpAppOptions } from "./options.js";
 
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 25 * 1024 * 1024 });
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: 25 * 1024 * 1024,
+  }) as unknown as FastifyInstance;
   const { db } = options;
 
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, "request failed");
     void reply.status(status).send({ error: status === 500 ? "internal error" : error.message });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: `no route ${request.method} ${request.url}` });
+    void reply.status(404).send({ error: `no route ${request.method} ${request.url.split("?")[0] ?? ""}` });
   });
 
   app.get("/healthz", async (_request, reply) => {
@@ -33,28 +41,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
   });
 
-  app.get<{ Querystring: { repo?: string; limit?: string } }>("/api/runs", async (request, reply) => {
-    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      return reply.status(400).send({ error: "limit must be an integer from 1 to 500" });
+  let metrics = options.metrics;
+  if (!metrics) {
+    const engine = options.engine;
+    metrics = createMetrics({ connectedAgents: () => engine?.connectedAgents ?? 0 });
+    if (engine) {
+      const unsubscribe = engine.subscribe(metrics.listener);
+      app.addHook("onClose", () => {
+        unsubscribe();
+        return Promise.resolve();
+      });
     }
-    return { runs: await listRuns(db, { repo: request.query.repo, limit }) };
-  });
-
-  app.get<{ Params: { id: string } }>("/api/runs/:id", async (request, reply) => {
-    const run = await getRun(db, request.params.id);
-    return run ?? reply.status(404).send({ error: `no run ${request.params.id}` });
-  });
-
-  app.get<{ Params: { id: string; stage: string } }>("/api/runs/:id/stages/:stage/logs", async (request, reply) => {
-    const run = await getRun(db, request.params.id);
-    if (!run) return reply.status(404).send({ error: `no run ${request.params.id}` });
-    if (!run.stages?.some((s) => s.id === request.params.stage)) {
-      return reply.status(404).send({ error: `run ${run.id} has no stage ${request.params.stage}` });
-    }
-    const log = await readStageLog(db, { runId: run.id, stageId: request.params.stage });
-    return reply.type("text/plain; charset=utf-8").send(log.chunks.map((c) => c.data).join(""));
-  });
+  }
+  registerMetricsRoute(app, metrics);
+  registerRunRoutes(app, options);
+  registerActionRoutes(app, options);
+  registerLogRoutes(app, options);
+  registerSecretRoutes(app, options);
+  void app.register(registerDashboardRoutes);
 
   for (const forge of ["github", "gitea"] as const) {
     app.post(`/webhooks/${forge}`, async (_request, reply) => {
