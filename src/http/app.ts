@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { createMetrics } from "../observability/metrics.js";
+import { registerWebhookRoutes } from "../webhooks/routes.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
@@ -60,14 +61,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   registerSecretRoutes(app, options);
   void app.register(registerDashboardRoutes);
 
-  for (const forge of ["github", "gitea"] as const) {
-    app.post(`/webhooks/${forge}`, async (_request, reply) => {
-      if (!options.webhookSecrets[forge]) {
-        const variable = forge === "github" ? "HODEI_GITHUB_WEBHOOK_SECRET" : "HODEI_GITEA_WEBHOOK_SECRET";
-        return reply.status(503).send({ error: `${forge} webhooks are not configured: set ${variable}` });
-      }
-      return reply.status(501).send({ error: `${forge} webhook intake is not implemented in this version` });
-    });
-  }
+  registerWebhookRoutes(app, { db, secrets: options.webhookSecrets });
   return app;
 }

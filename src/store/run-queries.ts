@@ -56,15 +56,37 @@ interface StageRow {
 
 const RUN_COLUMNS = `id, repo, sha, ref, event, pipeline, status, conclusion, created_at, started_at, finished_at`;
 
-export async function listRuns(db: Queryable, filter: { repo?: string; limit: number }): Promise<RunView[]> {
+/**
+ * Newest first. `before` is the keyset cursor of the last run of the previous
+ * page (its createdAt and id): stable while new runs arrive, and an index scan
+ * however deep the page. createdAt is written from JS dates (millisecond
+ * precision), so its ISO text round-trips exactly.
+ */
+export async function listRuns(
+  db: Queryable,
+  filter: { repo?: string; limit: number; before?: { createdAt: string; id: string } },
+): Promise<RunView[]> {
   const { rows } = await db.query<RunRow>(
     `select ${RUN_COLUMNS} from runs
       where ($1::text is null or repo = $1)
+        and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
       order by created_at desc, id desc
       limit $2`,
-    [filter.repo ?? null, filter.limit],
+    [filter.repo ?? null, filter.limit, filter.before?.createdAt ?? null, filter.before?.id ?? null],
   );
   return rows.map(runView);
+}
+
+/** A run's recorded events, in order (the history the state is folded from). */
+export async function listRunEvents(
+  db: Queryable,
+  runId: string,
+): Promise<{ seq: number; type: string; data: unknown; at: string }[]> {
+  const { rows } = await db.query<{ seq: number; type: string; data: unknown; at: Date }>(
+    `select seq, type, data, at from run_events where run_id = $1 order by seq`,
+    [runId],
+  );
+  return rows.map((r) => ({ seq: r.seq, type: r.type, data: r.data, at: r.at.toISOString() }));
 }
 
 export async function getRun(db: Queryable, runId: string): Promise<RunView | null> {

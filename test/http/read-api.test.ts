@@ -47,7 +47,7 @@ describeEachStore("HTTP read API", (store) => {
     const all = (await app.inject("/api/runs")).json<{ runs: { id: string; repo: string; conclusion: string }[] }>();
     expect(all.runs).toHaveLength(1);
     expect(all.runs[0]).toMatchObject({ id: history.runId, repo: "local/failing", conclusion: "failure", status: "completed" });
-    expect((await app.inject("/api/runs?repo=other/repo")).json()).toEqual({ runs: [] });
+    expect((await app.inject("/api/runs?repo=other/repo")).json()).toEqual({ runs: [], next: null });
     const bad = await app.inject("/api/runs?limit=0");
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toEqual({ error: "limit must be an integer from 1 to 500" });

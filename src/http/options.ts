@@ -1,0 +1,35 @@
+/** What the HTTP app is built from: the store, and optionally the engine and the rest of the server. */
+import type { Logger } from "pino";
+import type { Engine } from "../engine/engine.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { SecretStore } from "../secrets/secret-store.js";
+import type { Database } from "../store/database.js";
+import type { WebhookSecrets } from "../webhooks/routes.js";
+
+/** The part of the engine the HTTP API uses. */
+export type HttpEngine = Pick<Engine, "cancelRun" | "rerun" | "subscribe" | "connectedAgents">;
+
+export interface ManualTrigger {
+  repo: string;
+  ref: string;
+  sha?: string;
+}
+
+export interface HttpAppOptions {
+  db: Database;
+  webhookSecrets: WebhookSecrets;
+  /** Without it, write endpoints answer 503 and streams end after what is stored. */
+  engine?: HttpEngine;
+  /** Bearer token for write calls; unset refuses every write with 403. */
+  adminToken?: string;
+  /** Without it, `PUT .../secrets/:name` answers 503. */
+  secrets?: SecretStore;
+  /** Starts a manual run from a clone URL; without it, `POST /api/runs` answers 503. */
+  triggerManual?: (input: ManualTrigger) => Promise<{ id: string }>;
+  /** Default: a fresh registry observing `engine`. */
+  metrics?: Metrics;
+  /** Structured request logs; default none. */
+  logger?: Logger;
+  /** SSE keep-alive comment interval. */
+  heartbeatMs?: number;
+}

@@ -1,0 +1,39 @@
+/**
+ * Live run state as server-sent events: `GET /api/runs/:id/events?follow=1`
+ * sends the run (with stages) now and after every change; `GET /api/events`
+ * sends every run that changes, for the runs list. Snapshots are read from
+ * the projections, which the engine writes before it tells listeners; one
+ * read per run is in flight at a time, and changes during it cause one more.
+ */
+import type { FastifyReply } from "fastify";
+import { getRun, type RunView } from "../../store/run-queries.js";
+import type { HttpAppOptions } from "../options.js";
+import { openSse, type SseStream } from "../sse.js";
+
+export function streamRuns(reply: FastifyReply, options: HttpAppOptions, only: string | null): SseStream {
+  const sse = openSse(reply, options.heartbeatMs ?? 15_000);
+  const reading = new Map<string, boolean>(); // runId -> dirty while reading
+  const push = (runId: string) => {
+    if (reading.has(runId)) {
+      reading.set(runId, true);
+      return;
+    }
+    reading.set(runId, false);
+    getRun(options.db, runId)
+      .then((run) => run && sse.send("run", run satisfies RunView))
+      .catch((error: unknown) => sse.send("error", { error: error instanceof Error ? error.message : String(error) }))
+      .finally(() => {
+        const again = reading.get(runId);
+        reading.delete(runId);
+        if (again && !sse.closed) push(runId);
+      });
+  };
+  const unsubscribe = options.engine?.subscribe({
+    onEvents(state) {
+      if (only === null || state.id === only) push(state.id);
+    },
+  });
+  sse.onClose(() => unsubscribe?.());
+  if (only !== null) push(only);
+  return sse;
+}

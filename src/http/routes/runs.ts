@@ -1,0 +1,91 @@
+/** `GET /api/runs` (paged), `GET /api/runs/:id`, `GET /api/runs/:id/events` and the manual trigger `POST /api/runs`. */
+import type { FastifyInstance } from "fastify";
+import { getRun, listRunEvents, listRuns } from "../../store/run-queries.js";
+import { adminAuth } from "../auth.js";
+import { badRequest, notFound, unavailable } from "../errors.js";
+import type { HttpAppOptions } from "../options.js";
+import { wantsFollow } from "../sse.js";
+import { streamRuns } from "./run-stream.js";
+
+const MAX_LIMIT = 500;
+
+export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions): void {
+  const { db } = options;
+
+  app.get<{ Querystring: { repo?: string; limit?: string; before?: string } }>("/api/runs", async (request) => {
+    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw badRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`);
+    const before = request.query.before === undefined ? undefined : decodeCursor(request.query.before);
+    const repo = request.query.repo || undefined;
+    // One extra row says whether another page exists.
+    const rows = await listRuns(db, { repo, limit: limit + 1, before });
+    const runs = rows.slice(0, limit);
+    const last = runs[runs.length - 1];
+    return { runs, next: rows.length > limit && last ? encodeCursor(last) : null };
+  });
+
+  app.get<{ Params: { id: string } }>("/api/runs/:id", async (request) => {
+    const run = await getRun(db, request.params.id);
+    if (!run) throw notFound(`no run ${request.params.id}`);
+    return run;
+  });
+
+  app.post<{ Body: { repo: string; ref: string; sha?: string } }>(
+    "/api/runs",
+    {
+      bodyLimit: 64 * 1024,
+      preHandler: adminAuth(options.adminToken),
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["repo", "ref"],
+          properties: {
+            repo: { type: "string", minLength: 1, maxLength: 2048 },
+            ref: { type: "string", pattern: "^refs/(heads|tags)/.+" },
+            sha: { type: "string", pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$" },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!options.triggerManual) throw unavailable("manual triggers are not configured on this server");
+      const { id } = await options.triggerManual(request.body);
+      return reply.status(201).header("location", `/api/runs/${id}`).send({ id });
+    },
+  );
+
+  // The recorded history, or with ?follow=1 the run's live state (run-stream.ts).
+  app.get<{ Params: { id: string }; Querystring: { follow?: string } }>("/api/runs/:id/events", async (request, reply) => {
+    if (wantsFollow(request.query.follow)) {
+      if (!(await getRun(db, request.params.id))) throw notFound(`no run ${request.params.id}`);
+      streamRuns(reply, options, request.params.id);
+      return reply;
+    }
+    const events = await listRunEvents(db, request.params.id);
+    if (events.length === 0) throw notFound(`no run ${request.params.id}`);
+    return { events };
+  });
+
+  // Every run as it changes, for the runs list.
+  app.get("/api/events", (_request, reply) => {
+    streamRuns(reply, options, null);
+    return reply;
+  });
+}
+
+export function encodeCursor(run: { createdAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([run.createdAt, run.id])).toString("base64url");
+}
+
+function decodeCursor(text: string): { createdAt: string; id: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" && !Number.isNaN(Date.parse(value[0]))) {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // fall through to the 400
+  }
+  throw badRequest("before must be a cursor from a previous page's `next`");
+}
