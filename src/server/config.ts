@@ -3,6 +3,8 @@
  * here, once, so a typo fails at start with the variable's name rather than
  * as a strange error later.
  */
+import { parseSecretsKey, SecretsKeyError } from "../secrets/key.js";
+
 export interface ServerConfig {
   databaseUrl: string | undefined;
   dataDir: string;
@@ -16,6 +18,9 @@ export interface ServerConfig {
   providers: ("local" | "docker" | "kubernetes")[];
   localAgents: number;
   agentToken: string | undefined;
+  /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
+  secretsKey: string | undefined;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
 export class ConfigError extends Error {
@@ -50,7 +55,30 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     providers: providers as ServerConfig["providers"],
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
+    secretsKey: secretsKeyOf(env),
+    logLevel: logLevelOf(env),
   };
+}
+
+function secretsKeyOf(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.HODEI_SECRETS_KEY;
+  if (!raw) return undefined;
+  try {
+    parseSecretsKey(raw, "HODEI_SECRETS_KEY");
+  } catch (error) {
+    if (error instanceof SecretsKeyError) throw new ConfigError("HODEI_SECRETS_KEY", "expected 32 bytes as 64 hex digits or base64");
+    throw error;
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+function logLevelOf(env: NodeJS.ProcessEnv): ServerConfig["logLevel"] {
+  const raw = env.HODEI_LOG_LEVEL || "info";
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new ConfigError("HODEI_LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+  return level;
 }
 
 function portOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
