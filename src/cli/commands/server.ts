@@ -1,5 +1,9 @@
 /** `hodei server`: the control plane, configured by the environment (SPEC 3). */
 import { buildHttpApp } from "../../http/app.js";
+import { createLogger, runEventLogger } from "../../observability/logger.js";
+import { createMetrics } from "../../observability/metrics.js";
+import { loadSecretsKey } from "../../secrets/key.js";
+import { SecretStore } from "../../secrets/secret-store.js";
 import { loadServerConfig } from "../../server/config.js";
 import { ControlPlane } from "../../server/control-plane.js";
 
@@ -18,11 +22,21 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     agentToken: config.agentToken,
     log: say,
   });
-  const app = buildHttpApp({
-    db: control.db,
-    webhookSecrets: { github: config.githubWebhookSecret, gitea: config.giteaWebhookSecret },
-  });
+  const logger = createLogger({ level: config.logLevel });
+  const metrics = createMetrics({ connectedAgents: () => control.engine.connectedAgents, processMetrics: true });
+  const unsubscribe = [control.engine.subscribe(metrics.listener), control.engine.subscribe(runEventLogger(logger))];
+  let app;
   try {
+    const key = await loadSecretsKey({ envKey: config.secretsKey, dataDir: config.dataDir });
+    app = buildHttpApp({
+      db: control.db,
+      webhookSecrets: { github: config.githubWebhookSecret, gitea: config.giteaWebhookSecret },
+      engine: control.engine,
+      adminToken: config.adminToken,
+      secrets: new SecretStore(control.db, key),
+      metrics,
+      logger,
+    });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await control.stop();
@@ -41,6 +55,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
 
   await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));
   say("shutting down");
+  for (const u of unsubscribe) u();
   await app.close();
   await control.stop();
   return 0;
