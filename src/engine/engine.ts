@@ -12,7 +12,7 @@ import { rerunTargets } from "../saga/rerun.js";
 import type { RunState, StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import { ConcurrentAppendError, type AgentLink, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
+import { ConcurrentAppendError, OwnershipLostError, type AppendMode, type AgentLink, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
 import { stageEnvironment } from "./stage-environment.js";
 
 export class RunNotFoundError extends Error {
@@ -33,6 +33,8 @@ export interface EngineOptions {
   clock?: Clock;
   /** A lease not renewed for this long ends its attempt as lost (SPEC 7). */
   leaseMs?: number;
+  /** How often (a third of it) this process renews ownership of its runs and looks for orphans. */
+  ownershipMs?: number;
   newRunId?: () => string;
   onError?: (error: unknown, context: string) => void;
   /**
@@ -64,6 +66,10 @@ export class Engine {
   private readonly listeners = new Set<EngineListener>();
   private readonly waiters = new Map<string, ((s: RunState) => void)[]>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private ownershipTimer: NodeJS.Timeout | null = null;
+  private unwatch: (() => Promise<void>) | null = null;
+  private keeping = false;
+  private readonly ownershipMs: number;
   private dispatchQueued = false;
   private stopped = false;
 
@@ -71,34 +77,96 @@ export class Engine {
     this.store = options.store;
     this.clock = options.clock ?? { now: () => new Date() };
     this.leaseMs = options.leaseMs ?? 15_000;
+    this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
     this.resolveSource = options.resolveSource ?? ((_runId, source) => Promise.resolve(source));
   }
 
-  /** Resumes every unfinished run from its events and starts the lease sweeper. */
+  /**
+   * Claims and resumes every unfinished run nobody else drives, starts the
+   * lease sweeper and the ownership keeper, and listens for appends by other
+   * processes (a cancel arriving through another server).
+   */
   async start(): Promise<{ resumed: number }> {
-    const ids = await this.store.unfinishedRunIds();
-    for (const id of ids) {
-      const state = await this.store.load(id);
-      if (!state) continue;
-      this.active.set(id, state);
-      // Agents that were running these attempts get one lease period to come back.
-      for (const s of state.stages.values()) {
-        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.grantLease(refOf(state.id, s), s.agentId);
-      }
-    }
-    for (const id of ids) await this.advance(id, null);
+    const resumed = await this.adopt(await this.store.claimRuns());
+    this.unwatch = await this.store.watchRuns((runId) => {
+      if (this.active.has(runId)) void this.refresh(runId);
+    });
     const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
     this.sweepTimer = setInterval(() => void this.sweepLeases(), sweepEvery);
     this.sweepTimer.unref();
-    return { resumed: ids.length };
+    const keepEvery = Math.max(100, Math.floor(this.ownershipMs / 3));
+    this.ownershipTimer = setInterval(() => void this.keepOwnership(), keepEvery);
+    this.ownershipTimer.unref();
+    return { resumed };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.ownershipTimer) clearInterval(this.ownershipTimer);
+    await this.unwatch?.();
     await this.queue.idle();
+  }
+
+  /** Loads claimed runs, re-grants the leases of their running attempts, and drives them on. */
+  private async adopt(ids: readonly string[]): Promise<number> {
+    let adopted = 0;
+    for (const id of ids) {
+      if (this.active.has(id)) continue;
+      const state = await this.store.load(id);
+      if (!state || state.conclusion) continue;
+      this.active.set(id, state);
+      adopted++;
+      // Agents that were running these attempts get one lease period to come back.
+      for (const s of state.stages.values()) {
+        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.grantLease(refOf(state.id, s), s.agentId);
+      }
+    }
+    for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));
+    return adopted;
+  }
+
+  /** Renews ownership, drops runs another process took, re-reads runs others wrote to, claims orphans. */
+  private async keepOwnership(): Promise<void> {
+    if (this.keeping || this.stopped) return;
+    this.keeping = true;
+    try {
+      const owned = new Map((await this.store.renewOwnership()).map((r) => [r.runId, r.lastSeq]));
+      for (const [runId, state] of this.active) {
+        const lastSeq = owned.get(runId);
+        if (lastSeq === undefined) this.disown(runId);
+        else if (lastSeq > state.seq) void this.refresh(runId);
+      }
+      await this.adopt(await this.store.claimRuns());
+    } catch (error) {
+      this.onError(error, "keeping run ownership");
+    } finally {
+      this.keeping = false;
+    }
+  }
+
+  /** Re-reads a run another writer appended to, then decides again. */
+  private async refresh(runId: string): Promise<void> {
+    await this.queue
+      .run(runId, async () => {
+        const state = await this.store.load(runId);
+        if (state && this.active.has(runId)) this.active.set(runId, state);
+      })
+      .catch((error: unknown) => this.onError(error, `re-reading run ${runId}`));
+    await this.advance(runId, null).catch((error: unknown) => this.onError(error, `advancing run ${runId}`));
+    const state = this.active.get(runId);
+    if (state?.cancelRequested) this.cancelAttempts(state);
+  }
+
+  private disown(runId: string): void {
+    this.active.delete(runId);
+    for (const [key, lease] of this.leases) {
+      if (lease.ref.runId !== runId) continue;
+      this.leases.delete(key);
+      this.pool.release(lease.agentId, lease.ref);
+    }
   }
 
   subscribe(listener: EngineListener): () => void {
@@ -117,15 +185,24 @@ export class Engine {
     return runId;
   }
 
+  /** Requests cancellation; the run's owner (this process or another) kills its running attempts. */
   async cancelRun(runId: string, reason: string): Promise<boolean> {
-    const state = await this.advance(runId, (s) => (s.conclusion || s.cancelRequested ? null : [{ type: "run.cancel_requested", data: { reason } }]));
+    const state = await this.advance(
+      runId,
+      (s) => (s.conclusion || s.cancelRequested ? null : [{ type: "run.cancel_requested", data: { reason } }]),
+      "external",
+    );
     if (!state) return false;
+    if (this.active.has(runId)) this.cancelAttempts(state);
+    return true;
+  }
+
+  private cancelAttempts(state: RunState): void {
     for (const s of state.stages.values()) {
       if ((s.phase === "leased" || s.phase === "running") && s.agentId) {
-        this.pool.get(s.agentId)?.link.cancel(refOf(runId, s), reason);
+        this.pool.get(s.agentId)?.link.cancel(refOf(state.id, s), "run cancelled");
       }
     }
-    return true;
   }
 
   /**
@@ -138,7 +215,7 @@ export class Engine {
     const state = await this.advance(runId, (s) => {
       stageIds = rerunTargets(s, request);
       return [{ type: "run.rerun_requested", data: { stageIds, reason } }];
-    });
+    }, "claim");
     if (!state) throw new RunNotFoundError(runId);
     return stageIds;
   }
@@ -234,32 +311,55 @@ export class Engine {
 
   /**
    * Under the run's queue: applies `incoming` (computed from the current
-   * state; null = nothing to do), then the engine's own decisions until there
-   * are none, then leases what became ready. A concurrent writer makes the
-   * append fail; the state is then re-read and `incoming` computed again.
+   * state; null = nothing to do), then — for a run this process owns — the
+   * engine's own decisions until there are none, then leases what became
+   * ready. `drive` (the default) touches only owned runs; `external` appends
+   * to a run owned elsewhere without driving it; `claim` takes the run over.
+   * A concurrent writer makes the append fail; the state is then re-read and
+   * `incoming` computed again.
    */
-  private advance(runId: string, incoming: ((s: RunState) => RunEventBody[] | null) | null): Promise<RunState | null> {
+  private advance(
+    runId: string,
+    incoming: ((s: RunState) => RunEventBody[] | null) | null,
+    mode: "drive" | "external" | "claim" = "drive",
+  ): Promise<RunState | null> {
     return this.queue.run(runId, async () => {
       for (let tries = 0; ; tries++) {
         try {
-          return await this.advanceOnce(runId, incoming);
+          return await this.advanceOnce(runId, incoming, mode);
         } catch (error) {
+          if (error instanceof OwnershipLostError) {
+            this.disown(runId);
+            return null;
+          }
           if (!(error instanceof ConcurrentAppendError) || tries >= 5) throw error;
-          this.active.delete(runId);
+          const fresh = await this.store.load(runId);
+          if (fresh && this.active.has(runId)) this.active.set(runId, fresh);
         }
       }
     });
   }
 
-  private async advanceOnce(runId: string, incoming: ((s: RunState) => RunEventBody[] | null) | null): Promise<RunState | null> {
-    let state = this.active.get(runId) ?? (await this.store.load(runId));
+  private async advanceOnce(
+    runId: string,
+    incoming: ((s: RunState) => RunEventBody[] | null) | null,
+    mode: "drive" | "external" | "claim",
+  ): Promise<RunState | null> {
+    const owned = this.active.get(runId);
+    if (!owned && mode === "drive") return null;
+    let state = owned ?? (await this.store.load(runId));
     if (!state) return null;
     if (incoming) {
       const events = incoming(state);
-      if (events && events.length > 0) state = await this.append(state, events);
+      if (events && events.length > 0) {
+        const appendMode = owned ? "owner" : mode === "claim" ? "claim" : "external";
+        state = await this.append(state, events, appendMode);
+      }
     }
+    if (!owned && mode === "external") return state;
+    if (!owned && !incoming) return state;
     for (let events = decide(state); events.length > 0; events = decide(state)) {
-      state = await this.append(state, events);
+      state = await this.append(state, events, "owner");
     }
     if (state.conclusion) {
       this.active.delete(runId);
@@ -272,9 +372,9 @@ export class Engine {
     return state;
   }
 
-  private async append(state: RunState, events: readonly RunEventBody[]): Promise<RunState> {
+  private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode): Promise<RunState> {
     const at = this.now();
-    const next = await this.store.append(state, events, at);
+    const next = await this.store.append(state, events, at, mode);
     const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }));
     for (const e of recorded) {
       if (e.type === "attempt.finished") {

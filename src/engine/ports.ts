@@ -8,17 +8,41 @@ import type { RunState } from "../saga/run-state.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import type { RunSource } from "../saga/events.js";
 
+/**
+ * How an append relates to the run's owner (the one control-plane process
+ * that drives an unfinished run):
+ * - `owner`: fenced: fails with OwnershipLostError unless this process owns the run;
+ * - `external`: a request from outside (cancel) appended without driving the run;
+ * - `claim`: takes ownership (a re-run re-opening a completed run).
+ */
+export type AppendMode = "owner" | "external" | "claim";
+
 export interface RunStore {
-  /** Creates the run with its first event, `run.planned`, at seq 1. */
+  /** Creates the run with its first event, `run.planned`, at seq 1, owned by this process. */
   create(runId: string, planned: Extract<RunEventBody, { type: "run.planned" }>, at: string): Promise<RunState>;
   /**
    * Appends events after `state.seq` and updates the projections, in one
-   * transaction. Throws `ConcurrentAppendError` when another writer got there first.
+   * transaction, and notifies other processes. Throws ConcurrentAppendError
+   * when another writer got there first, OwnershipLostError when fenced out.
    */
-  append(state: RunState, events: readonly RunEventBody[], at: string): Promise<RunState>;
+  append(state: RunState, events: readonly RunEventBody[], at: string, mode?: AppendMode): Promise<RunState>;
   load(runId: string): Promise<RunState | null>;
-  unfinishedRunIds(): Promise<string[]>;
+  /** Claims unfinished runs nobody owns (or whose owner stopped renewing); returns their ids, oldest first. */
+  claimRuns(): Promise<string[]>;
+  /** Renews this process's ownership; returns the runs it still owns with their last seq. */
+  renewOwnership(): Promise<{ runId: string; lastSeq: number }[]>;
+  /** Calls `listener` with the run id whenever another writer appends to a run (a latency hint only). */
+  watchRuns(listener: (runId: string) => void): Promise<() => Promise<void>>;
   appendLogs(ref: AttemptRef, chunks: readonly LogChunk[]): Promise<void>;
+}
+
+export class OwnershipLostError extends Error {
+  /** The run is driven by another process now; retrying here cannot help. */
+  readonly retryable = false;
+  constructor(readonly runId: string) {
+    super(`run ${runId} is owned by another control-plane process`);
+    this.name = "OwnershipLostError";
+  }
 }
 
 export class ConcurrentAppendError extends Error {

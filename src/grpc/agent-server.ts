@@ -22,8 +22,15 @@ import {
   type ServerMessage,
 } from "./protocol.js";
 
+/** Where registered agents are kept (the store), so they outlive a restart. */
+export interface AgentDirectory {
+  insert(agent: RegisteredAgent & { hostname: string }, at: Date): Promise<void>;
+  find(id: string): Promise<RegisteredAgent | null>;
+}
+
 export interface AgentServerOptions {
   engine: Engine;
+  agents: AgentDirectory;
   /** Returns true if `token` may register an agent. */
   verifyRegistrationToken: (token: string) => boolean;
   host?: string;
@@ -34,7 +41,7 @@ export interface AgentServerOptions {
   onError?: (error: unknown, context: string) => void;
 }
 
-interface RegisteredAgent {
+export interface RegisteredAgent {
   id: string;
   secretHash: Buffer;
   labels: Record<string, string>;
@@ -45,7 +52,6 @@ const OUTCOMES = new Set<AttemptOutcome>(["success", "failure", "timed_out", "ca
 
 export class AgentServer {
   private readonly server = new grpc.Server({ "grpc.keepalive_permit_without_calls": 1 });
-  private readonly agents = new Map<string, RegisteredAgent>();
   private readonly streams = new Map<string, grpc.ServerDuplexStream<AgentMessage, ServerMessage>>();
   private readonly heartbeatIntervalMs: number;
   private readonly leaseMs: number;
@@ -102,13 +108,19 @@ export class AgentServer {
       labels: { provider: "local", ...request.labels },
       capacity: Math.max(1, Math.min(request.capacity || 1, 64)),
     };
-    this.agents.set(agent.id, agent);
-    callback(null, {
-      agentId: agent.id,
-      sessionSecret: secret,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
-      leaseMs: this.leaseMs,
-    });
+    this.options.agents.insert({ ...agent, hostname: request.hostname || "unknown" }, new Date()).then(
+      () =>
+        callback(null, {
+          agentId: agent.id,
+          sessionSecret: secret,
+          heartbeatIntervalMs: this.heartbeatIntervalMs,
+          leaseMs: this.leaseMs,
+        }),
+      (error: unknown) => {
+        this.onError(error, "storing a registration");
+        callback({ code: grpc.status.UNAVAILABLE, details: "the control plane could not store the registration; retry" });
+      },
+    );
   }
 
   private connect(call: grpc.ServerDuplexStream<AgentMessage, ServerMessage>): void {
@@ -117,12 +129,19 @@ export class AgentServer {
       call.destroy(Object.assign(new Error(refusal.details), refusal));
       return;
     }
-    const agent = this.authenticate(call.metadata);
-    if (!agent) {
-      const error = Object.assign(new Error("unknown agent or bad session"), { code: grpc.status.UNAUTHENTICATED });
-      call.destroy(error);
-      return;
-    }
+    this.authenticate(call.metadata).then(
+      (agent) => {
+        if (agent) return this.attach(agent, call);
+        call.destroy(Object.assign(new Error("unknown agent or bad session"), { code: grpc.status.UNAUTHENTICATED }));
+      },
+      (error: unknown) => {
+        this.onError(error, "authenticating an agent");
+        call.destroy(Object.assign(new Error("the control plane is unavailable; retry"), { code: grpc.status.UNAVAILABLE }));
+      },
+    );
+  }
+
+  private attach(agent: RegisteredAgent, call: grpc.ServerDuplexStream<AgentMessage, ServerMessage>): void {
     // A second stream for the same agent replaces the first.
     this.streams.get(agent.id)?.end();
     this.streams.set(agent.id, call);
@@ -196,11 +215,11 @@ export class AgentServer {
     }
   }
 
-  private authenticate(metadata: grpc.Metadata): RegisteredAgent | null {
+  private async authenticate(metadata: grpc.Metadata): Promise<RegisteredAgent | null> {
     const id = metadata.get(AGENT_ID_METADATA_KEY)[0];
     const secret = metadata.get(SESSION_METADATA_KEY)[0];
     if (typeof id !== "string" || typeof secret !== "string") return null;
-    const agent = this.agents.get(id);
+    const agent = await this.options.agents.find(id);
     if (!agent) return null;
     return timingSafeEqual(agent.secretHash, sha256(secret)) ? agent : null;
   }

@@ -12,6 +12,8 @@ import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
+import { AgentRepository } from "../store/agent-repository.js";
+import { nodeIdentity } from "./node-id.js";
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -24,6 +26,8 @@ export interface ControlPlaneOptions {
   /** A token standalone agents may register with (`hodei agent --token`). */
   agentToken?: string;
   leaseMs?: number;
+  /** The identity runs are owned under (default: from HODEI_DATA_DIR, see node-id.ts). */
+  nodeId?: string;
   log?: (message: string) => void;
   onAgentOutput?: (agentIndex: number, text: string) => void;
 }
@@ -47,13 +51,15 @@ export class ControlPlane {
     try {
       const { applied } = await migrate(db);
       if (applied.length > 0) log(`Applied migrations: ${applied.join(", ")}`);
-      const runs = new RunRepository(db);
+      const owner = await nodeIdentity({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, configured: options.nodeId });
+      const runs = new RunRepository(db, { owner, ownershipMs: options.leaseMs });
       engine = new Engine({ store: runs, leaseMs: options.leaseMs });
 
       const localToken = randomBytes(32).toString("base64url");
       const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
       agents = new AgentServer({
         engine,
+        agents: new AgentRepository(db),
         host: options.grpcHost ?? "127.0.0.1",
         port: options.grpcPort ?? 0,
         leaseMs: options.leaseMs,
