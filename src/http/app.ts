@@ -21,6 +21,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 25 * 1024 * 1024,
+    // Live streams never go idle: closing the server ends them rather than waiting.
+    forceCloseConnections: true,
+    // Unknown keys are errors (400), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   const { db } = options;
 

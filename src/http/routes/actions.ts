@@ -18,7 +18,7 @@ export function registerActionRoutes(app: FastifyInstance, options: HttpAppOptio
 
   app.post<{ Params: { id: string }; Querystring: { failed?: string } }>(
     "/api/runs/:id/rerun",
-    { preHandler: auth },
+    { onRequest: auth },
     async (request, reply) => {
       const engine = engineOrFail();
       const runId = request.params.id;
@@ -35,14 +35,14 @@ export function registerActionRoutes(app: FastifyInstance, options: HttpAppOptio
     },
   );
 
-  app.post<{ Params: { id: string; stage: string } }>("/api/runs/:id/stages/:stage/rerun", { preHandler: auth }, async (request, reply) => {
+  app.post<{ Params: { id: string; stage: string } }>("/api/runs/:id/stages/:stage/rerun", { onRequest: auth }, async (request, reply) => {
     const engine = engineOrFail();
     const { id, stage } = request.params;
     const stages = await rerun(() => engine.rerun(id, { stages: [stage] }, `re-run of ${stage} requested through the API`));
     return reply.status(202).send({ id, stages });
   });
 
-  app.post<{ Params: { id: string } }>("/api/runs/:id/cancel", { preHandler: auth }, async (request, reply) => {
+  app.post<{ Params: { id: string } }>("/api/runs/:id/cancel", { onRequest: auth }, async (request, reply) => {
     const engine = engineOrFail();
     const runId = request.params.id;
     const run = await getRun(db, runId);

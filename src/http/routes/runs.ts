@@ -34,7 +34,7 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
     "/api/runs",
     {
       bodyLimit: 64 * 1024,
-      preHandler: adminAuth(options.adminToken),
+      onRequest: adminAuth(options.adminToken),
       schema: {
         body: {
           type: "object",

@@ -10,7 +10,7 @@ export function registerSecretRoutes(app: FastifyInstance, options: HttpAppOptio
     "/api/repos/:owner/:repo/secrets/:name",
     {
       bodyLimit: MAX_SECRET_BYTES + 1024,
-      preHandler: adminAuth(options.adminToken),
+      onRequest: adminAuth(options.adminToken),
       schema: {
         body: {
           type: "object",
