@@ -11,7 +11,7 @@ describe("GitHub deliveries", () => {
   it("push to a branch and to a tag; a deleted ref is ignored", () => {
     const branch = githubExample("push", (p) => p.ref === "refs/heads/main" || (typeof p.ref === "string" && p.ref.startsWith("refs/heads/") && p.deleted === false));
     const n = gh("push", branch);
-    expect(n).toMatchObject({ ok: true, event: { kind: "push", branch: branch.ref.slice(11), tag: null, after: branch.after, repo: { forge: "github", fullName: branch.repository.full_name, cloneUrl: branch.repository.clone_url } } });
+    expect(n).toMatchObject({ ok: true, event: { kind: "push", branch: String(branch.ref).slice(11), tag: null, after: branch.after, repo: { forge: "github", fullName: branch.repository.full_name, cloneUrl: branch.repository.clone_url } } });
     const tag = gh("push", githubExample("push", (p) => p.ref === "refs/tags/simple-tag" && p.deleted === false));
     expect(tag).toMatchObject({ ok: true, event: { kind: "push", branch: null, tag: "simple-tag", before: null } });
     const deleted = githubExample("push", (p) => p.deleted === true);
