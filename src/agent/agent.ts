@@ -64,6 +64,7 @@ export class Agent {
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping = false;
+  private draining = false;
 
   constructor(private readonly options: AgentOptions) {
     this.client = agentServiceClient(options.server, options.credentials ?? grpc.credentials.createInsecure());
@@ -89,6 +90,19 @@ export class Agent {
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 5_000);
     }
+  }
+
+  /**
+   * Stops once every running attempt has finished and its reports have been
+   * acknowledged; until then it keeps reconnecting to deliver them.
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    return this.stopWhenIdle();
+  }
+
+  private async stopWhenIdle(): Promise<void> {
+    if (this.attempts.size === 0 && !this.stopping) await this.stop();
   }
 
   /** Cancels running attempts, waits for their reports to be sent, and disconnects. */
@@ -175,11 +189,18 @@ export class Agent {
   private start(assignment: AssignmentMessage): void {
     const ref = assignment.ref;
     if (this.attempts.has(key(ref))) return; // re-delivered after a reconnect
+    if (this.draining) {
+      this.log(`draining: not starting ${ref.stageId}#${ref.attempt}; its lease will lapse`);
+      return;
+    }
     const attempt: RunningAttempt = { ref, abort: new AbortController(), outbox: [], done: Promise.resolve() };
     this.attempts.set(key(ref), attempt);
     attempt.done = this.execute(assignment, attempt)
       .catch((error: unknown) => this.log(`attempt ${key(ref)} crashed: ${String(error)}`))
-      .finally(() => this.attempts.delete(key(ref)));
+      .finally(() => {
+        this.attempts.delete(key(ref));
+        if (this.draining) void this.stopWhenIdle();
+      });
   }
 
   private async execute(assignment: AssignmentMessage, attempt: RunningAttempt): Promise<void> {

@@ -89,7 +89,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--token <token>", "registration token (better: HODEI_AGENT_TOKEN)")
     .option("--label <key=value>", "a label, e.g. provider=local (repeatable)", (v: string, all: string[]) => [...all, v], [])
     .option("--capacity <n>", "stages run at once", "1")
-    .action(async (o: { server?: string; token?: string; label: string[]; capacity: string }) => {
+    .option("--exit-with-parent", "when the process that started this agent dies, finish running stages and exit")
+    .action(async (o: { server?: string; token?: string; label: string[]; capacity: string; exitWithParent?: boolean }) => {
       const { agentCommand } = await import("./commands/agent.js");
       exitCode = await agentCommand({ ...o, stderr, signal: interrupt.signal });
     });

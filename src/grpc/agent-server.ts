@@ -38,6 +38,12 @@ export interface AgentServerOptions {
   heartbeatIntervalMs?: number;
   leaseMs?: number;
   credentials?: grpc.ServerCredentials;
+  /**
+   * Local agents carry the `hodei.instance` label of the process that started
+   * them. One from an earlier incarnation (orphaned by a crash) may reconnect
+   * and finish what it runs, but gets no new work.
+   */
+  instance?: string;
   onError?: (error: unknown, context: string) => void;
 }
 
@@ -149,7 +155,7 @@ export class AgentServer {
     const link: AgentLink = {
       id: agent.id,
       labels: agent.labels,
-      capacity: agent.capacity,
+      capacity: isOrphan(agent, this.options.instance) ? 0 : agent.capacity,
       assign: (a) => writeMessage(call, { assignment: assignmentMessage(a) }),
       cancel: (ref, reason) => void writeMessage(call, { cancel: { ref: refMessage(ref), reason } }),
     };
@@ -223,6 +229,13 @@ export class AgentServer {
     if (!agent) return null;
     return timingSafeEqual(agent.secretHash, sha256(secret)) ? agent : null;
   }
+}
+
+export const INSTANCE_LABEL = "hodei.instance";
+
+function isOrphan(agent: RegisteredAgent, instance: string | undefined): boolean {
+  const startedBy = agent.labels[INSTANCE_LABEL];
+  return startedBy !== undefined && startedBy !== instance;
 }
 
 function checkProtocol(metadata: grpc.Metadata): { code: grpc.status; details: string } | null {

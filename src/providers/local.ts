@@ -15,6 +15,8 @@ export interface LocalProviderOptions {
   agents: number;
   /** Stages each agent runs at once. */
   capacity?: number;
+  /** This control-plane process's instance id, given to its agents as a label. */
+  instance: string;
   onOutput?: (agentIndex: number, text: string) => void;
   onError?: (message: string) => void;
 }
@@ -50,7 +52,20 @@ export class LocalProvider implements Provider {
   private spawnAgent(index: number, endpoint: AgentEndpoint): void {
     const child = spawn(
       process.execPath,
-      [hodeiBin, "agent", "--server", endpoint.server, "--label", "provider=local", "--capacity", String(this.options.capacity ?? 1)],
+      [
+        hodeiBin,
+        "agent",
+        "--server",
+        endpoint.server,
+        "--label",
+        "provider=local",
+        "--label",
+        `hodei.instance=${this.options.instance}`,
+        "--capacity",
+        String(this.options.capacity ?? 1),
+        // If this process dies, the agent finishes and reports what it runs, then exits.
+        "--exit-with-parent",
+      ],
       {
         // The token travels in the environment of this one child, never in argv.
         env: { ...agentEnvironment(), HODEI_AGENT_TOKEN: endpoint.token },

@@ -18,6 +18,8 @@ export interface ServerConfig {
   providers: ("local" | "docker" | "kubernetes")[];
   localAgents: number;
   agentToken: string | undefined;
+  /** A lease not renewed for this long ends its attempt as lost (SPEC 7: 15 s). */
+  leaseMs: number;
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -55,6 +57,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     providers: providers as ServerConfig["providers"],
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
+    leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
   };

@@ -3,7 +3,7 @@
  * providers, wired together. `hodei server` and `hodei run` both start one;
  * they differ only in what they put in front of it.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { Engine } from "../engine/engine.js";
 import { AgentServer } from "../grpc/agent-server.js";
 import { LocalProvider } from "../providers/local.js";
@@ -56,6 +56,7 @@ export class ControlPlane {
       engine = new Engine({ store: runs, leaseMs: options.leaseMs });
 
       const localToken = randomBytes(32).toString("base64url");
+      const instance = randomUUID();
       const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
       agents = new AgentServer({
         engine,
@@ -65,13 +66,14 @@ export class ControlPlane {
         leaseMs: options.leaseMs,
         heartbeatIntervalMs: options.leaseMs ? Math.max(100, Math.floor(options.leaseMs / 3)) : undefined,
         verifyRegistrationToken: (token) => accepted.some((t) => safeEqual(t, token)),
+        instance,
       });
       const grpcPort = await agents.listen();
       const { resumed } = await engine.start();
       if (resumed > 0) log(`Resumed ${resumed} unfinished run(s)`);
 
       if (options.localAgents > 0) {
-        const local = new LocalProvider({ agents: options.localAgents, onOutput: options.onAgentOutput, onError: log });
+        const local = new LocalProvider({ agents: options.localAgents, instance, onOutput: options.onAgentOutput, onError: log });
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }

@@ -7,6 +7,7 @@ export interface AgentCommandOptions {
   token?: string;
   label: string[];
   capacity: string;
+  exitWithParent?: boolean;
   stderr: NodeJS.WritableStream;
   signal: AbortSignal;
 }
@@ -27,6 +28,19 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
   const server = options.server.replace(/^grpc:\/\//, "");
   const agent = new Agent({ server, token, labels, capacity, log: (m) => options.stderr.write(`hodei agent: ${m}\n`) });
   options.signal.addEventListener("abort", () => void agent.stop(), { once: true });
+  // A local agent whose server died must not die of a broken pipe while it finishes its work.
+  process.stderr.on("error", () => undefined);
+  process.stdout.on("error", () => undefined);
+  if (options.exitWithParent) {
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      options.stderr.write("hodei agent: the server that started this agent is gone; finishing running stages, then exiting\n");
+      void agent.drain();
+    }, 500);
+    watch.unref();
+  }
   try {
     await agent.run();
     return 0;

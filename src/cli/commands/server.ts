@@ -20,6 +20,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     grpcPort: config.grpcPort,
     localAgents: config.providers.includes("local") ? config.localAgents : 0,
     agentToken: config.agentToken,
+    leaseMs: config.leaseMs,
     log: say,
   });
   const logger = createLogger({ level: config.logLevel });
