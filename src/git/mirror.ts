@@ -1,0 +1,206 @@
+/**
+ * A bare mirror per repository under `HODEI_DATA_DIR/mirrors`, fetched
+ * incrementally, from which pipeline files are read and exact commits are
+ * materialised for agents. Credentials travel in the environment of the one
+ * git process that needs them (GIT_CONFIG_COUNT/KEY/VALUE), so they are never
+ * written to `.git/config`, a command line or a log.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { simpleGit, type SimpleGit } from "simple-git";
+import { KeyedQueue } from "../engine/keyed-queue.js";
+
+/** An HTTP header git sends to the forge, e.g. `Authorization: Basic ...`. */
+export interface GitAuth {
+  header: string;
+}
+
+export class RepoUrlError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly url: string,
+    reason: string,
+  ) {
+    super(`clone URL ${url}: ${reason}`);
+    this.name = "RepoUrlError";
+  }
+}
+
+export class CommitNotFoundError extends Error {
+  readonly retryable = true;
+  constructor(
+    readonly url: string,
+    readonly sha: string,
+  ) {
+    super(`commit ${sha} is not in ${url} after fetching`);
+    this.name = "CommitNotFoundError";
+  }
+}
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+export class GitMirrors {
+  private readonly queue = new KeyedQueue();
+
+  constructor(private readonly options: { root: string; allowFileRepos: boolean }) {}
+
+  /** Throws RepoUrlError for a URL Hodei will not fetch (other schemes, file:// unless allowed). */
+  checkUrl(url: string): void {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new RepoUrlError(url, "not a URL");
+    }
+    if (parsed.protocol === "https:" || parsed.protocol === "http:") {
+      if (parsed.username || parsed.password) throw new RepoUrlError(url, "credentials in the URL are refused");
+      return;
+    }
+    if (parsed.protocol === "file:") {
+      if (this.options.allowFileRepos) return;
+      throw new RepoUrlError(url, "file:// repositories need HODEI_ALLOW_FILE_REPOS=1");
+    }
+    throw new RepoUrlError(url, `scheme ${parsed.protocol} is not supported (https, http, file)`);
+  }
+
+  /** Where the mirror of `url` lives. */
+  dirOf(url: string): string {
+    const hash = createHash("sha256").update(url).digest("hex").slice(0, 16);
+    const base = path.basename(url).replace(/\.git$/, "").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "repo";
+    return path.join(this.options.root, `${base}-${hash}.git`);
+  }
+
+  /**
+   * Makes sure `sha` is in the mirror: fetches branches, tags and `extraRefs`
+   * (e.g. `refs/pull/7/head`), then the SHA itself if still missing.
+   */
+  async ensureCommit(url: string, sha: string, options: { extraRefs?: string[]; auth?: GitAuth } = {}): Promise<void> {
+    this.checkUrl(url);
+    if (!SHA.test(sha)) throw new RepoUrlError(url, `${JSON.stringify(sha)} is not a full commit SHA`);
+    await this.queue.run(url, async () => {
+      const dir = await this.init(url);
+      if (await this.hasCommit(dir, sha)) return;
+      const refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", ...(options.extraRefs ?? []).map((r) => `+${r}:${r}`)];
+      const git = this.git(dir, options.auth);
+      await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, ...refspecs]).catch(async (error: unknown) => {
+        // A missing extra ref (a pull ref already gone) should not hide the branches.
+        if (!options.extraRefs?.length) throw error;
+        await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, ...refspecs.slice(0, 2)]);
+      });
+      if (await this.hasCommit(dir, sha)) return;
+      await git.raw(["fetch", "--no-write-fetch-head", "--", url, sha]).catch(() => undefined);
+      if (!(await this.hasCommit(dir, sha))) throw new CommitNotFoundError(url, sha);
+    });
+  }
+
+  /** A file's text at `sha`, or null if the commit has no such file. */
+  async readFile(url: string, sha: string, file: string): Promise<string | null> {
+    const git = this.git(this.dirOf(url));
+    const type = await git.raw(["cat-file", "-t", `${sha}:${file}`]).catch(() => "");
+    if (type.trim() !== "blob") return null;
+    return git.raw(["cat-file", "blob", `${sha}:${file}`]);
+  }
+
+  /** Paths (POSIX, from the repository root) of the files at `sha` under `dir`. */
+  async listFiles(url: string, sha: string, dir: string): Promise<string[]> {
+    const out = await this.git(this.dirOf(url))
+      .raw(["ls-tree", "-r", "-z", "--name-only", sha, "--", dir])
+      .catch(() => "");
+    return out.split("\0").filter(Boolean);
+  }
+
+  /** Files that differ between two commits; null when `from` is unknown (treat all as changed). */
+  async changedFiles(url: string, from: string | null, to: string): Promise<string[] | null> {
+    if (!from || !SHA.test(from)) return null;
+    const git = this.git(this.dirOf(url));
+    if (!(await this.hasCommit(this.dirOf(url), from))) return null;
+    const out = await git.raw(["diff", "--name-only", "-z", "--no-renames", from, to]);
+    return out.split("\0").filter(Boolean);
+  }
+
+  /** The files a pull request changes: from the merge base of base and head, as the forge shows them. */
+  async changedSinceMergeBase(url: string, base: string, head: string): Promise<string[] | null> {
+    const git = this.git(this.dirOf(url));
+    const mergeBase = await git.raw(["merge-base", base, head]).then(
+      (s) => s.trim() || null,
+      () => null,
+    );
+    return this.changedFiles(url, mergeBase, head);
+  }
+
+  /** Writes the tree of `sha` into `dest` (created), without touching the mirror's own state. */
+  async materialise(url: string, sha: string, dest: string): Promise<void> {
+    const dir = this.dirOf(url);
+    await mkdir(dest, { recursive: true });
+    // A private index per checkout: concurrent checkouts of one mirror do not meet.
+    const index = path.join(this.options.root, `.index-${randomUUID()}`);
+    try {
+      const git = client(dir, { ...gitEnv(), GIT_INDEX_FILE: index });
+      await git.raw(["read-tree", sha]);
+      await git.raw([`--work-tree=${dest}`, "checkout-index", "--all", "--force"]);
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+
+  private async init(url: string): Promise<string> {
+    const dir = this.dirOf(url);
+    const exists = await stat(path.join(dir, "HEAD")).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await mkdir(dir, { recursive: true });
+      await client(dir, gitEnv()).raw(["init", "--bare", "--quiet"]);
+    }
+    return dir;
+  }
+
+  private async hasCommit(dir: string, sha: string): Promise<boolean> {
+    return this.git(dir)
+      .raw(["cat-file", "-e", `${sha}^{commit}`])
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  private git(dir: string, auth?: GitAuth): SimpleGit {
+    const env: Record<string, string> = gitEnv();
+    if (auth) {
+      env.GIT_CONFIG_COUNT = "1";
+      env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+      env.GIT_CONFIG_VALUE_0 = auth.header;
+    }
+    return client(dir, env);
+  }
+}
+
+/** A small, predictable environment: no prompts, no user or system config. */
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+  };
+  for (const key of ["PATH", "HOME", "LANG", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]) {
+    const v = process.env[key];
+    if (v !== undefined) env[key] = v;
+  }
+  return env;
+}
+
+/**
+ * simple-git refuses config-path and config-count variables and --work-tree
+ * by default, as guards against values from untrusted input. Here they are
+ * Hodei's own: fixed variables, a token from the server's configuration and
+ * paths under HODEI_DATA_DIR; nothing from a payload reaches them.
+ */
+function client(dir: string, env: Record<string, string>): SimpleGit {
+  return simpleGit({
+    baseDir: dir,
+    allowEnvironment: Object.keys(env),
+    unsafe: { allowUnsafeConfigPaths: true, allowUnsafeConfigEnvCount: true },
+  }).env(env);
+}

@@ -1,0 +1,67 @@
+/** Bare mirrors of local repositories: incremental fetch, files at a commit, changed files, exact checkouts. */
+import { readFile, readdir } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CommitNotFoundError, GitMirrors, RepoUrlError } from "../../src/git/mirror.js";
+import { tempDir } from "../helpers/databases.js";
+import { createRepo } from "./repos.js";
+
+async function mirrors(allowFileRepos = true) {
+  return new GitMirrors({ root: await tempDir("hodei-mirrors-"), allowFileRepos });
+}
+
+describe("git mirrors", () => {
+  it("fetches a commit, reads its files, lists changes and materialises that exact commit", async () => {
+    const repo = await createRepo();
+    const first = await repo.commit({ ".hodei/pipeline.yml": "stages: {a: {run: echo 1}}\n", "src/a.txt": "one\n", "docs/x.md": "x\n" });
+    const second = await repo.commit({ "src/a.txt": "two\n", "docs/x.md": null });
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, second);
+    expect(await m.readFile(repo.url, first, "src/a.txt")).toBe("one\n");
+    expect(await m.readFile(repo.url, second, "docs/x.md")).toBeNull();
+    expect(await m.listFiles(repo.url, second, ".hodei")).toEqual([".hodei/pipeline.yml"]);
+    expect(await m.changedFiles(repo.url, first, second)).toEqual(["docs/x.md", "src/a.txt"]);
+    expect(await m.changedFiles(repo.url, null, second)).toBeNull();
+
+    const dest = path.join(await tempDir(), "checkout");
+    await m.materialise(repo.url, first, dest);
+    expect(await readFile(path.join(dest, "src/a.txt"), "utf8")).toBe("one\n");
+    expect((await readdir(dest)).sort()).toEqual([".hodei", "docs", "src"]);
+  });
+
+  it("fetches incrementally: a later push is found, and a PR branch's changes come from the merge base", async () => {
+    const repo = await createRepo();
+    const base = await repo.commit({ "a.txt": "a\n" });
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, base);
+    repo.git("checkout", "--quiet", "-b", "feature");
+    const head = await repo.commit({ "feature.txt": "f\n" });
+    repo.git("checkout", "--quiet", "main");
+    const mainLater = await repo.commit({ "main-only.txt": "m\n" });
+    await m.ensureCommit(repo.url, head);
+    await m.ensureCommit(repo.url, mainLater);
+    expect(await m.changedSinceMergeBase(repo.url, mainLater, head)).toEqual(["feature.txt"]);
+  });
+
+  it("refuses file:// unless allowed, other schemes, credentials in URLs and short SHAs; a missing commit is CommitNotFoundError", async () => {
+    const repo = await createRepo();
+    const sha = await repo.commit({ "a.txt": "a\n" });
+    await expect((await mirrors(false)).ensureCommit(repo.url, sha)).rejects.toThrow(RepoUrlError);
+    const m = await mirrors();
+    expect(() => m.checkUrl("ssh://git@example.com/a/b.git")).toThrow(RepoUrlError);
+    expect(() => m.checkUrl("ext::sh -c touch% /tmp/pwned")).toThrow(RepoUrlError);
+    expect(() => m.checkUrl("https://user:pw@example.com/a/b.git")).toThrow(RepoUrlError);
+    await expect(m.ensureCommit(repo.url, sha.slice(0, 7))).rejects.toThrow(RepoUrlError);
+    await expect(m.ensureCommit(repo.url, "f".repeat(40))).rejects.toThrow(CommitNotFoundError);
+  });
+
+  it("never writes the forge credential into the mirror's config", async () => {
+    const repo = await createRepo();
+    const sha = await repo.commit({ "a.txt": "a\n" });
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, sha, { auth: { header: "Authorization: Basic c2VjcmV0LXRva2Vu" } });
+    const config = await readFile(path.join(m.dirOf(repo.url), "config"), "utf8");
+    expect(config).not.toContain("c2VjcmV0LXRva2Vu");
+    expect(config).not.toContain("extraHeader");
+  });
+});
