@@ -6,7 +6,7 @@
  * cache of the store and of the live agent connections, rebuilt on start.
  */
 import { randomUUID } from "node:crypto";
-import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData, RunSource } from "../saga/events.js";
+import type { AttemptOutcome, DirectorySource, RunEvent, RunEventBody, RunPlannedData, RunSource } from "../saga/events.js";
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import type { RunState, StageState } from "../saga/run-state.js";
@@ -40,9 +40,9 @@ export interface EngineOptions {
   /**
    * Turns a run's source into what the agent is told to fetch, just before an
    * attempt is leased (e.g. a checkout of a git commit made on demand). The
-   * default hands the source on as it is.
+   * default hands a directory on as it is and refuses a git source.
    */
-  resolveSource?: (runId: string, source: RunSource) => Promise<RunSource>;
+  resolveSource?: (runId: string, source: RunSource) => Promise<DirectorySource>;
 }
 
 interface Lease {
@@ -57,7 +57,7 @@ export class Engine {
   private readonly leaseMs: number;
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
-  private readonly resolveSource: (runId: string, source: RunSource) => Promise<RunSource>;
+  private readonly resolveSource: (runId: string, source: RunSource) => Promise<DirectorySource>;
   private readonly queue = new KeyedQueue();
   private readonly pool = new AgentPool();
   /** Unfinished runs, in creation order. */
@@ -80,7 +80,10 @@ export class Engine {
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
-    this.resolveSource = options.resolveSource ?? ((_runId, source) => Promise.resolve(source));
+    this.resolveSource =
+      options.resolveSource ??
+      ((_runId, source) =>
+        source.kind === "directory" ? Promise.resolve(source) : Promise.reject(new Error(`no resolveSource for a ${source.kind} source`)));
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { RunEventBody } from "../saga/events.js";
 import type { RunState } from "../saga/run-state.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
-import type { RunSource } from "../saga/events.js";
+import type { DirectorySource } from "../saga/events.js";
 
 /**
  * How an append relates to the run's owner (the one control-plane process
@@ -71,7 +71,7 @@ export interface LogChunk {
 /** One stage attempt as an agent receives it. */
 export interface Assignment extends AttemptRef {
   stage: PlannedStage;
-  source: RunSource;
+  source: DirectorySource;
   env: Record<string, string>;
 }
 

@@ -11,8 +11,29 @@ export type RunConclusion = "success" | "failure" | "cancelled";
 /** How one attempt ended, as the agent (or the lease sweeper) saw it. */
 export type AttemptOutcome = "success" | "failure" | "timed_out" | "cancelled" | "lost";
 
-/** Where agents get the run's files from. */
-export type RunSource = { kind: "directory"; path: string };
+/** A directory on the server's host holding the run's files (what agents are handed). */
+export type DirectorySource = { kind: "directory"; path: string };
+
+/**
+ * Where the run's files come from: a directory, or a commit of a git
+ * repository, materialised into a directory (EngineOptions.resolveSource)
+ * just before an attempt is leased.
+ */
+export type RunSource = DirectorySource | { kind: "git"; url: string; sha: string };
+
+/** What a forge-triggered run needs for reporting and for finding it again (absent for CLI and API runs). */
+export interface RunTrigger {
+  forge: "github" | "gitea";
+  /** `owner/name` as the forge names it. */
+  repo: string;
+  cloneUrl: string;
+  /** The GitHub App installation that sent the event, for check runs. */
+  installationId: number | null;
+  deliveryId: string | null;
+  pullRequest: { number: number; baseRef: string; headRef: string; fork: boolean } | null;
+  /** Who caused the run (pusher, PR author, commenter). */
+  sender: string | null;
+}
 
 export interface RunPlannedData {
   pipeline: string;
@@ -22,6 +43,8 @@ export interface RunPlannedData {
   ref: string | null;
   event: TriggerEvent;
   stages: PlannedStage[];
+  /** Added after the first release: older histories have none. */
+  trigger?: RunTrigger;
 }
 
 export type RunEventBody =
