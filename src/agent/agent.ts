@@ -54,6 +54,8 @@ interface RunningAttempt {
   done: Promise<void>;
 }
 
+const DRAIN_PATIENCE_MS = 60_000;
+
 const key = (r: AttemptRefMessage) => `${r.runId}/${r.stageId}/${r.attempt}`;
 
 export class Agent {
@@ -65,6 +67,7 @@ export class Agent {
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping = false;
   private draining = false;
+  private drainingSince = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.client = agentServiceClient(options.server, options.credentials ?? grpc.credentials.createInsecure());
@@ -84,6 +87,12 @@ export class Agent {
         // A server that restarted no longer knows this session: register again.
         if (e.code === grpc.status.UNAUTHENTICATED) this.session = null;
         if (this.stopping) break;
+        // A draining agent whose server never comes back cannot deliver anything: give up.
+        if (this.draining && Date.now() - this.drainingSince > DRAIN_PATIENCE_MS) {
+          this.log("draining, and the server has not come back; exiting");
+          await this.stop();
+          break;
+        }
         this.log(`connection lost (${e.details ?? e.message}); retrying in ${backoff} ms`);
       }
       if (this.stopping) break;
@@ -98,6 +107,7 @@ export class Agent {
    */
   drain(): Promise<void> {
     this.draining = true;
+    this.drainingSince = Date.now();
     return this.stopWhenIdle();
   }
 

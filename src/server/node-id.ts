@@ -21,7 +21,8 @@ export async function nodeIdentity(options: { databaseUrl?: string; dataDir: str
   }
   const id = `node-${randomUUID()}`;
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${id}\n`, { flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
+  // Two processes racing here both end up reading the one that won.
+  await writeFile(file, `${id}\n`, { flag: "wx" }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== "EEXIST") throw error;
   });
   return (await readFile(file, "utf8")).trim();
