@@ -11,6 +11,10 @@ export interface PooledAgent {
   connectedAt: number;
 }
 
+/** The label a provisioned agent carries naming the one attempt it exists for. */
+export const ATTEMPT_LABEL = "hodei.attempt";
+export const attemptLabel = (ref: AttemptRef): string => `${ref.runId}/${ref.stageId}/${ref.attempt}`;
+
 export const attemptKey = (ref: AttemptRef): string => `${ref.runId}\u0000${ref.stageId}\u0000${ref.attempt}`;
 
 export class AgentPool {
@@ -35,12 +39,18 @@ export class AgentPool {
     return this.agents.size;
   }
 
-  /** An agent with a free slot that serves the stage's provider; least loaded first. */
-  pick(stage: PlannedStage): PooledAgent | undefined {
+  /**
+   * An agent with a free slot that serves the stage's provider; least loaded
+   * first. An agent provisioned for one attempt (label `hodei.attempt`) takes
+   * only that attempt.
+   */
+  pick(stage: PlannedStage, ref: AttemptRef): PooledAgent | undefined {
     let best: PooledAgent | undefined;
     for (const agent of this.agents.values()) {
       if (agent.held.size >= agent.link.capacity) continue;
       if ((agent.link.labels.provider ?? "local") !== stage.provider) continue;
+      const dedicated = agent.link.labels[ATTEMPT_LABEL];
+      if (dedicated !== undefined && dedicated !== attemptLabel(ref)) continue;
       if (!best || agent.held.size < best.held.size) best = agent;
     }
     return best;

@@ -9,10 +9,11 @@ import { randomUUID } from "node:crypto";
 import type { AttemptOutcome, DirectorySource, RunEvent, RunEventBody, RunPlannedData, RunSource } from "../saga/events.js";
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
+import type { PlannedStage } from "../pipeline-parser/types.js";
 import type { RunState, StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import { ConcurrentAppendError, OwnershipLostError, type AppendMode, type AgentLink, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
+import { ConcurrentAppendError, OwnershipLostError, type AppendMode, type AgentLink, type Provisioner, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
 import { stageEnvironment } from "./stage-environment.js";
 
 export class RunNotFoundError extends Error {
@@ -43,6 +44,8 @@ export interface EngineOptions {
    * default hands a directory on as it is and refuses a git source.
    */
   resolveSource?: (runId: string, source: RunSource) => Promise<DirectorySource>;
+  /** Per-attempt agent provisioning, by provider name (docker, kubernetes). */
+  provisioners?: Partial<Record<PlannedStage["provider"], Provisioner>>;
 }
 
 interface Lease {
@@ -58,6 +61,9 @@ export class Engine {
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
   private readonly resolveSource: (runId: string, source: RunSource) => Promise<DirectorySource>;
+  private readonly provisioners: Partial<Record<string, Provisioner>>;
+  /** Attempts an agent was provisioned for and not yet released. */
+  private readonly provisioned = new Set<string>();
   private readonly queue = new KeyedQueue();
   private readonly pool = new AgentPool();
   /** Unfinished runs, in creation order. */
@@ -80,6 +86,7 @@ export class Engine {
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
+    this.provisioners = options.provisioners ?? {};
     this.resolveSource =
       options.resolveSource ??
       ((_runId, source) =>
@@ -380,8 +387,11 @@ export class Engine {
     const next = await this.store.append(state, events, at, mode);
     const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }));
     for (const e of recorded) {
-      if (e.type === "attempt.finished") {
-        const ref = { runId: state.id, stageId: e.data.stageId, attempt: e.data.attempt };
+      if (e.type === "attempt.finished" || e.type === "stage.completed") {
+        const s = next.stages.get(e.data.stageId);
+        const attempt = e.type === "attempt.finished" ? e.data.attempt : (s?.attempt ?? 0);
+        const ref = { runId: state.id, stageId: e.data.stageId, attempt };
+        if (s) this.releaseProvisioned(ref, s.plan.provider);
         const lease = this.leases.get(attemptKey(ref));
         if (lease) this.pool.release(lease.agentId, ref);
         this.leases.delete(attemptKey(ref));
@@ -417,14 +427,30 @@ export class Engine {
         if (s.phase !== "queued") continue;
         const ref = refOf(state.id, s);
         if (this.leases.has(attemptKey(ref))) continue;
-        const agent = this.pool.pick(s.plan);
-        if (!agent) continue;
+        const agent = this.pool.pick(s.plan, ref);
+        if (!agent) {
+          this.provision(ref, s.plan);
+          continue;
+        }
         // Reserve the slot and the lease now, so the next pass does not pick them again.
         this.pool.hold(agent.link.id, ref);
         this.grantLease(ref, agent.link.id);
         void this.lease(ref, agent.link).catch((error: unknown) => this.onError(error, `leasing ${ref.stageId}`));
       }
     }
+  }
+
+  private provision(ref: AttemptRef, stage: PlannedStage): void {
+    const provisioner = this.provisioners[stage.provider];
+    const key = attemptKey(ref);
+    if (!provisioner || this.provisioned.has(key)) return;
+    this.provisioned.add(key);
+    provisioner.provision(ref, stage);
+  }
+
+  private releaseProvisioned(ref: AttemptRef, provider: string): void {
+    if (!this.provisioned.delete(attemptKey(ref))) return;
+    this.provisioners[provider]?.release(ref);
   }
 
   private async lease(ref: AttemptRef, link: AgentLink): Promise<void> {

@@ -88,3 +88,15 @@ export interface AgentLink {
 export interface Clock {
   now(): Date;
 }
+
+/**
+ * Providers that start an agent per attempt (docker, kubernetes). The engine
+ * asks for one when an attempt is queued that no connected agent can take,
+ * and says when the attempt is over so everything provisioned for it goes.
+ */
+export interface Provisioner {
+  /** Starts an agent for the attempt (labelled `hodei.attempt`); must not throw. */
+  provision(ref: AttemptRef, stage: PlannedStage): void;
+  /** The attempt ended (or will never run): release what was provisioned for it. */
+  release(ref: AttemptRef): void;
+}

@@ -1,0 +1,80 @@
+/**
+ * Per-attempt provisioning (docker, kubernetes): the engine asks the stage's
+ * provider for an agent when no connected agent can take an attempt, the
+ * agent provisioned for one attempt takes only that one, and the provider
+ * is told to release it when the attempt is over.
+ */
+import { expect, it } from "vitest";
+import { Engine } from "../../src/engine/engine.js";
+import type { AgentLink, Assignment, AttemptRef, Provisioner } from "../../src/engine/ports.js";
+import { ATTEMPT_LABEL, attemptLabel } from "../../src/engine/agent-pool.js";
+import type { PlannedStage } from "../../src/pipeline-parser/types.js";
+import { RunRepository } from "../../src/store/run-repository.js";
+import { describeEachStore } from "../helpers/databases.js";
+import { stage } from "../saga/plan-stages.js";
+
+describeEachStore("provisioning", (store) => {
+  it("provisions one agent per attempt, hands it only that attempt, and releases it afterwards", async () => {
+    const db = await store.openMigrated();
+    const calls: string[] = [];
+    let engine!: Engine;
+    const provisioner: Provisioner = {
+      provision(ref: AttemptRef, planned: PlannedStage) {
+        calls.push(`provision ${ref.stageId}#${ref.attempt} ${planned.image}`);
+        // Like a container coming up and dialing back, a moment later.
+        setTimeout(() => {
+          const assigned: Assignment[] = [];
+          const link: AgentLink = {
+            id: `agent-for-${ref.stageId}-${ref.attempt}`,
+            labels: { provider: "docker", [ATTEMPT_LABEL]: attemptLabel(ref) },
+            capacity: 1,
+            assign: (a) => {
+              assigned.push(a);
+              calls.push(`assign ${a.stageId}#${a.attempt} to ${link.id}`);
+              void (async () => {
+                await engine.attemptStarted(link.id, a);
+                await engine.attemptFinished(link.id, a, { outcome: a.attempt === 1 && a.stageId === "flaky" ? "failure" : "success", exitCode: 0, reason: null });
+              })();
+              return true;
+            },
+            cancel: () => undefined,
+          };
+          engine.agentConnected(link);
+        }, 20);
+      },
+      release(ref: AttemptRef) {
+        calls.push(`release ${ref.stageId}#${ref.attempt}`);
+      },
+    };
+    engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
+    await engine.start();
+    try {
+      const id = await engine.startRun({
+        pipeline: "p",
+        source: { kind: "directory", path: "/nonexistent" },
+        repo: "a/b",
+        sha: "s",
+        ref: null,
+        event: "manual",
+        stages: [
+          stage("a", { provider: "docker", image: "alpine:3" }),
+          stage("b", { provider: "docker", image: "alpine:3" }),
+          stage("flaky", { provider: "docker", image: "busybox", needs: ["a"], retries: 1 }),
+        ],
+      });
+      const final = await engine.waitForRun(id);
+      expect(final.conclusion).toBe("success");
+      for (const [s, attempts] of [["a", [1]], ["b", [1]], ["flaky", [1, 2]]] as const) {
+        for (const n of attempts) {
+          expect(calls.filter((c) => c.startsWith(`provision ${s}#${n} `))).toHaveLength(1);
+          expect(calls).toContain(`assign ${s}#${n} to agent-for-${s}-${n}`);
+          expect(calls.indexOf(`release ${s}#${n}`)).toBeGreaterThan(calls.indexOf(`assign ${s}#${n} to agent-for-${s}-${n}`));
+        }
+      }
+      // No agent ever got an attempt it was not provisioned for.
+      expect(calls.filter((c) => c.startsWith("assign")).every((c) => /assign (\S+)#(\d) to agent-for-\1-\2$/.test(c))).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
