@@ -17,7 +17,6 @@ describeEachStore("provisioning", (store) => {
   it("provisions one agent per attempt, hands it only that attempt, and releases it afterwards", async () => {
     const db = await store.openMigrated();
     const calls: string[] = [];
-    let engine!: Engine;
     const provisioner: Provisioner = {
       provision(ref: AttemptRef, planned: PlannedStage) {
         calls.push(`provision ${ref.stageId}#${ref.attempt} ${planned.image}`);
@@ -46,7 +45,7 @@ describeEachStore("provisioning", (store) => {
         calls.push(`release ${ref.stageId}#${ref.attempt}`);
       },
     };
-    engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
+    const engine: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
     await engine.start();
     try {
       const id = await engine.startRun({
