@@ -1,0 +1,70 @@
+/**
+ * Webhooks in, reports out, wired together for the control plane: the git
+ * sources (the engine's resolveSource), the forge adapters, the reporter
+ * (an engine listener), the triggers and the delivery processor.
+ */
+import path from "node:path";
+import type { Engine } from "../engine/engine.js";
+import type { Forge, ForgeKind } from "../forge/forge.js";
+import { GiteaForge, type GiteaForgeOptions } from "../forge/gitea.js";
+import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
+import { ForgeReporter } from "../forge/reporter.js";
+import type { RetryPolicy } from "../forge/retry.js";
+import { GitMirrors } from "../git/mirror.js";
+import type { Database } from "../store/database.js";
+import { DeliveryProcessor } from "../webhooks/processor.js";
+import { GitSources } from "./git-sources.js";
+import { TriggerService } from "./trigger-service.js";
+
+export interface ForgeSettings {
+  /** Base of the links posted to forges (HODEI_PUBLIC_URL). */
+  publicUrl: string;
+  allowFileRepos: boolean;
+  github?: GithubForgeOptions;
+  gitea?: GiteaForgeOptions;
+  retry?: RetryPolicy;
+}
+
+/** Mirrors and per-run checkouts under the data directory. */
+export function createGitSources(dataDir: string, allowFileRepos: boolean): GitSources {
+  return new GitSources(new GitMirrors({ root: path.join(dataDir, "mirrors"), allowFileRepos }), path.join(dataDir, "checkouts"));
+}
+
+export class ForgeIntegration {
+  private constructor(
+    readonly reporter: ForgeReporter,
+    readonly processor: DeliveryProcessor,
+    private readonly unsubscribe: (() => void)[],
+  ) {}
+
+  static async start(args: { db: Database; engine: Engine; sources: GitSources; settings: ForgeSettings; log: (m: string) => void }): Promise<ForgeIntegration> {
+    const { db, engine, sources, settings, log } = args;
+    const forges: Partial<Record<ForgeKind, Forge>> = {};
+    if (settings.github) forges.github = new GithubForge(settings.github);
+    if (settings.gitea) forges.gitea = new GiteaForge(settings.gitea);
+    const onError = (error: unknown, context: string) => log(`forge: ${context}: ${error instanceof Error ? error.message : String(error)}`);
+    const reporter = new ForgeReporter({ db, forges, publicUrl: settings.publicUrl, retry: settings.retry, onError });
+    const unsubscribe = [engine.subscribe(reporter), engine.subscribe(sources)];
+    const triggers = new TriggerService({ db, engine, sources, reporter, forges });
+    const processor = new DeliveryProcessor({
+      db,
+      handle: triggers.handle,
+      onError: (error, d) => onError(error, `${d.forge} delivery ${d.deliveryId} (${d.event})`),
+    });
+    const { recovered } = await processor.start();
+    if (recovered > 0) log(`Picked up ${recovered} webhook delivery(ies) left unfinished`);
+    return new ForgeIntegration(reporter, processor, unsubscribe);
+  }
+
+  /** Resolves when no delivery is being handled and no report is being sent. */
+  async idle(): Promise<void> {
+    await this.processor.idle();
+    await this.reporter.idle();
+  }
+
+  async stop(): Promise<void> {
+    await this.processor.stop();
+    for (const u of this.unsubscribe) u();
+    await this.reporter.stop();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Starts a run for a commit the forge told us about: fetch it into the
+ * mirror, read and plan its pipeline for the trigger context, and either
+ * start the run through the engine or report why not (one failing
+ * `PIPELINE / validate` check for a file that does not validate).
+ */
+import type { Engine } from "../engine/engine.js";
+import type { Forge } from "../forge/forge.js";
+import type { ForgeReporter } from "../forge/reporter.js";
+import { target } from "../forge/reporter.js";
+import { planPipelineSource, type PlannedStage, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
+import type { RunTrigger } from "../saga/events.js";
+import type { Database } from "../store/database.js";
+import type { GitSources } from "./git-sources.js";
+import { pipelineFromCommit } from "./pipeline-from-commit.js";
+import { isApproved, recordForgeRun, runForDelivery } from "./run-index.js";
+
+export interface StartRequest {
+  trigger: RunTrigger;
+  sha: string;
+  ref: string;
+  event: TriggerEvent;
+  branch: string | null;
+  tag: string | null;
+  /** Push: the previous head; PR: the base to diff from (merge base). */
+  diffFrom: { kind: "before"; sha: string | null } | { kind: "merge-base"; base: string };
+}
+
+export type StartOutcome =
+  | { kind: "started"; runId: string }
+  | { kind: "skipped"; reason: string }
+  | { kind: "invalid"; errors: number }
+  | { kind: "needs_approval"; stages: PlannedStage[] };
+
+export class RunStarter {
+  constructor(
+    private readonly deps: { db: Database; engine: Engine; sources: GitSources; reporter: ForgeReporter; forge: (kind: RunTrigger["forge"]) => Forge | undefined },
+  ) {}
+
+  async start(req: StartRequest, options: { fresh?: boolean } = {}): Promise<StartOutcome> {
+    const { trigger, sha } = req;
+    const { db, engine, sources, reporter } = this.deps;
+    if (!options.fresh && trigger.deliveryId) {
+      const existing = await runForDelivery(db, trigger.forge, trigger.deliveryId);
+      if (existing) return { kind: "started", runId: existing };
+    }
+    const forge = this.deps.forge(trigger.forge);
+    const auth = forge ? await forge.cloneAuth(target(trigger)) : null;
+    sources.remember(trigger.cloneUrl, auth);
+    const pr = trigger.pullRequest;
+    await sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined });
+
+    const pipeline = await pipelineFromCommit(sources.mirrors, trigger.cloneUrl, sha);
+    if (!pipeline.ok && pipeline.none) return { kind: "skipped", reason: "no pipeline file in the commit" };
+    const changedFiles =
+      req.diffFrom.kind === "before"
+        ? await sources.mirrors.changedFiles(trigger.cloneUrl, req.diffFrom.sha, sha)
+        : await sources.mirrors.changedSinceMergeBase(trigger.cloneUrl, req.diffFrom.base, sha);
+    const [owner = "", name = ""] = trigger.repo.split("/");
+    const ctx: TriggerContext = {
+      event: req.event,
+      branch: req.branch,
+      tag: req.tag,
+      sha,
+      changedFiles,
+      repo: { owner, name },
+      pullRequest: pr ? { number: pr.number, baseBranch: pr.baseRef } : null,
+    };
+    const planned = pipeline.ok ? await planPipelineSource(pipeline.source, ctx) : pipeline;
+    if (!planned.ok) {
+      const name = pipeline.ok ? pipelineNameOf(pipeline.source.text) : "pipeline";
+      await reporter.reportInvalid(trigger, sha, name, planned.errors);
+      return { kind: "invalid", errors: planned.errors.length };
+    }
+    const { plan } = planned;
+    if (!plan.triggered) return { kind: "skipped", reason: `pipeline ${plan.name} is not triggered by this ${req.event}` };
+    if (pr?.fork) {
+      // SPEC 6: a fork's stages that use secrets wait for `/hodei approve` on this head.
+      const secretStages = plan.stages.filter((s) => !s.skip && s.secrets.length > 0);
+      if (secretStages.length > 0 && !(await isApproved(db, trigger.forge, trigger.repo, sha))) return { kind: "needs_approval", stages: secretStages };
+    }
+    const runId = await engine.startRun({ pipeline: plan.name, source: { kind: "git", url: trigger.cloneUrl, sha }, repo: trigger.repo, sha, ref: req.ref, event: req.event, stages: plan.stages, trigger });
+    await recordForgeRun(db, { runId, forge: trigger.forge, repo: trigger.repo, headSha: sha, prNumber: pr?.number ?? null, deliveryId: trigger.deliveryId }, new Date());
+    return { kind: "started", runId };
+  }
+}
+
+/** The `name:` of a YAML pipeline that failed to validate, for the check's name; else "pipeline". */
+function pipelineNameOf(text: string): string {
+  const m = /^name:\s*["']?([A-Za-z0-9_.-]{1,100})["']?\s*(#.*)?$/m.exec(text);
+  return m?.[1] ?? "pipeline";
+}

@@ -1,0 +1,138 @@
+/**
+ * Turns a stored delivery into engine calls: pushes and pull request heads
+ * start runs, a new head supersedes the PR's older runs, closing a PR
+ * cancels its runs, check re-runs re-run stages, comments go to
+ * comment-commands.ts. Used as the delivery processor's handler.
+ */
+import type { Engine } from "../engine/engine.js";
+import type { Forge, ForgeKind } from "../forge/forge.js";
+import { target, type ForgeReporter } from "../forge/reporter.js";
+import { RerunRefusedError } from "../saga/rerun.js";
+import type { RunTrigger } from "../saga/events.js";
+import type { Database } from "../store/database.js";
+import type { StoredDelivery } from "../webhooks/delivery-store.js";
+import { type ForgeEvent, PayloadError } from "../webhooks/forge-event.js";
+import { normaliseDelivery } from "../webhooks/normalise.js";
+import type { DeliveryResult } from "../webhooks/processor.js";
+import { CommentCommands } from "./comment-commands.js";
+import type { GitSources } from "./git-sources.js";
+import { latestRunFor, pullRequestRuns } from "./run-index.js";
+import { RunStarter, type StartOutcome } from "./run-starter.js";
+
+export interface TriggerServiceOptions {
+  db: Database;
+  engine: Engine;
+  sources: GitSources;
+  reporter: ForgeReporter;
+  forges: Partial<Record<ForgeKind, Forge>>;
+}
+
+export class TriggerService {
+  private readonly starter: RunStarter;
+  private readonly comments: CommentCommands;
+
+  constructor(private readonly options: TriggerServiceOptions) {
+    const forge = (kind: ForgeKind) => options.forges[kind];
+    this.starter = new RunStarter({ ...options, forge });
+    this.comments = new CommentCommands({ db: options.db, engine: options.engine, starter: this.starter, forge });
+  }
+
+  handle = async (d: StoredDelivery): Promise<DeliveryResult> => {
+    let event: ForgeEvent;
+    try {
+      const n = normaliseDelivery(d);
+      if (!n.ok) return { status: "ignored", outcome: n.ignored };
+      event = n.event;
+    } catch (error) {
+      // A malformed payload will not improve by retrying.
+      if (error instanceof PayloadError) return { status: "ignored", outcome: `malformed: ${error.message}` };
+      throw error;
+    }
+    switch (event.kind) {
+      case "push": {
+        const trigger = triggerOf(event.repo, d.deliveryId, null, event.sender);
+        const outcome = await this.starter.start({
+          trigger,
+          sha: event.after,
+          ref: event.ref,
+          event: "push",
+          branch: event.branch,
+          tag: event.tag,
+          diffFrom: { kind: "before", sha: event.before },
+        });
+        return describe(outcome);
+      }
+      case "pull_request":
+        return this.pullRequest(event, d.deliveryId);
+      case "comment":
+        return this.comments.handle(event);
+      case "check_run": {
+        if (event.action === "requested_action" && event.requestedAction !== "rerun") return { status: "ignored", outcome: `unknown action ${event.requestedAction ?? ""}` };
+        const [runId, ...rest] = (event.externalId ?? "").split("/");
+        const stageId = rest.join("/");
+        if (!runId || !stageId) return { status: "ignored", outcome: "check run not created by Hodei" };
+        return this.rerun(runId, { stages: [stageId] }, `check re-run by @${event.sender}`);
+      }
+      case "check_suite": {
+        const latest = await latestRunFor(this.options.db, event.repo.forge, event.repo.fullName, event.headSha);
+        if (!latest) return { status: "ignored", outcome: `no run for ${event.headSha}` };
+        return this.rerun(latest.runId, { failed: true }, `check suite re-run by @${event.sender}`);
+      }
+    }
+  };
+
+  private async pullRequest(event: Extract<ForgeEvent, { kind: "pull_request" }>, deliveryId: string): Promise<DeliveryResult> {
+    const { db, engine } = this.options;
+    const runs = await pullRequestRuns(db, event.repo.forge, event.repo.fullName, event.number);
+    if (event.action === "closed") {
+      const open = runs.filter((r) => r.status !== "completed");
+      for (const r of open) await engine.cancelRun(r.runId, `pull request #${event.number} closed`);
+      return { status: "done", outcome: `cancelled ${open.length} run(s) of a closed pull request` };
+    }
+    // SPEC 4: a new head cancels the runs of earlier heads still in flight.
+    const superseded = runs.filter((r) => r.status !== "completed" && r.headSha !== event.head.sha);
+    for (const r of superseded) await engine.cancelRun(r.runId, `superseded by ${event.head.sha.slice(0, 12)}`);
+    const trigger = triggerOf(event.repo, deliveryId, { number: event.number, baseRef: event.base.ref, headRef: event.head.ref, fork: event.fork }, event.sender);
+    const outcome = await this.starter.start({
+      trigger,
+      sha: event.head.sha,
+      ref: `refs/pull/${event.number}/head`,
+      event: "pull_request",
+      branch: event.base.ref,
+      tag: null,
+      diffFrom: { kind: "merge-base", base: event.base.sha ?? `refs/heads/${event.base.ref}` },
+    });
+    if (outcome.kind === "needs_approval") await this.comments.askForApproval(trigger, event.head.sha, outcome.stages);
+    const result = describe(outcome);
+    return superseded.length > 0 ? { ...result, outcome: `${result.outcome}; superseded ${superseded.length} run(s)` } : result;
+  }
+
+  private async rerun(runId: string, request: { stages: string[] } | { failed: true }, reason: string): Promise<DeliveryResult> {
+    try {
+      const stages = await this.options.engine.rerun(runId, request, reason);
+      return { status: "done", outcome: `re-running ${stages.join(", ")} of run ${runId}` };
+    } catch (error) {
+      if (error instanceof RerunRefusedError) return { status: "ignored", outcome: error.message };
+      throw error;
+    }
+  }
+}
+
+export function triggerOf(repo: ForgeEvent["repo"], deliveryId: string | null, pullRequest: RunTrigger["pullRequest"], sender: string | null): RunTrigger {
+  return { forge: repo.forge, repo: repo.fullName, cloneUrl: repo.cloneUrl, installationId: repo.installationId, deliveryId, pullRequest, sender };
+}
+
+export function describe(outcome: StartOutcome): DeliveryResult {
+  switch (outcome.kind) {
+    case "started":
+      return { status: "done", outcome: `started run ${outcome.runId}` };
+    case "invalid":
+      return { status: "done", outcome: `pipeline file does not validate (${outcome.errors} error(s)), reported` };
+    case "needs_approval":
+      return { status: "done", outcome: `waiting for /hodei approve: ${outcome.stages.map((s) => s.id).join(", ")} use secrets` };
+    case "skipped":
+      return { status: "ignored", outcome: outcome.reason };
+  }
+}
+
+export { target };
