@@ -12,6 +12,7 @@ import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
+import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
 import { nodeIdentity } from "./node-id.js";
 
@@ -29,6 +30,8 @@ export interface ControlPlaneOptions {
   /** The identity runs are owned under (default: from HODEI_DATA_DIR, see node-id.ts). */
   nodeId?: string;
   log?: (message: string) => void;
+  /** Webhook processing and forge reporting (`hodei server`); off when absent. */
+  forge?: ForgeSettings;
   onAgentOutput?: (agentIndex: number, text: string) => void;
 }
 
@@ -40,6 +43,7 @@ export class ControlPlane {
     readonly agents: AgentServer,
     readonly grpcPort: number,
     private readonly providers: Provider[],
+    readonly forge: ForgeIntegration | null = null,
   ) {}
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -48,12 +52,14 @@ export class ControlPlane {
     const providers: Provider[] = [];
     let agents: AgentServer | null = null;
     let engine: Engine | null = null;
+    let forge: ForgeIntegration | null = null;
     try {
       const { applied } = await migrate(db);
       if (applied.length > 0) log(`Applied migrations: ${applied.join(", ")}`);
       const owner = await nodeIdentity({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, configured: options.nodeId });
       const runs = new RunRepository(db, { owner, ownershipMs: options.leaseMs });
-      engine = new Engine({ store: runs, leaseMs: options.leaseMs });
+      const sources = createGitSources(options.dataDir, options.forge?.allowFileRepos ?? false);
+      engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve });
 
       const localToken = randomBytes(32).toString("base64url");
       const instance = randomUUID();
@@ -77,8 +83,10 @@ export class ControlPlane {
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
-      return new ControlPlane(db, runs, engine, agents, grpcPort, providers);
+      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log });
+      return new ControlPlane(db, runs, engine, agents, grpcPort, providers, forge);
     } catch (error) {
+      await forge?.stop();
       for (const p of providers) await p.stop();
       await agents?.close();
       await engine?.stop();
@@ -88,6 +96,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    await this.forge?.stop();
     for (const p of this.providers) await p.stop();
     await this.agents.close();
     await this.engine.stop();
