@@ -3,6 +3,7 @@
  * here, once, so a typo fails at start with the variable's name rather than
  * as a strange error later.
  */
+import { readFileSync } from "node:fs";
 import { parseSecretsKey, SecretsKeyError } from "../secrets/key.js";
 
 export interface ServerConfig {
@@ -15,6 +16,14 @@ export interface ServerConfig {
   adminToken: string | undefined;
   githubWebhookSecret: string | undefined;
   giteaWebhookSecret: string | undefined;
+  /** Older webhook secrets still accepted while rotating (`..._WEBHOOK_SECRET_PREVIOUS`, comma-separated). */
+  githubWebhookPreviousSecrets: string[];
+  giteaWebhookPreviousSecrets: string[];
+  githubApiUrl: string;
+  githubApp: { appId: number; privateKey: string } | undefined;
+  githubToken: string | undefined;
+  gitea: { url: string; token: string } | undefined;
+  allowFileRepos: boolean;
   providers: ("local" | "docker" | "kubernetes")[];
   localAgents: number;
   agentToken: string | undefined;
@@ -54,6 +63,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     adminToken: env.HODEI_ADMIN_TOKEN || undefined,
     githubWebhookSecret: env.HODEI_GITHUB_WEBHOOK_SECRET || undefined,
     giteaWebhookSecret: env.HODEI_GITEA_WEBHOOK_SECRET || undefined,
+    githubWebhookPreviousSecrets: listOf(env.HODEI_GITHUB_WEBHOOK_SECRET_PREVIOUS),
+    giteaWebhookPreviousSecrets: listOf(env.HODEI_GITEA_WEBHOOK_SECRET_PREVIOUS),
+    githubApiUrl: urlOf(env, "HODEI_GITHUB_API_URL", "https://api.github.com"),
+    githubApp: githubAppOf(env),
+    githubToken: env.HODEI_GITHUB_TOKEN || undefined,
+    gitea: giteaOf(env),
+    allowFileRepos: flagOf(env, "HODEI_ALLOW_FILE_REPOS"),
     providers: providers as ServerConfig["providers"],
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
@@ -94,4 +110,55 @@ function intOf(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function listOf(raw: string | undefined): string[] {
+  return (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function urlOf(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("scheme");
+  } catch {
+    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+function flagOf(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? "").toLowerCase();
+  if (raw === "" || raw === "0" || raw === "false" || raw === "no") return false;
+  if (raw === "1" || raw === "true" || raw === "yes") return true;
+  throw new ConfigError(name, `expected 1 or 0, got ${JSON.stringify(env[name])}`);
+}
+
+function githubAppOf(env: NodeJS.ProcessEnv): { appId: number; privateKey: string } | undefined {
+  const id = env.HODEI_GITHUB_APP_ID;
+  let key = env.HODEI_GITHUB_APP_PRIVATE_KEY;
+  const keyFile = env.HODEI_GITHUB_APP_PRIVATE_KEY_FILE;
+  if (!key && keyFile) {
+    try {
+      key = readFileSync(keyFile, "utf8");
+    } catch (error) {
+      throw new ConfigError("HODEI_GITHUB_APP_PRIVATE_KEY_FILE", `cannot read ${keyFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  if (!id && !key) return undefined;
+  if (!id) throw new ConfigError("HODEI_GITHUB_APP_ID", "required with HODEI_GITHUB_APP_PRIVATE_KEY");
+  if (!key) throw new ConfigError("HODEI_GITHUB_APP_PRIVATE_KEY", "required with HODEI_GITHUB_APP_ID (or set HODEI_GITHUB_APP_PRIVATE_KEY_FILE)");
+  const appId = Number(id);
+  if (!Number.isInteger(appId) || appId <= 0) throw new ConfigError("HODEI_GITHUB_APP_ID", `expected a positive integer, got ${JSON.stringify(id)}`);
+  if (!key.includes("PRIVATE KEY-----")) throw new ConfigError("HODEI_GITHUB_APP_PRIVATE_KEY", "expected a PEM private key");
+  return { appId, privateKey: key.replace(/\\n/g, "\n") };
+}
+
+function giteaOf(env: NodeJS.ProcessEnv): { url: string; token: string } | undefined {
+  const url = env.HODEI_GITEA_URL;
+  const token = env.HODEI_GITEA_TOKEN;
+  if (!url && !token) return undefined;
+  if (!url) throw new ConfigError("HODEI_GITEA_URL", "required with HODEI_GITEA_TOKEN");
+  if (!token) throw new ConfigError("HODEI_GITEA_TOKEN", "required with HODEI_GITEA_URL");
+  return { url: urlOf(env, "HODEI_GITEA_URL", url), token };
 }

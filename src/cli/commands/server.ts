@@ -4,7 +4,8 @@ import { createLogger, runEventLogger } from "../../observability/logger.js";
 import { createMetrics } from "../../observability/metrics.js";
 import { loadSecretsKey } from "../../secrets/key.js";
 import { SecretStore } from "../../secrets/secret-store.js";
-import { loadServerConfig } from "../../server/config.js";
+import { loadServerConfig, type ServerConfig } from "../../server/config.js";
+import type { ForgeSettings } from "../../triggers/forge-integration.js";
 import { ControlPlane } from "../../server/control-plane.js";
 
 export async function serverCommand(options: { stdout: NodeJS.WritableStream; signal: AbortSignal }): Promise<number> {
@@ -22,6 +23,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     agentToken: config.agentToken,
     leaseMs: config.leaseMs,
     log: say,
+    forge: forgeSettings(config),
   });
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics({ connectedAgents: () => control.engine.connectedAgents, processMetrics: true });
@@ -31,7 +33,10 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     const key = await loadSecretsKey({ envKey: config.secretsKey, dataDir: config.dataDir });
     app = buildHttpApp({
       db: control.db,
-      webhookSecrets: { github: config.githubWebhookSecret, gitea: config.giteaWebhookSecret },
+      webhookSecrets: {
+      github: config.githubWebhookSecret && [config.githubWebhookSecret, ...config.githubWebhookPreviousSecrets],
+      gitea: config.giteaWebhookSecret && [config.giteaWebhookSecret, ...config.giteaWebhookPreviousSecrets],
+    },
       engine: control.engine,
       adminToken: config.adminToken,
       secrets: new SecretStore(control.db, key),
@@ -60,4 +65,14 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
   await app.close();
   await control.stop();
   return 0;
+}
+
+function forgeSettings(config: ServerConfig): ForgeSettings {
+  const app = config.githubApp;
+  const github = app
+    ? { apiUrl: config.githubApiUrl, auth: { kind: "app" as const, appId: app.appId, privateKey: app.privateKey } }
+    : config.githubToken
+      ? { apiUrl: config.githubApiUrl, auth: { kind: "token" as const, token: config.githubToken } }
+      : undefined;
+  return { publicUrl: config.publicUrl, allowFileRepos: config.allowFileRepos, github, gitea: config.gitea };
 }
