@@ -77,6 +77,8 @@ export class Engine {
   private keeping = false;
   private readonly ownershipMs: number;
   private dispatchQueued = false;
+  private dispatchTimer: NodeJS.Timeout | null = null;
+  private dispatchTimerAt = Infinity;
   private stopped = false;
 
   constructor(options: EngineOptions) {
@@ -116,6 +118,7 @@ export class Engine {
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.ownershipTimer) clearInterval(this.ownershipTimer);
+    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
     await this.unwatch?.();
     await this.queue.idle();
   }
@@ -425,6 +428,10 @@ export class Engine {
     for (const state of this.active.values()) {
       for (const s of state.stages.values()) {
         if (s.phase !== "queued") continue;
+        if (s.notBefore && Date.parse(s.notBefore) > this.clock.now().getTime()) {
+          this.dispatchAt(Date.parse(s.notBefore));
+          continue;
+        }
         const ref = refOf(state.id, s);
         if (this.leases.has(attemptKey(ref))) continue;
         const agent = this.pool.pick(s.plan, ref);
@@ -438,6 +445,19 @@ export class Engine {
         void this.lease(ref, agent.link).catch((error: unknown) => this.onError(error, `leasing ${ref.stageId}`));
       }
     }
+  }
+
+  /** Dispatches again when a retry's backoff ends. */
+  private dispatchAt(time: number): void {
+    if (this.dispatchTimer && this.dispatchTimerAt <= time) return;
+    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    this.dispatchTimerAt = time;
+    this.dispatchTimer = setTimeout(() => {
+      this.dispatchTimer = null;
+      this.dispatchTimerAt = Infinity;
+      this.scheduleDispatch();
+    }, Math.max(0, time - this.clock.now().getTime()));
+    this.dispatchTimer.unref();
   }
 
   private provision(ref: AttemptRef, stage: PlannedStage): void {

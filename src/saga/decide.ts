@@ -46,7 +46,12 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
   if (s.phase === "pending" && outcome !== null) {
     if (outcome === "success") return complete("success", null);
     if (outcome === "cancelled" || state.cancelRequested) return complete("cancelled", s.reason ?? "run cancelled");
-    if (s.attempt - s.roundStart <= s.plan.retries) return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
+    const retry = s.attempt - s.roundStart;
+    if (retry <= s.plan.retries) {
+      // A lost agent says nothing about the stage: retry at once. A failure backs off.
+      const delayMs = outcome === "lost" ? 0 : retryBackoffMs(retry);
+      return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1, ...(delayMs > 0 ? { delayMs } : {}) } };
+    }
     if (outcome === "timed_out") return complete("timed_out", s.reason);
     if (outcome === "lost") return complete("failure", s.reason ?? "agent lost");
     return complete("failure", s.reason);
@@ -67,4 +72,9 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
     }
   }
   return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
+}
+
+/** 1 s before the first retry of a failure, doubling, at most 30 s. */
+export function retryBackoffMs(retry: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, retry - 1));
 }

@@ -49,7 +49,8 @@ export interface RunPlannedData {
 
 export type RunEventBody =
   | { type: "run.planned"; data: RunPlannedData }
-  | { type: "stage.queued"; data: { stageId: string; attempt: number } }
+  /** `delayMs`: a retry waits this long after the event before it may be leased (backoff). */
+  | { type: "stage.queued"; data: { stageId: string; attempt: number; delayMs?: number } }
   | { type: "attempt.leased"; data: { stageId: string; attempt: number; agentId: string } }
   | { type: "attempt.started"; data: { stageId: string; attempt: number; agentId: string } }
   | {

@@ -23,6 +23,8 @@ export interface StageState {
   lastOutcome: AttemptOutcome | null;
   /** The attempt number before the current round of attempts (0, or where a re-run started). */
   roundStart: number;
+  /** A queued retry may not be leased before this time (ISO); null when it may at once. */
+  notBefore: string | null;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -82,6 +84,7 @@ export function initialState(runId: string, event: RunEvent): RunState {
           exitCode: null,
           lastOutcome: null,
           roundStart: 0,
+          notBefore: null,
           startedAt: null,
           finishedAt: null,
         },
@@ -115,7 +118,14 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       const s = stage(event.data.stageId);
       if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
       if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
-      update(s.plan.id, { phase: "queued", attempt: event.data.attempt, agentId: null, lastOutcome: null });
+      const delay = event.data.delayMs ?? 0;
+      update(s.plan.id, {
+        phase: "queued",
+        attempt: event.data.attempt,
+        agentId: null,
+        lastOutcome: null,
+        notBefore: delay > 0 ? new Date(Date.parse(event.at) + delay).toISOString() : null,
+      });
       return next;
     }
     case "attempt.leased": {
