@@ -26,4 +26,17 @@ export default tseslint.config(
     },
   },
   { files: ["eslint.config.js", "vitest.config.ts"], ...tseslint.configs.disableTypeChecked },
+  // The dashboard: plain browser ES modules served as they are (no build step), outside the TS project.
+  {
+    files: ["dashboard/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "history", "location", "fetch", "sessionStorage", "EventSource", "URLSearchParams", "PopStateEvent",
+          "Node", "Element", "setTimeout", "setInterval", "clearInterval", "dispatchEvent", "addEventListener"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
 );
