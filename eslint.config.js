@@ -25,7 +25,8 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
-  { files: ["eslint.config.js", "vitest.config.ts"], ...tseslint.configs.disableTypeChecked },
+  // Build scripts are plain Node ESM, run as they are; they are outside the TypeScript project.
+  { files: ["eslint.config.js", "vitest.config.ts", "scripts/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   // The dashboard: plain browser ES modules served as they are (no build step), outside the TS project.
   {
     files: ["dashboard/**/*.js"],
