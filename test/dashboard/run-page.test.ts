@@ -1,0 +1,113 @@
+/**
+ * The dashboard in real headless Chromium while a pipeline runs on real
+ * agents: the DAG and its stage states change live, log lines arrive live
+ * with ANSI colours, a failed stage is re-run from its page (asking for the
+ * admin token once) and its new attempt shows. Leaves a screenshot of the run
+ * page in test-artifacts/run-page.png.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { testStore } from "../helpers/databases.js";
+import { stage } from "../saga/plan-stages.js";
+import { ADMIN_TOKEN, startTestServer, type TestServer } from "../http/server-fixture.js";
+import { launchBrowser } from "./browser.js";
+
+/** The few browser globals used in page.evaluate (the project's TS lib has no DOM). */
+interface BrowserGlobals {
+  getComputedStyle(e: unknown): { color: string };
+  sessionStorage: { getItem(key: string): string | null };
+}
+
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
+
+describe("dashboard in Chromium", () => {
+  let s: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    s = await startTestServer(await testStore("pglite").create(), {}, 3);
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.on("pageerror", (e) => errors.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  const node = (id: string) => page.locator(`g.node[data-stage="${id}"]`);
+
+  it("shows the DAG with live states and live logs, and re-runs a failed stage with the admin token", async () => {
+    const tag = `${process.pid}-${Date.now()}`;
+    const gate = `/tmp/hodei-dash-gate-${tag}`;
+    const flaky = `/tmp/hodei-dash-flaky-${tag}`;
+    const id = await s.startRun([
+      stage("build", { commands: [`printf '\\033[32mcompiling\\033[0m widgets\\n'; while [ ! -f ${gate} ]; do sleep 0.05; done; echo built`] }),
+      stage("lint", { commands: ["echo lint ok"] }),
+      stage("test", { needs: ["build"], commands: [`echo running tests; test -f ${flaky} || { touch ${flaky}; printf '\\033[1;31mFAIL\\033[0m widgets.test\\n'; exit 1; }; echo all green`] }),
+      stage("deploy", { needs: ["test", "lint"], commands: ["echo deployed"] }),
+    ]);
+
+    await page.goto(`${s.base}/runs/${id}/stages/build`);
+    // The graph: four nodes, build running while its log streams.
+    await expect.poll(() => node("build").getAttribute("data-state"), { timeout: 15_000 }).toBe("running");
+    expect(await page.locator("g.node").count()).toBe(4);
+    const green = page.locator('.log[data-stage="build"] .line:not(.cmd)', { hasText: "compiling" });
+    await green.waitFor({ timeout: 15_000 });
+    expect(await node("build").getAttribute("data-state")).toBe("running"); // the line came live
+    const colour = await green.locator('span[style*="color"]', { hasText: "compiling" }).evaluate((e) => (globalThis as unknown as BrowserGlobals).getComputedStyle(e).color);
+    expect(colour).toBe("rgb(87, 171, 90)");
+    expect(await node("test").getAttribute("data-state")).toBe("queued");
+
+    await writeFile(gate, "");
+    await expect.poll(() => node("build").getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
+    await page.locator('.log[data-stage="build"] .line:not(.cmd)', { hasText: "built" }).waitFor();
+    await expect.poll(() => node("test").getAttribute("data-state"), { timeout: 15_000 }).toBe("failure");
+    await expect.poll(() => node("deploy").getAttribute("data-state"), { timeout: 15_000 }).toBe("skipped");
+
+    // A deep link per stage: clicking a node selects it and changes the address.
+    await node("test").click();
+    await page.waitForURL(`${s.base}/runs/${id}/stages/test`);
+    await page.locator('.log[data-stage="test"] .line:not(.cmd)', { hasText: "FAIL" }).waitFor();
+    await page.locator("#rerun-failed").waitFor();
+
+    // Re-run the failed stage: the token is asked once, then the new attempt shows.
+    await page.locator("#rerun-stage").click();
+    await page.locator("#token-input").fill(ADMIN_TOKEN);
+    await page.locator("#token-ok").click();
+    await expect.poll(() => node("test").getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
+    await expect.poll(() => node("deploy").getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
+    expect(await node("test").locator("text.meta").textContent()).toContain("#2");
+    await page.locator('.log[data-stage="test"][data-attempt="2"] .line:not(.cmd)', { hasText: "all green" }).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).sessionStorage.getItem("hodei.adminToken"))).toBe(ADMIN_TOKEN);
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL("run-page.png", ARTIFACTS).pathname, fullPage: true });
+    expect(existsSync(new URL("run-page.png", ARTIFACTS))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it("lists runs with repository, branch, commit, event and status, filtered by repository", async () => {
+    const other = await s.startRun([stage("one")], "acme/other");
+    await s.control.engine.waitForRun(other);
+    await page.goto(`${s.base}/`);
+    const row = page.locator(`tr[data-run="${other}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toContain("success");
+    const text = (await row.textContent()) ?? "";
+    for (const part of ["acme/other", "main", "c0ffee0", "push"]) expect(text).toContain(part);
+    await page.goto(`${s.base}/?repo=acme/widgets`);
+    await page.locator("tr[data-run]").first().waitFor();
+    expect(await page.locator(`tr[data-run="${other}"]`).count()).toBe(0);
+    await page.screenshot({ path: new URL("runs-list.png", ARTIFACTS).pathname });
+    await row.count();
+    // A live row: a new run appears without a reload.
+    const live = await s.startRun([stage("two")]);
+    await page.locator(`tr[data-run="${live}"]`).waitFor({ timeout: 10_000 });
+    await s.control.engine.waitForRun(live);
+    expect(errors).toEqual([]);
+  });
+});
