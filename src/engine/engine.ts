@@ -293,6 +293,33 @@ export class Engine {
     );
   }
 
+  /**
+   * A provisioner could not bring up (or keep) the agent of an attempt: a bad
+   * image, a container or pod that died, an agent that never connected. Ends
+   * the attempt as lost with `reason` (retried while retries remain). An
+   * attempt no agent took yet is first leased to the provisioner itself, so
+   * the history says who gave it up. False if the attempt is no longer current.
+   */
+  async provisioningFailed(ref: AttemptRef, provider: string, reason: string): Promise<boolean> {
+    let ended = false;
+    await this.advance(ref.runId, (state) => {
+      const s = state.stages.get(ref.stageId);
+      if (!s || s.attempt !== ref.attempt) return null;
+      const finished: RunEventBody = {
+        type: "attempt.finished",
+        data: { ...stageAttempt(ref), outcome: "lost", exitCode: null, reason },
+      };
+      if (s.phase === "queued") {
+        ended = true;
+        return [{ type: "attempt.leased", data: { ...stageAttempt(ref), agentId: `provisioner:${provider}` } }, finished];
+      }
+      if (s.phase !== "leased" && s.phase !== "running") return null;
+      ended = true;
+      return [finished];
+    });
+    return ended;
+  }
+
   /** True if the attempt is the stage's current one and leased to this agent. */
   holds(agentId: string, ref: AttemptRef): boolean {
     const lease = this.leases.get(attemptKey(ref));
@@ -485,6 +512,7 @@ export class Engine {
         stage: s.plan,
         source,
         env: stageEnvironment(state, s.plan, ref.attempt),
+        repo: state.meta.repo,
       };
       return [{ type: "attempt.leased", data: { ...ref, agentId: link.id } }];
     });

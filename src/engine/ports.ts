@@ -73,6 +73,8 @@ export interface Assignment extends AttemptRef {
   stage: PlannedStage;
   source: DirectorySource;
   env: Record<string, string>;
+  /** The run's repository as recorded (the stage's `env` cannot change it): whose secrets the stage gets. */
+  repo: string;
 }
 
 /** A connected agent, as the transport presents it to the engine. */
