@@ -76,4 +76,44 @@ describeEachStore("provisioning", (store) => {
       await engine.stop();
     }
   });
+
+  it("ends an attempt whose agent could not be provisioned as lost with the provider's reason, retried while retries remain", async () => {
+    const db = await store.openMigrated();
+    const provisioned: string[] = [];
+    const released: string[] = [];
+    const provisioner: Provisioner = {
+      provision(ref: AttemptRef) {
+        provisioned.push(`${ref.stageId}#${ref.attempt}`);
+        setTimeout(() => void engine.provisioningFailed(ref, "docker", `image "nope:1" not found (attempt ${ref.attempt})`), 10);
+      },
+      release(ref: AttemptRef) {
+        released.push(`${ref.stageId}#${ref.attempt}`);
+      },
+    };
+    const engine: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
+    await engine.start();
+    try {
+      const id = await engine.startRun({
+        pipeline: "p",
+        source: { kind: "directory", path: "/nonexistent" },
+        repo: "a/b",
+        sha: "s",
+        ref: null,
+        event: "manual",
+        stages: [stage("img", { provider: "docker", image: "nope:1", retries: 1 })],
+      });
+      const final = await engine.waitForRun(id);
+      expect(final.conclusion).toBe("failure");
+      const s = final.stages.get("img")!;
+      expect(s.conclusion).toBe("failure");
+      expect(s.attempt).toBe(2);
+      expect(s.reason).toBe('image "nope:1" not found (attempt 2)');
+      expect(provisioned).toEqual(["img#1", "img#2"]);
+      expect(released).toEqual(["img#1", "img#2"]);
+      // A report for an attempt that is over changes nothing.
+      expect(await engine.provisioningFailed({ runId: id, stageId: "img", attempt: 1 }, "docker", "late")).toBe(false);
+    } finally {
+      await engine.stop();
+    }
+  });
 });
