@@ -92,7 +92,7 @@ export class ForgeReporter implements EngineListener {
     if (last && last.lastSeq >= w.seq) return;
     const log = stage.phase === "completed" && stage.attempt > 0 ? await this.log(w.state.id, w.stageId, stage.attempt) : null;
     const check = stageCheck(w.state, stage, this.options.publicUrl, log);
-    const signature = `${check.status}/${check.conclusion ?? ""}/${stage.attempt}`;
+    const signature = `${check.status}/${check.conclusion ?? ""}/${Math.max(1, stage.attempt)}`;
     const before = this.shown.get(key);
     if (before === signature) {
       await saveCheck(this.options.db, w.state.id, name, last?.externalId ?? null, w.seq);

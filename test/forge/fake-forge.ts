@@ -1,0 +1,77 @@
+/**
+ * A local HTTP server (127.0.0.1 only) that answers like GitHub or Gitea and
+ * checks every request Hodei sends against the forge's API description.
+ * A request the description does not allow is answered 422 and recorded in
+ * `violations`, so tests fail on it.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApiContract } from "./api-contract.js";
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  operationId: string | null;
+  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read nested fields
+  authorization: string | undefined;
+}
+
+export type Answer = { status: number; body?: unknown };
+export type Responder = (req: RecordedRequest) => Answer;
+
+export class FakeForge {
+  readonly requests: RecordedRequest[] = [];
+  readonly violations: string[] = [];
+  private server: Server | null = null;
+  url = "";
+
+  constructor(
+    private readonly contract: ApiContract,
+    private readonly respond: Responder,
+    private readonly prefix = "",
+  ) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      void readBody(req).then((raw) => {
+        const path = (req.url ?? "/").split("?")[0] ?? "/";
+        let body: unknown;
+        try {
+          body = raw.length > 0 ? JSON.parse(raw) : undefined;
+        } catch {
+          body = raw;
+        }
+        const { operationId, errors } = this.contract.check(req.method ?? "GET", this.prefix + path, body);
+        const recorded: RecordedRequest = { method: req.method ?? "GET", path, operationId, body: (body ?? {}) as RecordedRequest["body"], authorization: req.headers.authorization };
+        this.requests.push(recorded);
+        let answer: Answer;
+        if (errors.length > 0) {
+          this.violations.push(...errors);
+          answer = { status: 422, body: { message: "Validation Failed", errors } };
+        } else answer = this.respond(recorded);
+        res.writeHead(answer.status, { "content-type": "application/json" });
+        res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  byOperation(operationId: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.operationId === operationId);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
