@@ -7,6 +7,8 @@ export interface AgentRecord {
   labels: Record<string, string>;
   capacity: number;
   hostname: string;
+  /** SHA-256 of the client certificate issued at registration; null for an agent without one. */
+  certFingerprint: string | null;
 }
 
 export class AgentRepository {
@@ -14,9 +16,9 @@ export class AgentRepository {
 
   async insert(agent: AgentRecord, at: Date): Promise<void> {
     await this.db.query(
-      `insert into agents (id, secret_hash, labels, capacity, hostname, registered_at, last_seen_at)
-       values ($1, $2, $3, $4, $5, $6, $6)`,
-      [agent.id, agent.secretHash, JSON.stringify(agent.labels), agent.capacity, agent.hostname, at],
+      `insert into agents (id, secret_hash, labels, capacity, hostname, registered_at, last_seen_at, cert_fingerprint)
+       values ($1, $2, $3, $4, $5, $6, $6, $7)`,
+      [agent.id, agent.secretHash, JSON.stringify(agent.labels), agent.capacity, agent.hostname, at, agent.certFingerprint],
     );
   }
 
@@ -27,10 +29,18 @@ export class AgentRepository {
       labels: Record<string, string>;
       capacity: number;
       hostname: string;
-    }>(`select id, secret_hash, labels, capacity, hostname from agents where id = $1`, [id]);
+      cert_fingerprint: string | null;
+    }>(`select id, secret_hash, labels, capacity, hostname, cert_fingerprint from agents where id = $1`, [id]);
     const r = rows[0];
     if (!r) return null;
-    return { id: r.id, secretHash: Buffer.from(r.secret_hash), labels: r.labels, capacity: r.capacity, hostname: r.hostname };
+    return {
+      id: r.id,
+      secretHash: Buffer.from(r.secret_hash),
+      labels: r.labels,
+      capacity: r.capacity,
+      hostname: r.hostname,
+      certFingerprint: r.cert_fingerprint,
+    };
   }
 
   async touch(id: string, at: Date): Promise<void> {
