@@ -7,6 +7,7 @@ import type { Database, Queryable } from "./database.js";
 import type { AppendMode, AttemptRef, LogChunk, RunStore } from "../engine/ports.js";
 import { ConcurrentAppendError, OwnershipLostError } from "../engine/ports.js";
 import type { RunEvent, RunEventBody } from "../saga/events.js";
+import { appendEvents, type AppendEventsParams } from "./sql/append-events.js";
 import { applyEvent, initialState, replay, runStatus, stageStatus, type RunState, type StageState } from "../saga/run-state.js";
 
 const UNIQUE_VIOLATION = "23505";
@@ -42,8 +43,7 @@ export class RunRepository implements RunStore {
         [runId, m.repo, m.sha, m.ref, m.event, m.pipeline, at, this.owner, this.ownershipSeconds],
       );
       await insertEvent(tx, runId, event);
-      let position = 0;
-      for (const s of state.stages.values()) await upsertStage(tx, runId, position++, s);
+      await insertStages(tx, runId, [...state.stages.values()].map((s, position) => stageRow(position, s)));
     });
     return state;
   }
@@ -57,32 +57,23 @@ export class RunRepository implements RunStore {
       next = applyEvent(next, event);
       recorded.push(event);
     }
+    const touched = new Set(recorded.flatMap((e) => ("stageId" in e.data ? [e.data.stageId] : [])));
+    if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested" || e.type === "run.rerun_requested")) {
+      for (const id of next.stages.keys()) touched.add(id);
+    }
+    const positions = [...next.stages.keys()];
     try {
-      await this.db.transaction(async (tx) => {
-        for (const event of recorded) await insertEvent(tx, state.id, event);
-        const touched = new Set(recorded.flatMap((e) => ("stageId" in e.data ? [e.data.stageId] : [])));
-        if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested")) {
-          for (const id of next.stages.keys()) touched.add(id);
-        }
-        let position = 0;
-        for (const s of next.stages.values()) {
-          if (touched.has(s.plan.id)) await upsertStage(tx, state.id, position, s);
-          position++;
-        }
-        // The fence: the owner's writes land only while it still owns the run.
-        const updated = await tx.query(
-          `update runs set status = $2, conclusion = $3, last_seq = $4, started_at = $5, finished_at = $6,
-                  owner = case when $7 = 'claim' then $8 else owner end,
-                  owner_expires_at = case when $7 = 'claim' then now() + make_interval(secs => $9) else owner_expires_at end
-            where id = $1
-              and ($7 = 'external'
-                   or ($7 = 'owner' and owner = $8)
-                   or ($7 = 'claim' and (owner is null or owner = $8 or owner_expires_at < now() or status = 'completed')))`,
-          [state.id, runStatus(next), next.conclusion, next.seq, next.startedAt, next.finishedAt, mode, this.owner, this.ownershipSeconds],
-        );
-        if (updated.rowCount !== 1) throw new OwnershipLostError(state.id);
-        await tx.query(`select pg_notify($1, $2)`, [CHANNEL, `${state.id} ${next.seq} ${this.owner}`]);
+      const written = await appendEvents(this.db, {
+        runId: state.id,
+        mode,
+        owner: this.owner,
+        ownershipSeconds: this.ownershipSeconds,
+        events: recorded.map((e) => ({ seq: e.seq, type: e.type, data: e.data, at: e.at })),
+        stages: [...touched].map((id) => stageRow(positions.indexOf(id), next.stages.get(id)!)),
+        run: { status: runStatus(next), conclusion: next.conclusion, lastSeq: next.seq, startedAt: next.startedAt, finishedAt: next.finishedAt },
+        notify: { channel: CHANNEL, payload: `${state.id} ${next.seq} ${this.owner}` },
       });
+      if (!written) throw new OwnershipLostError(state.id);
     } catch (error) {
       if (isPgError(error) && error.code === UNIQUE_VIOLATION) throw new ConcurrentAppendError(state.id, state.seq + 1);
       throw error;
@@ -156,28 +147,29 @@ async function insertEvent(tx: Queryable, runId: string, event: RunEvent): Promi
   ]);
 }
 
-async function upsertStage(tx: Queryable, runId: string, position: number, s: StageState): Promise<void> {
+function stageRow(position: number, s: StageState): AppendEventsParams["stages"][number] {
+  return {
+    stage_id: s.plan.id,
+    position,
+    name: s.plan.name,
+    needs: s.plan.needs,
+    status: stageStatus(s),
+    conclusion: s.conclusion,
+    attempt: Math.max(s.attempt, 1),
+    exit_code: s.exitCode,
+    reason: s.reason,
+    started_at: s.startedAt,
+    finished_at: s.finishedAt,
+  };
+}
+
+async function insertStages(tx: Queryable, runId: string, rows: AppendEventsParams["stages"]): Promise<void> {
   await tx.query(
     `insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     on conflict (run_id, stage_id) do update set
-       status = excluded.status, conclusion = excluded.conclusion, attempt = excluded.attempt,
-       exit_code = excluded.exit_code, reason = excluded.reason,
-       started_at = excluded.started_at, finished_at = excluded.finished_at`,
-    [
-      runId,
-      s.plan.id,
-      position,
-      s.plan.name,
-      JSON.stringify(s.plan.needs),
-      stageStatus(s),
-      s.conclusion,
-      Math.max(s.attempt, 1),
-      s.exitCode,
-      s.reason,
-      s.startedAt,
-      s.finishedAt,
-    ],
+     select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.started_at, s.finished_at
+       from jsonb_to_recordset($2::jsonb) as s(stage_id text, position integer, name text, needs jsonb, status text, conclusion text,
+                                              attempt integer, exit_code integer, reason text, started_at timestamptz, finished_at timestamptz)`,
+    [runId, JSON.stringify(rows)],
   );
 }
 

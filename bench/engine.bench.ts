@@ -1,0 +1,105 @@
+/**
+ * Engine figures (issue: durable execution): per-stage scheduling overhead
+ * on a chain of 50 trivial stages, and throughput of 500 independent
+ * trivial stages with 4 local agents, each against a shell doing the same.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { PlannedStage } from "../src/pipeline-parser/types.js";
+import { ControlPlane } from "../src/server/control-plane.js";
+import { stage } from "../test/saga/plan-stages.js";
+import { timed, type Benchmark, type Samples } from "./harness.js";
+import { freshStore, type BenchStore } from "./stores.js";
+
+async function runOnce(control: ControlPlane, stages: PlannedStage[], source: string): Promise<number> {
+  const { ms, value } = await timed(async () => {
+    const id = await control.engine.startRun({
+      pipeline: "bench",
+      source: { kind: "directory", path: source },
+      repo: "bench/bench",
+      sha: "b".repeat(40),
+      ref: null,
+      event: "manual",
+      stages,
+    });
+    return control.engine.waitForRun(id);
+  });
+  if (value.conclusion !== "success") throw new Error(`bench run ended ${value.conclusion}`);
+  return ms;
+}
+
+async function withControlPlane<T>(kind: BenchStore, agents: number, fn: (c: ControlPlane, source: string) => Promise<T>): Promise<T> {
+  const store = await freshStore(kind);
+  const source = await mkdtemp(path.join(os.tmpdir(), "hodei-bench-src-"));
+  await writeFile(path.join(source, "README"), "bench\n");
+  const control = await ControlPlane.start({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, localAgents: agents });
+  try {
+    // Let the agents connect before the clock starts.
+    while (control.engine.connectedAgents < agents) await new Promise((r) => setTimeout(r, 20));
+    return await fn(control, source);
+  } finally {
+    await control.stop();
+    await store.dispose();
+  }
+}
+
+/** The baseline: each command run the way an agent runs it (`sh -e -c`), from one shell script. */
+function shellScript(commands: number, parallel: number): number {
+  const start = performance.now();
+  execFileSync("sh", ["-c", `seq ${commands} | xargs -P ${parallel} -I{} sh -e -c true`]);
+  return performance.now() - start;
+}
+
+export function chainBenchmark(kind: BenchStore): Benchmark {
+  const n = 50;
+  return {
+    id: `engine.chain50.${kind}`,
+    title: `Per-stage overhead, chain of 50 (${kind})`,
+    measures: `(wall time of a run of ${n} stages \`true\`, each needing the previous, from start to completion, minus the baseline) / ${n}, with one local agent on ${kind}.`,
+    baselineDescription: `the same ${n} commands, each as \`sh -e -c true\`, one after another from a shell script (per command).`,
+    unit: "ms/stage",
+    target: { direction: "below", value: 10 },
+    repetitions: 5,
+    async run(reps): Promise<Samples> {
+      const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`, { needs: i ? [`s${i - 1}`] : [] }));
+      return withControlPlane(kind, 1, async (control, source) => {
+        await runOnce(control, stages, source); // warm-up
+        const values: number[] = [];
+        const baseline: number[] = [];
+        for (let i = 0; i < reps; i++) {
+          const base = shellScript(n, 1);
+          baseline.push(base / n);
+          values.push((await runOnce(control, stages, source)) / n - base / n);
+        }
+        return { values, baseline };
+      });
+    },
+  };
+}
+
+export function throughputBenchmark(kind: BenchStore): Benchmark {
+  const n = 500;
+  return {
+    id: `engine.throughput500.${kind}`,
+    title: `Throughput, 500 independent stages, 4 agents (${kind})`,
+    measures: `${n} independent stages \`true\` in one run, with 4 local agents on ${kind}: stages per second from start to completion.`,
+    baselineDescription: `the same ${n} commands as \`sh -e -c true\`, 4 at a time (xargs -P 4).`,
+    unit: "stages/s",
+    target: { direction: "above", value: 200 },
+    repetitions: 3,
+    async run(reps): Promise<Samples> {
+      const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`));
+      return withControlPlane(kind, 4, async (control, source) => {
+        const values: number[] = [];
+        const baseline: number[] = [];
+        for (let i = 0; i < reps; i++) {
+          baseline.push(n / (shellScript(n, 4) / 1000));
+          values.push(n / ((await runOnce(control, stages, source)) / 1000));
+        }
+        return { values, baseline };
+      });
+    },
+  };
+}
