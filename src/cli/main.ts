@@ -5,6 +5,7 @@
  * without loading the server's modules.
  */
 import { Command, CommanderError, Option } from "commander";
+import { ApiError } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
 import { ConfigError } from "../server/config.js";
 
@@ -95,6 +96,72 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await agentCommand({ ...o, stderr, signal: interrupt.signal });
     });
 
+  // Operator commands: talk to a running server's API (SPEC 2).
+  const DEFAULT_SERVER = "http://127.0.0.1:8080";
+  const serverOption = () => new Option("--server <url>", "the server's HTTP address").default(DEFAULT_SERVER);
+  const token = () => process.env.HODEI_ADMIN_TOKEN || undefined;
+
+  program
+    .command("runs")
+    .description("list a server's runs, newest first")
+    .addOption(serverOption())
+    .option("--repo <owner/name>", "only this repository's runs")
+    .option("--limit <n>", "how many", "20")
+    .option("--json", "print the API's JSON")
+    .action(async (o: { server: string; repo?: string; limit: string; json?: boolean }) => {
+      const { runsCommand } = await import("./commands/runs.js");
+      exitCode = await runsCommand({ ...o, json: o.json ?? false, stdout });
+    });
+
+  program
+    .command("logs")
+    .description("print a stage's log (or every stage's); --follow streams it until the stage ends")
+    .argument("<run>", "run id")
+    .argument("[stage]", "stage id, e.g. build or test[node=20]")
+    .addOption(serverOption())
+    .option("-f, --follow", "stream until the stage ends")
+    .action(async (run: string, stage: string | undefined, o: { server: string; follow?: boolean }) => {
+      const { logsCommand } = await import("./commands/logs.js");
+      exitCode = await logsCommand({ server: o.server, run, stage, follow: o.follow ?? false, stdout, stderr });
+    });
+
+  program
+    .command("rerun")
+    .description("re-run a stage (and its dependents), the failed stages (--failed) or the whole run; token from HODEI_ADMIN_TOKEN")
+    .argument("<run>", "run id")
+    .argument("[stage]", "stage id or matrix name")
+    .addOption(serverOption())
+    .option("--failed", "only the failed, timed-out and cancelled stages")
+    .option("--json", "print the API's JSON")
+    .action(async (run: string, stage: string | undefined, o: { server: string; failed?: boolean; json?: boolean }) => {
+      const { rerunCommand } = await import("./commands/rerun.js");
+      exitCode = await rerunCommand({ server: o.server, token: token(), run, stage, failed: o.failed ?? false, json: o.json ?? false, stdout });
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a run; token from HODEI_ADMIN_TOKEN")
+    .argument("<run>", "run id")
+    .addOption(serverOption())
+    .option("--json", "print the API's JSON")
+    .action(async (run: string, o: { server: string; json?: boolean }) => {
+      const { cancelCommand } = await import("./commands/cancel.js");
+      exitCode = await cancelCommand({ server: o.server, token: token(), run, json: o.json ?? false, stdout });
+    });
+
+  program
+    .command("secret")
+    .description("repository secrets")
+    .command("set")
+    .description("store a secret for a repository; the value is read from stdin; token from HODEI_ADMIN_TOKEN")
+    .argument("<repo>", "owner/name")
+    .argument("<name>", "secret name, e.g. NPM_TOKEN")
+    .addOption(serverOption())
+    .action(async (repo: string, name: string, o: { server: string }) => {
+      const { secretSetCommand } = await import("./commands/secret.js");
+      exitCode = await secretSetCommand({ server: o.server, token: token(), repo, name, stdin: process.stdin, stdout });
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -103,6 +170,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) {
       stderr.write(`hodei: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof ApiError) {
+      stderr.write(`hodei: ${error.message}\n`);
+      return 1;
     }
     if (error instanceof ConfigError) {
       stderr.write(`hodei: configuration error: ${error.message}\n`);
