@@ -37,6 +37,16 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     void reply.status(404).send({ error: `no route ${request.method} ${request.url.split("?")[0] ?? ""}` });
   });
 
+  // Request log lines carry the run and stage they are about, as fields.
+  app.addHook("preHandler", (request, reply, done) => {
+    const params = request.params as { id?: string; stage?: string } | undefined;
+    if (params?.id && request.url.startsWith("/api/runs/")) {
+      // The reply's logger writes "request completed": it gets the ids too.
+      request.log = reply.log = request.log.child({ runId: params.id, ...(params.stage ? { stageId: params.stage } : {}) });
+    }
+    done();
+  });
+
   app.get("/healthz", async (_request, reply) => {
     try {
       await db.query("select 1");
