@@ -6,12 +6,13 @@
 import { fileURLToPath } from "node:url";
 import { chainBenchmark, throughputBenchmark } from "./engine.bench.js";
 import { measure, type Benchmark, type Result } from "./harness.js";
+import { runsListBenchmark } from "./runs-list.bench.js";
 import { writeReport } from "./report.js";
 import { benchStores } from "./stores.js";
 
 function all(): Benchmark[] {
   const out: Benchmark[] = [];
-  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind));
+  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind));
   return out;
 }
 
