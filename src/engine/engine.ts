@@ -10,7 +10,7 @@ import type { AttemptOutcome, DirectorySource, RunEvent, RunEventBody, RunPlanne
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
-import type { RunState, StageState } from "../saga/run-state.js";
+import { applyEvent, type RunState, type StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { ConcurrentAppendError, OwnershipLostError, type AppendMode, type AgentLink, type Provisioner, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
@@ -389,18 +389,19 @@ export class Engine {
     if (!owned && mode === "drive") return null;
     let state = owned ?? (await this.store.load(runId));
     if (!state) return null;
-    if (incoming) {
-      const events = incoming(state);
-      if (events && events.length > 0) {
-        const appendMode = owned ? "owner" : mode === "claim" ? "claim" : "external";
-        state = await this.append(state, events, appendMode);
-      }
+    const batch: RunEventBody[] = [];
+    if (incoming) batch.push(...(incoming(state) ?? []));
+    if (!owned && (mode === "external" || batch.length === 0)) {
+      return batch.length > 0 ? this.append(state, batch, "external") : state;
     }
-    if (!owned && mode === "external") return state;
-    if (!owned && !incoming) return state;
-    for (let events = decide(state); events.length > 0; events = decide(state)) {
-      state = await this.append(state, events, "owner");
+    // The run is (or is about to be, by claim) this process's: add every decision
+    // that follows, folded locally, and store it all in one append.
+    let working = foldBodies(state, batch);
+    for (let decided = decide(working); decided.length > 0; decided = decide(working)) {
+      batch.push(...decided);
+      working = foldBodies(working, decided);
     }
+    if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim");
     if (state.conclusion) {
       this.active.delete(runId);
       for (const resolve of this.waiters.get(runId) ?? []) resolve(state);
@@ -565,6 +566,13 @@ export class Engine {
   private now(): string {
     return this.clock.now().toISOString();
   }
+}
+
+/** Folds events not yet stored, to decide what follows them before appending them all at once. */
+function foldBodies(state: RunState, bodies: readonly RunEventBody[]): RunState {
+  let next = state;
+  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() } as RunEvent);
+  return next;
 }
 
 function refOf(runId: string, s: StageState): AttemptRef {
