@@ -100,7 +100,7 @@ export class Engine {
    * lease sweeper and the ownership keeper, and listens for appends by other
    * processes (a cancel arriving through another server).
    */
-  async start(): Promise<{ resumed: number }> {
+  async start(): Promise<{ resumed: string[] }> {
     const resumed = await this.adopt(await this.store.claimRuns());
     this.unwatch = await this.store.watchRuns((runId) => {
       if (this.active.has(runId)) void this.refresh(runId);
@@ -124,14 +124,14 @@ export class Engine {
   }
 
   /** Loads claimed runs, re-grants the leases of their running attempts, and drives them on. */
-  private async adopt(ids: readonly string[]): Promise<number> {
-    let adopted = 0;
+  private async adopt(ids: readonly string[]): Promise<string[]> {
+    const adopted: string[] = [];
     for (const id of ids) {
       if (this.active.has(id)) continue;
       const state = await this.store.load(id);
       if (!state || state.conclusion) continue;
       this.active.set(id, state);
-      adopted++;
+      adopted.push(id);
       // Agents that were running these attempts get one lease period to come back.
       for (const s of state.stages.values()) {
         if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.grantLease(refOf(state.id, s), s.agentId);

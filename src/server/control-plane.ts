@@ -15,6 +15,7 @@ import { RunRepository } from "../store/run-repository.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
 import { nodeIdentity } from "./node-id.js";
+import { sweepLeftovers } from "./leftovers.js";
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -27,6 +28,11 @@ export interface ControlPlaneOptions {
   /** A token standalone agents may register with (`hodei agent --token`). */
   agentToken?: string;
   leaseMs?: number;
+  /**
+   * What to do with runs an earlier process left unfinished: `resume` them
+   * (the server) or `cancel` them (`hodei run`, whose user is gone).
+   */
+  unfinishedRuns?: "resume" | "cancel";
   /** The identity runs are owned under (default: from HODEI_DATA_DIR, see node-id.ts). */
   nodeId?: string;
   log?: (message: string) => void;
@@ -76,7 +82,15 @@ export class ControlPlane {
       });
       const grpcPort = await agents.listen();
       const { resumed } = await engine.start();
-      if (resumed > 0) log(`Resumed ${resumed} unfinished run(s)`);
+      if (resumed.length > 0) {
+        if (options.unfinishedRuns === "cancel") {
+          log(`Cancelling ${resumed.length} run(s) left unfinished by an earlier process`);
+          for (const id of resumed) await engine.cancelRun(id, "interrupted: the process that started it ended");
+        } else {
+          log(`Resumed ${resumed.length} unfinished run(s)`);
+        }
+      }
+      await sweepLeftovers({ db, dataDir: options.dataDir, log });
 
       if (options.localAgents > 0) {
         const local = new LocalProvider({ agents: options.localAgents, instance, onOutput: options.onAgentOutput, onError: log });

@@ -3,10 +3,14 @@
  * processes over gRPC. The run's history is read back from the store after
  * the process has exited, so nothing can live only in memory.
  */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { RunRepository } from "../../src/store/run-repository.js";
 import { openDatabase } from "../../src/store/open.js";
+import { migrate } from "../../src/store/migrate.js";
+import { stage } from "../saga/plan-stages.js";
 import { getRun, readStageLog } from "../../src/store/run-queries.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { repoRoot, runHodei } from "../helpers/hodei-cli.js";
@@ -93,5 +97,37 @@ describeEachStore("hodei run", (store) => {
     const result = await runHodei(["run", fixture("broken"), "--data-dir", where.dataDir], { env: envFor(where) });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/\.hodei\/pipeline\.yml:4:\d+: /);
+  });
+
+  it("cancels a run an earlier, killed `hodei run` left unfinished, and removes its snapshot", async () => {
+    const where = await store.create();
+    const staleSource = path.join(where.dataDir, "sources", "stale-snapshot");
+    await mkdir(staleSource, { recursive: true });
+    const db = await openDatabase(where);
+    try {
+      await migrate(db);
+      await new RunRepository(db).create(
+        "stale-run",
+        {
+          type: "run.planned",
+          data: { pipeline: "old", source: { kind: "directory", path: staleSource }, repo: "local/old", sha: "0".repeat(40), ref: null, event: "push", stages: [stage("a")] },
+        },
+        new Date().toISOString(),
+      );
+    } finally {
+      await db.close();
+    }
+    const result = await runHodei(["run", fixture("diamond"), "--data-dir", where.dataDir], { env: envFor(where) });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("Cancelling 1 run(s) left unfinished by an earlier process");
+    const reopened = await openDatabase(where);
+    try {
+      const stale = await new RunRepository(reopened).load("stale-run");
+      expect(stale!.conclusion).toBe("cancelled");
+      expect(stale!.stages.get("a")!.reason).toBe("run cancelled");
+    } finally {
+      await reopened.close();
+    }
+    expect(existsSync(staleSource)).toBe(false);
   });
 });

@@ -70,6 +70,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     localAgents: Math.min(agents, Math.max(1, plan.stages.length)),
+    unfinishedRuns: "cancel",
     log,
     onAgentOutput: (_i, text) => options.stderr.write(text),
   });
