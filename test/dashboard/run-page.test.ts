@@ -90,6 +90,20 @@ describe("dashboard in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("cancels a running run from its page with the token kept for the tab", async () => {
+    const id = await s.startRun([stage("forever", { commands: ["echo started; sleep 60"] }), stage("later", { needs: ["forever"] })]);
+    await page.goto(`${s.base}/runs/${id}`);
+    await expect.poll(() => node("forever").getAttribute("data-state"), { timeout: 15_000 }).toBe("running");
+    await page.locator('.log[data-stage="forever"] .line:not(.cmd)', { hasText: "started" }).waitFor({ timeout: 15_000 });
+    await page.locator("#cancel-run").click();
+    // No dialog this time: the token from the re-run above is kept in sessionStorage.
+    await expect.poll(() => node("forever").getAttribute("data-state"), { timeout: 15_000 }).toBe("cancelled");
+    expect(await page.locator(".run-head .badge").textContent()).toContain("cancelled");
+    expect(await page.locator("#token-dialog[open]").count()).toBe(0);
+    await page.locator("#rerun-all").waitFor();
+    expect(errors).toEqual([]);
+  });
+
   it("lists runs with repository, branch, commit, event and status, filtered by repository", async () => {
     const other = await s.startRun([stage("one")], "acme/other");
     await s.control.engine.waitForRun(other);
