@@ -27,8 +27,18 @@ describe("dashboard in Chromium", () => {
   let browser: Browser;
   let page: Page;
   const errors: string[] = [];
+  // A missing browser fails each test (rather than a hook, which reports the tests as skipped).
+  let launchError: Error | null = null;
+  const ready = () => {
+    if (launchError) throw launchError;
+  };
   beforeAll(async () => {
-    browser = await launchBrowser();
+    try {
+      browser = await launchBrowser();
+    } catch (error) {
+      launchError = error instanceof Error ? error : new Error(String(error));
+      return;
+    }
     s = await startTestServer(await testStore("pglite").create(), {}, 3);
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on("pageerror", (e) => errors.push(e.message));
@@ -41,6 +51,7 @@ describe("dashboard in Chromium", () => {
   const node = (id: string) => page.locator(`g.node[data-stage="${id}"]`);
 
   it("shows the DAG with live states and live logs, and re-runs a failed stage with the admin token", async () => {
+    ready();
     const tag = `${process.pid}-${Date.now()}`;
     const gate = `/tmp/hodei-dash-gate-${tag}`;
     const flaky = `/tmp/hodei-dash-flaky-${tag}`;
@@ -91,6 +102,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("cancels a running run from its page with the token kept for the tab", async () => {
+    ready();
     const id = await s.startRun([stage("forever", { commands: ["echo started; sleep 60"] }), stage("later", { needs: ["forever"] })]);
     await page.goto(`${s.base}/runs/${id}`);
     await expect.poll(() => node("forever").getAttribute("data-state"), { timeout: 15_000 }).toBe("running");
@@ -105,6 +117,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("lists runs with repository, branch, commit, event and status, filtered by repository", async () => {
+    ready();
     const other = await s.startRun([stage("one")], "acme/other");
     await s.control.engine.waitForRun(other);
     await page.goto(`${s.base}/`);
