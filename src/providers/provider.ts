@@ -4,6 +4,8 @@
  * engine never learns which provider an agent came from except by its
  * `provider` label.
  */
+import type { AttemptRef } from "../engine/ports.js";
+
 export interface AgentEndpoint {
   /** host:port of the control plane's gRPC listener, as seen from the agent. */
   server: string;
@@ -17,4 +19,46 @@ export interface Provider {
   start(endpoint: AgentEndpoint): Promise<void>;
   /** Releases everything the provider started; nothing of it outlives this call. */
   stop(): Promise<void>;
+}
+
+/** Where an attempt a provider started an agent for stands. */
+export type AttemptStatus =
+  /** queued: no agent has taken it yet */
+  | "waiting"
+  /** leased to or running on an agent */
+  | "taken"
+  /** finished, superseded by a later attempt, or its run is gone */
+  | "over";
+
+/**
+ * What a per-attempt provider (docker, kubernetes) needs from the control
+ * plane. Passed in, so the provider knows neither the store nor the agent
+ * server: credentials in particular come from `agentCredentials`, which may
+ * hand out a one-time bootstrap token per attempt.
+ */
+export interface ProvisionerHooks {
+  /** host:port of the control plane's gRPC listener, as the provisioned agent sees it. */
+  server: string;
+  /**
+   * The environment that lets the agent for this attempt register:
+   * HODEI_AGENT_TOKEN (a one-time token per attempt where the server mints
+   * them) and HODEI_AGENT_CA where the server speaks TLS.
+   */
+  agentCredentials(ref: AttemptRef): Promise<Record<string, string>>;
+  attemptStatus(ref: AttemptRef): Promise<AttemptStatus>;
+  /** Ends the attempt with a reason (the engine's provisioningFailed); a provider calls it at most once per attempt. */
+  failed(ref: AttemptRef, provider: string, reason: string): void;
+  /**
+   * The host directory holding the run's files, mounted read-only at the same
+   * path (agents copy it into their workspace); null when there is none.
+   */
+  sourceDir(runId: string): Promise<string | null>;
+  log(message: string): void;
+}
+
+/** CPU and memory for each provisioned agent's stage (null: no limit). */
+export interface StageResources {
+  /** CPUs, e.g. 1.5. */
+  cpus: number | null;
+  memoryBytes: number | null;
 }

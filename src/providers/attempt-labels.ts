@@ -1,0 +1,31 @@
+/**
+ * How provisioned containers and pods are labelled, so that what belongs to
+ * which attempt can be found again after a restart (orphan clean-up).
+ */
+import type { AttemptRef } from "../engine/ports.js";
+
+export const LABEL_MANAGED = "hodei.managed";
+export const LABEL_RUN = "hodei.run";
+export const LABEL_STAGE = "hodei.stage";
+export const LABEL_ATTEMPT = "hodei.attempt";
+/** The control plane (node identity) that provisioned it. */
+export const LABEL_OWNER = "hodei.owner";
+
+export function attemptLabels(ref: AttemptRef, owner: string): Record<string, string> {
+  return {
+    [LABEL_MANAGED]: "true",
+    [LABEL_RUN]: ref.runId,
+    [LABEL_STAGE]: ref.stageId,
+    [LABEL_ATTEMPT]: String(ref.attempt),
+    [LABEL_OWNER]: owner,
+  };
+}
+
+/** The attempt a labelled object belongs to; null when the labels are not ours or incomplete. */
+export function attemptOfLabels(labels: Readonly<Record<string, string | undefined>> | undefined): AttemptRef | null {
+  const runId = labels?.[LABEL_RUN];
+  const stageId = labels?.[LABEL_STAGE];
+  const attempt = Number(labels?.[LABEL_ATTEMPT]);
+  if (!runId || !stageId || !Number.isInteger(attempt) || attempt < 1) return null;
+  return { runId, stageId, attempt };
+}

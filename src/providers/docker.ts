@@ -1,0 +1,262 @@
+/**
+ * `docker`: one container per stage attempt through the Docker Engine API
+ * (dockerode; DOCKER_HOST or the default socket). The container's entrypoint
+ * is the agent, which dials back and takes only its attempt. The container
+ * goes when the attempt is over; one that dies first, an image that cannot be
+ * had, or an agent that does not connect in time ends the attempt with that
+ * reason. Containers left by an earlier process are re-adopted when their
+ * attempt is still leased or running, and removed otherwise.
+ */
+import Docker from "dockerode";
+import { attemptLabel } from "../engine/agent-pool.js";
+import type { AttemptRef, Provisioner } from "../engine/ports.js";
+import type { PlannedStage } from "../pipeline-parser/types.js";
+import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
+import { attemptOfLabels, LABEL_MANAGED, LABEL_OWNER } from "./attempt-labels.js";
+import { containerSpec, demuxLogs } from "./docker-container.js";
+import type { ProvisionerHooks, StageResources } from "./provider.js";
+
+export interface DockerProvisionerOptions {
+  docker?: Docker;
+  hooks: ProvisionerHooks;
+  /** Default: this host's Node and dist/agent-bundle.mjs (hostAgentRuntime). */
+  runtime?: AgentRuntime;
+  /** HODEI_DOCKER_NETWORK: `host` (default), `bridge`, or a network's name. */
+  network?: string;
+  /** `missing`: pull an image the engine does not have; `never`: fail the attempt instead. */
+  pull?: "missing" | "never";
+  resources?: StageResources;
+  /** An agent not connected this long after its container was asked for ends the attempt. */
+  provisionTimeoutMs?: number;
+  /** How often containers of attempts that are over are looked for and removed. */
+  reconcileMs?: number;
+  /** This control plane's identity (label hodei.owner). */
+  owner: string;
+}
+
+interface Tracked {
+  ref: AttemptRef;
+  containerId: string | null;
+  released: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+export class DockerProvisioner implements Provisioner {
+  readonly name = "docker";
+  readonly docker: Docker;
+  private readonly tracked = new Map<string, Tracked>();
+  private reconcileTimer: NodeJS.Timeout | null = null;
+  private runtime: AgentRuntime | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: DockerProvisionerOptions) {
+    this.docker = options.docker ?? new Docker();
+  }
+
+  /** Checks the engine answers, then re-adopts or removes containers left by an earlier process. */
+  async start(): Promise<{ adopted: number; removed: number }> {
+    this.runtime = this.options.runtime ?? (await hostAgentRuntime());
+    await this.docker.ping();
+    const result = await this.reconcile(true);
+    const every = this.options.reconcileMs ?? 10_000;
+    this.reconcileTimer = setInterval(() => void this.reconcile(false).catch((e: unknown) => this.log(`clean-up failed: ${String(e)}`)), every);
+    this.reconcileTimer.unref();
+    return result;
+  }
+
+  /**
+   * Stops watching and cleaning without removing anything: what a process
+   * that dies leaves behind, for the next one to re-adopt or remove (tests).
+   */
+  detach(): void {
+    this.stopped = true;
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    for (const t of this.tracked.values()) if (t.timer) clearTimeout(t.timer);
+    this.tracked.clear();
+  }
+
+  /** Removes every container this process tracks. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    await Promise.all([...this.tracked.values()].map((t) => this.remove(t)));
+  }
+
+  provision(ref: AttemptRef, stage: PlannedStage): void {
+    const key = attemptLabel(ref);
+    if (this.tracked.has(key) || this.stopped) return; // re-adopted after a restart, or shutting down
+    const t: Tracked = { ref, containerId: null, released: false, timer: null };
+    this.tracked.set(key, t);
+    const timeoutMs = this.options.provisionTimeoutMs ?? 120_000;
+    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs);
+    t.timer.unref();
+    this.launch(t, stage).catch((error: unknown) => this.fail(t, describeDockerError(error, stage.image)));
+  }
+
+  release(ref: AttemptRef): void {
+    const t = this.tracked.get(attemptLabel(ref));
+    if (t) void this.remove(t);
+  }
+
+  private async launch(t: Tracked, stage: PlannedStage): Promise<void> {
+    const { hooks } = this.options;
+    const image = stage.image;
+    if (!image) throw new Error(`stage ${stage.id} names no image`);
+    if (!this.runtime) throw new Error("the docker provider was not started");
+    const [credentials, sourceDir] = await Promise.all([hooks.agentCredentials(t.ref), hooks.sourceDir(t.ref.runId)]);
+    await this.ensureImage(image);
+    if (t.released) return;
+    const container = await this.docker.createContainer(
+      containerSpec({
+        ref: t.ref,
+        image,
+        runtime: this.runtime,
+        server: hooks.server,
+        credentials,
+        network: this.options.network ?? "host",
+        resources: this.options.resources ?? { cpus: null, memoryBytes: null },
+        sourceDir,
+        owner: this.options.owner,
+      }),
+    );
+    t.containerId = container.id;
+    if (t.released) return void (await this.remove(t));
+    await container.start();
+    this.watch(t);
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    if (this.options.pull === "never") throw new ImageUnavailableError(image, "not present and pulling is off (HODEI_DOCKER_PULL=never)");
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      throw new ImageUnavailableError(image, `pull failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** A container that stops before its attempt is over ends the attempt, with its exit status and last output. */
+  private watch(t: Tracked): void {
+    const id = t.containerId;
+    if (!id) return;
+    const container = this.docker.getContainer(id);
+    container.wait().then(
+      async (result: { StatusCode?: number }) => {
+        if (t.released || this.stopped) return;
+        const info = await container.inspect().catch(() => null);
+        const oom = info?.State.OOMKilled ? ", out of memory" : "";
+        const tail = await this.lastOutput(id);
+        this.fail(t, `container ${id.slice(0, 12)} exited with status ${result.StatusCode ?? "unknown"}${oom} before the attempt ended${tail ? `; last output: ${tail}` : ""}`);
+      },
+      (error: unknown) => {
+        if (!t.released && !this.stopped) this.fail(t, `lost track of container ${id.slice(0, 12)}: ${String(error)}`);
+      },
+    );
+  }
+
+  private async checkConnected(t: Tracked, timeoutMs: number): Promise<void> {
+    t.timer = null;
+    if (t.released) return;
+    if ((await this.options.hooks.attemptStatus(t.ref)) !== "waiting") return;
+    const tail = t.containerId ? await this.lastOutput(t.containerId) : "";
+    this.fail(t, `the agent did not connect within ${Math.round(timeoutMs / 1000)} s of provisioning${tail ? `; container output: ${tail}` : ""}`);
+  }
+
+  private fail(t: Tracked, reason: string): void {
+    if (t.released) return;
+    this.log(`${attemptLabel(t.ref)}: ${reason}`);
+    void this.remove(t);
+    this.options.hooks.failed(t.ref, this.name, reason);
+  }
+
+  private async remove(t: Tracked): Promise<void> {
+    t.released = true;
+    if (t.timer) clearTimeout(t.timer);
+    this.tracked.delete(attemptLabel(t.ref));
+    if (t.containerId) await this.removeContainer(t.containerId);
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== 404 && status !== 409) this.log(`removing container ${id.slice(0, 12)} failed: ${String(error)}`);
+    }
+  }
+
+  /**
+   * Containers with hodei labels: at start-up, those of this owner whose
+   * attempt is leased or running are re-adopted (their agent may reconnect)
+   * and the others removed; later, those whose attempt is over are removed.
+   */
+  private async reconcile(startup: boolean): Promise<{ adopted: number; removed: number }> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
+    let adopted = 0;
+    let removed = 0;
+    for (const c of list) {
+      const ref = attemptOfLabels(c.Labels);
+      const mine = c.Labels[LABEL_OWNER] === this.options.owner;
+      if (ref && this.tracked.get(attemptLabel(ref))?.containerId === c.Id) {
+        if ((await this.options.hooks.attemptStatus(ref)) === "over") this.release(ref);
+        continue;
+      }
+      const status = ref ? await this.options.hooks.attemptStatus(ref) : "over";
+      if (ref && startup && mine && status === "taken" && c.State === "running") {
+        const t: Tracked = { ref, containerId: c.Id, released: false, timer: null };
+        this.tracked.set(attemptLabel(ref), t);
+        this.watch(t);
+        adopted++;
+      } else if (status === "over" || (startup && mine)) {
+        await this.removeContainer(c.Id);
+        removed++;
+      }
+    }
+    return { adopted, removed };
+  }
+
+  private async lastOutput(id: string): Promise<string> {
+    try {
+      const raw = await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: 10, follow: false });
+      return demuxLogs(raw).trim().split("\n").slice(-5).join(" | ").slice(0, 1000);
+    } catch {
+      return "";
+    }
+  }
+
+  private log(message: string): void {
+    this.options.hooks.log(`docker provider: ${message}`);
+  }
+}
+
+/** The image is neither present nor pullable: retrying the same attempt cannot help. */
+export class ImageUnavailableError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly image: string,
+    detail: string,
+  ) {
+    super(`image ${JSON.stringify(image)} is not available: ${detail}`);
+    this.name = "ImageUnavailableError";
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+function describeDockerError(error: unknown, image: string | null): string {
+  if (error instanceof ImageUnavailableError) return error.message;
+  const status = statusOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return `the docker engine refused the container for image ${JSON.stringify(image)}${status ? ` (HTTP ${status})` : ""}: ${message}`;
+}
