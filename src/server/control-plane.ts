@@ -8,6 +8,10 @@ import { Engine } from "../engine/engine.js";
 import { AgentServer } from "../grpc/agent-server.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/provider.js";
+import { provisionerHooks } from "../providers/hooks.js";
+import type { ProviderSettings } from "../providers/provider-settings.js";
+import { createProvisioners, type Provisioners } from "../providers/provisioners.js";
+import type { AttemptRef } from "../engine/ports.js";
 import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { openDatabase } from "../store/open.js";
@@ -39,6 +43,13 @@ export interface ControlPlaneOptions {
   /** Webhook processing and forge reporting (`hodei server`); off when absent. */
   forge?: ForgeSettings;
   onAgentOutput?: (agentIndex: number, text: string) => void;
+  /** Per-attempt providers to enable (docker, kubernetes) and their settings. */
+  provisioning?: {
+    providers: readonly string[];
+    settings: ProviderSettings;
+    /** The environment a provisioned agent registers with (HODEI_AGENT_TOKEN, ...); default: the local agents' token. */
+    agentCredentials?: (ref: AttemptRef) => Promise<Record<string, string>>;
+  };
 }
 
 export class ControlPlane {
@@ -50,6 +61,7 @@ export class ControlPlane {
     readonly grpcPort: number,
     private readonly providers: Provider[],
     readonly forge: ForgeIntegration | null = null,
+    readonly provisioners: Provisioners | null = null,
   ) {}
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -59,15 +71,29 @@ export class ControlPlane {
     let agents: AgentServer | null = null;
     let engine: Engine | null = null;
     let forge: ForgeIntegration | null = null;
+    let provisioners: Provisioners | null = null;
     try {
       const { applied } = await migrate(db);
       if (applied.length > 0) log(`Applied migrations: ${applied.join(", ")}`);
       const owner = await nodeIdentity({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, configured: options.nodeId });
       const runs = new RunRepository(db, { owner, ownershipMs: options.leaseMs });
       const sources = createGitSources(options.dataDir, options.forge?.allowFileRepos ?? false);
-      engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve });
-
       const localToken = randomBytes(32).toString("base64url");
+      let grpcPort = 0;
+      if (options.provisioning) {
+        const { settings } = options.provisioning;
+        const hooks = provisionerHooks({
+          server: () => settings.agentServer ?? `127.0.0.1:${grpcPort}`,
+          loadRun: (runId) => runs.load(runId),
+          resolveSource: sources.resolve,
+          provisioningFailed: (ref, provider, reason) => engine?.provisioningFailed(ref, provider, reason) ?? Promise.resolve(),
+          agentCredentials: options.provisioning.agentCredentials ?? (() => Promise.resolve({ HODEI_AGENT_TOKEN: localToken })),
+          log,
+        });
+        provisioners = createProvisioners(options.provisioning.providers, settings, hooks, owner);
+      }
+      engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
+
       const instance = randomUUID();
       const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
       agents = new AgentServer({
@@ -80,7 +106,8 @@ export class ControlPlane {
         verifyRegistrationToken: (token) => accepted.some((t) => safeEqual(t, token)),
         instance,
       });
-      const grpcPort = await agents.listen();
+      grpcPort = await agents.listen();
+      await provisioners?.start();
       const { resumed } = await engine.start();
       if (resumed.length > 0) {
         if (options.unfinishedRuns === "cancel") {
@@ -98,9 +125,10 @@ export class ControlPlane {
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
       if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log });
-      return new ControlPlane(db, runs, engine, agents, grpcPort, providers, forge);
+      return new ControlPlane(db, runs, engine, agents, grpcPort, providers, forge, provisioners);
     } catch (error) {
       await forge?.stop();
+      await provisioners?.stop();
       for (const p of providers) await p.stop();
       await agents?.close();
       await engine?.stop();
@@ -111,6 +139,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     await this.forge?.stop();
+    await this.provisioners?.stop();
     for (const p of this.providers) await p.stop();
     await this.agents.close();
     await this.engine.stop();
