@@ -94,9 +94,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             startedAt.delete(k);
             break;
           }
-          case "stage.completed":
+          case "stage.completed": {
             stages.inc({ conclusion: e.data.conclusion });
+            // A stage skipped or cancelled while queued never starts: forget its queue time.
+            const k = key(state.id, e.data.stageId, state.stages.get(e.data.stageId)?.attempt ?? 0);
+            queuedAt.delete(k);
+            startedAt.delete(k);
             break;
+          }
           case "run.completed":
             runs.inc({ conclusion: e.data.conclusion });
             break;
