@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseSecretsKey, SecretsKeyError } from "../secrets/key.js";
+import { loadProviderSettings, type ProviderSettings } from "../providers/provider-settings.js";
 
 export interface ServerConfig {
   databaseUrl: string | undefined;
@@ -25,6 +26,8 @@ export interface ServerConfig {
   gitea: { url: string; token: string } | undefined;
   allowFileRepos: boolean;
   providers: ("local" | "docker" | "kubernetes")[];
+  /** Settings of the docker and kubernetes providers (HODEI_DOCKER_*, HODEI_KUBERNETES_*, ...). */
+  providerSettings: ProviderSettings;
   localAgents: number;
   agentToken: string | undefined;
   /** A lease not renewed for this long ends its attempt as lost (SPEC 7: 15 s). */
@@ -71,6 +74,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     gitea: giteaOf(env),
     allowFileRepos: flagOf(env, "HODEI_ALLOW_FILE_REPOS"),
     providers: providers as ServerConfig["providers"],
+    providerSettings: loadProviderSettings(env),
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
     leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),

@@ -24,6 +24,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     leaseMs: config.leaseMs,
     log: say,
     forge: forgeSettings(config),
+    provisioning: { providers: config.providers, settings: config.providerSettings },
   });
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics({ connectedAgents: () => control.engine.connectedAgents, processMetrics: true });
