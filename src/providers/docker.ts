@@ -260,3 +260,13 @@ function describeDockerError(error: unknown, image: string | null): string {
   const message = error instanceof Error ? error.message : String(error);
   return `the docker engine refused the container for image ${JSON.stringify(image)}${status ? ` (HTTP ${status})` : ""}: ${message}`;
 }
+
+/** Null when a Docker engine answers (DOCKER_HOST or the default socket), else why not. */
+export async function dockerEngineProblem(docker = new Docker()): Promise<string | null> {
+  try {
+    await docker.ping();
+    return null;
+  } catch (error) {
+    return `no Docker engine answers: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
