@@ -8,6 +8,8 @@ import path from "node:path";
 import { describeCheckout } from "../../git/local-checkout.js";
 import { planPipeline } from "../../pipeline-parser/index.js";
 import type { TriggerContext, TriggerEvent } from "../../pipeline-parser/types.js";
+import { dockerEngineProblem } from "../../providers/docker.js";
+import { loadProviderSettings } from "../../providers/provider-settings.js";
 import { ControlPlane } from "../../server/control-plane.js";
 import { removeSnapshot, snapshotCheckout } from "../../server/source-snapshot.js";
 import { MEMORY_DATA_DIR } from "../../store/open.js";
@@ -58,10 +60,14 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     options.stdout.write(`pipeline ${plan.name} is not triggered by ${event} on ${branch}: nothing to run\n`);
     return 0;
   }
+  // Docker stages run in containers when a Docker engine answers; kubernetes needs `hodei server`.
   const foreign = plan.stages.filter((s) => !s.skip && s.provider !== "local");
-  if (foreign.length > 0) {
-    const names = foreign.map((s) => `${s.id} (${s.provider})`).join(", ");
-    options.stderr.write(`hodei run: only the local provider is available here; these stages name another: ${names}\n`);
+  const dockerProblem = foreign.some((s) => s.provider === "docker") ? await dockerEngineProblem() : null;
+  const refused = foreign.filter((s) => s.provider !== "docker" || dockerProblem !== null);
+  if (refused.length > 0) {
+    const names = refused.map((s) => `${s.id} (${s.provider})`).join(", ");
+    const why = dockerProblem ? `${dockerProblem}; ` : "";
+    options.stderr.write(`hodei run: ${why}only the local and docker providers are available here; these stages cannot run: ${names}\n`);
     return 1;
   }
 
@@ -73,6 +79,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     unfinishedRuns: "cancel",
     log,
     onAgentOutput: (_i, text) => options.stderr.write(text),
+    ...(foreign.length > 0 ? { provisioning: { providers: ["docker"], settings: loadProviderSettings() } } : {}),
   });
   const snapshotRoot = options.dataDir === MEMORY_DATA_DIR ? tmpdir() : path.resolve(options.dataDir);
   const source = path.join(snapshotRoot, "sources", randomUUID());
