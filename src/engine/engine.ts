@@ -12,8 +12,21 @@ import { rerunTargets } from "../saga/rerun.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { applyEvent, type RunState, type StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
+import { LeaseBook } from "./lease-book.js";
+import { OwnershipKeeper } from "./ownership-keeper.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import { ConcurrentAppendError, OwnershipLostError, type AppendMode, type AgentLink, type Provisioner, type AttemptRef, type Clock, type LogChunk, type RunStore } from "./ports.js";
+import {
+  ConcurrentAppendError,
+  OwnershipLostError,
+  type AgentLink,
+  type AppendMode,
+  type Assignment,
+  type AttemptRef,
+  type Clock,
+  type LogChunk,
+  type Provisioner,
+  type RunStore,
+} from "./ports.js";
 import { stageEnvironment } from "./stage-environment.js";
 
 export class RunNotFoundError extends Error {
@@ -48,12 +61,6 @@ export interface EngineOptions {
   provisioners?: Partial<Record<PlannedStage["provider"], Provisioner>>;
 }
 
-interface Lease {
-  ref: AttemptRef;
-  agentId: string;
-  expiresAt: number;
-}
-
 export class Engine {
   private readonly store: RunStore;
   private readonly clock: Clock;
@@ -68,13 +75,12 @@ export class Engine {
   private readonly pool = new AgentPool();
   /** Unfinished runs, in creation order. */
   private readonly active = new Map<string, RunState>();
-  private readonly leases = new Map<string, Lease>();
+  private readonly leases: LeaseBook;
+  private readonly ownership: OwnershipKeeper;
   private readonly listeners = new Set<EngineListener>();
   private readonly waiters = new Map<string, ((s: RunState) => void)[]>();
   private sweepTimer: NodeJS.Timeout | null = null;
-  private ownershipTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => Promise<void>) | null = null;
-  private keeping = false;
   private readonly ownershipMs: number;
   private dispatchQueued = false;
   private dispatchTimer: NodeJS.Timeout | null = null;
@@ -89,6 +95,14 @@ export class Engine {
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
     this.provisioners = options.provisioners ?? {};
+    this.leases = new LeaseBook(this.leaseMs, () => this.clock.now().getTime());
+    this.ownership = new OwnershipKeeper(this.store, {
+      driven: () => this.active,
+      disown: (runId) => this.disown(runId),
+      refresh: (runId) => this.refresh(runId),
+      adopt: (ids) => this.adopt(ids),
+      onError: this.onError,
+    });
     this.resolveSource =
       options.resolveSource ??
       ((_runId, source) =>
@@ -108,16 +122,14 @@ export class Engine {
     const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
     this.sweepTimer = setInterval(() => void this.sweepLeases(), sweepEvery);
     this.sweepTimer.unref();
-    const keepEvery = Math.max(100, Math.floor(this.ownershipMs / 3));
-    this.ownershipTimer = setInterval(() => void this.keepOwnership(), keepEvery);
-    this.ownershipTimer.unref();
+    this.ownership.start(this.ownershipMs);
     return { resumed };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.ownershipTimer) clearInterval(this.ownershipTimer);
+    this.ownership.stop();
     if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
     await this.unwatch?.();
     await this.queue.idle();
@@ -134,30 +146,11 @@ export class Engine {
       adopted.push(id);
       // Agents that were running these attempts get one lease period to come back.
       for (const s of state.stages.values()) {
-        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.grantLease(refOf(state.id, s), s.agentId);
+        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.leases.grant(refOf(state.id, s), s.agentId);
       }
     }
     for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));
     return adopted;
-  }
-
-  /** Renews ownership, drops runs another process took, re-reads runs others wrote to, claims orphans. */
-  private async keepOwnership(): Promise<void> {
-    if (this.keeping || this.stopped) return;
-    this.keeping = true;
-    try {
-      const owned = new Map((await this.store.renewOwnership()).map((r) => [r.runId, r.lastSeq]));
-      for (const [runId, state] of this.active) {
-        const lastSeq = owned.get(runId);
-        if (lastSeq === undefined) this.disown(runId);
-        else if (lastSeq > state.seq) void this.refresh(runId);
-      }
-      await this.adopt(await this.store.claimRuns());
-    } catch (error) {
-      this.onError(error, "keeping run ownership");
-    } finally {
-      this.keeping = false;
-    }
   }
 
   /** Re-reads a run another writer appended to, then decides again. */
@@ -175,11 +168,7 @@ export class Engine {
 
   private disown(runId: string): void {
     this.active.delete(runId);
-    for (const [key, lease] of this.leases) {
-      if (lease.ref.runId !== runId) continue;
-      this.leases.delete(key);
-      this.pool.release(lease.agentId, lease.ref);
-    }
+    for (const lease of this.leases.takeRun(runId)) this.pool.release(lease.agentId, lease.ref);
   }
 
   subscribe(listener: EngineListener): () => void {
@@ -253,7 +242,7 @@ export class Engine {
   agentConnected(link: AgentLink): void {
     this.pool.add(link, this.clock.now().getTime());
     // Attempts this agent held before a reconnect stay its own.
-    for (const lease of this.leases.values()) if (lease.agentId === link.id) this.pool.hold(link.id, lease.ref);
+    for (const lease of this.leases.ofAgent(link.id)) this.pool.hold(link.id, lease.ref);
     this.scheduleDispatch();
   }
 
@@ -264,8 +253,7 @@ export class Engine {
 
   /** Renews every lease the agent holds. */
   heartbeat(agentId: string): void {
-    const expiresAt = this.clock.now().getTime() + this.leaseMs;
-    for (const lease of this.leases.values()) if (lease.agentId === agentId) lease.expiresAt = expiresAt;
+    this.leases.renewAll(agentId);
   }
 
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
@@ -322,8 +310,7 @@ export class Engine {
 
   /** True if the attempt is the stage's current one and leased to this agent. */
   holds(agentId: string, ref: AttemptRef): boolean {
-    const lease = this.leases.get(attemptKey(ref));
-    return lease?.agentId === agentId;
+    return this.leases.holds(agentId, ref);
   }
 
   get connectedAgents(): number {
@@ -345,7 +332,7 @@ export class Engine {
       accepted = out !== null;
       return out;
     });
-    if (accepted) this.renew(agentId, ref);
+    if (accepted) this.leases.renew(agentId, ref);
     return accepted;
   }
 
@@ -401,7 +388,23 @@ export class Engine {
       batch.push(...decided);
       working = foldBodies(working, decided);
     }
-    if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim");
+    // An attempt that ends here frees its agent for what becomes ready here.
+    this.releaseEnded(state, batch);
+    const { placed } = await this.leaseReady(working, batch);
+    try {
+      if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim");
+    } catch (error) {
+      for (const p of placed) {
+        this.leases.delete(p.ref);
+        this.pool.release(p.link.id, p.ref);
+      }
+      throw error;
+    }
+    const source = placed.length > 0 ? await this.resolveSource(runId, state.meta.source) : null;
+    for (const p of placed) {
+      const s = state.stages.get(p.ref.stageId);
+      if (s && source) p.link.assign(assignmentFor(state, s, source));
+    }
     if (state.conclusion) {
       this.active.delete(runId);
       for (const resolve of this.waiters.get(runId) ?? []) resolve(state);
@@ -416,20 +419,25 @@ export class Engine {
   private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode): Promise<RunState> {
     const at = this.now();
     const next = await this.store.append(state, events, at, mode);
-    const recorded = events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at }));
-    for (const e of recorded) {
-      if (e.type === "attempt.finished" || e.type === "stage.completed") {
-        const s = next.stages.get(e.data.stageId);
-        const attempt = e.type === "attempt.finished" ? e.data.attempt : (s?.attempt ?? 0);
-        const ref = { runId: state.id, stageId: e.data.stageId, attempt };
-        if (s) this.releaseProvisioned(ref, s.plan.provider);
-        const lease = this.leases.get(attemptKey(ref));
-        if (lease) this.pool.release(lease.agentId, ref);
-        this.leases.delete(attemptKey(ref));
-      }
-    }
-    this.emit(next, recorded);
+    this.releaseEnded(state, events);
+    this.emit(
+      next,
+      events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at })),
+    );
     return next;
+  }
+
+  /** Frees the agent slot, lease and provisioned resources of attempts these events end. */
+  private releaseEnded(state: RunState, events: readonly RunEventBody[]): void {
+    for (const e of events) {
+      if (e.type !== "attempt.finished" && e.type !== "stage.completed") continue;
+      const s = state.stages.get(e.data.stageId);
+      const attempt = e.type === "attempt.finished" ? e.data.attempt : (s?.attempt ?? 0);
+      const ref = { runId: state.id, stageId: e.data.stageId, attempt };
+      if (s) this.releaseProvisioned(ref, s.plan.provider);
+      const lease = this.leases.delete(ref);
+      if (lease) this.pool.release(lease.agentId, ref);
+    }
   }
 
   private emit(state: RunState, events: readonly RunEvent[]): void {
@@ -461,7 +469,7 @@ export class Engine {
           continue;
         }
         const ref = refOf(state.id, s);
-        if (this.leases.has(attemptKey(ref))) continue;
+        if (this.leases.has(ref)) continue;
         const agent = this.pool.pick(s.plan, ref);
         if (!agent) {
           this.provision(ref, s.plan);
@@ -469,7 +477,7 @@ export class Engine {
         }
         // Reserve the slot and the lease now, so the next pass does not pick them again.
         this.pool.hold(agent.link.id, ref);
-        this.grantLease(ref, agent.link.id);
+        this.leases.grant(ref, agent.link.id);
         void this.lease(ref, agent.link).catch((error: unknown) => this.onError(error, `leasing ${ref.stageId}`));
       }
     }
@@ -502,23 +510,17 @@ export class Engine {
   }
 
   private async lease(ref: AttemptRef, link: AgentLink): Promise<void> {
-    let assignment: Parameters<AgentLink["assign"]>[0] | null = null;
+    let assignment: Assignment | null = null;
     const planned = this.active.get(ref.runId)?.meta.source;
     const source = planned ? await this.resolveSource(ref.runId, planned) : null;
     await this.advance(ref.runId, (state) => {
       const s = state.stages.get(ref.stageId);
       if (!s || s.phase !== "queued" || s.attempt !== ref.attempt || !source) return null;
-      assignment = {
-        ...ref,
-        stage: s.plan,
-        source,
-        env: stageEnvironment(state, s.plan, ref.attempt),
-        repo: state.meta.repo,
-      };
+      assignment = assignmentFor(state, s, source);
       return [{ type: "attempt.leased", data: { ...ref, agentId: link.id } }];
     });
     if (!assignment) {
-      this.leases.delete(attemptKey(ref));
+      this.leases.delete(ref);
       this.pool.release(link.id, ref);
       this.scheduleDispatch();
       return;
@@ -527,22 +529,43 @@ export class Engine {
     link.assign(assignment);
   }
 
-  private grantLease(ref: AttemptRef, agentId: string): void {
-    this.leases.set(attemptKey(ref), { ref, agentId, expiresAt: this.clock.now().getTime() + this.leaseMs });
-  }
-
-  private renew(agentId: string, ref: AttemptRef): void {
-    const lease = this.leases.get(attemptKey(ref));
-    if (lease && lease.agentId === agentId) lease.expiresAt = this.clock.now().getTime() + this.leaseMs;
+  /**
+   * Inside an advance of an owned run: leases the stages that just became
+   * ready to free agents, as events of the same append, so a stage goes from
+   * queued to an agent without a second round trip. Stages it cannot place
+   * (no free agent, a source that does not resolve yet) are left to dispatch().
+   */
+  private async leaseReady(
+    working: RunState,
+    batch: RunEventBody[],
+  ): Promise<{ placed: { link: AgentLink; ref: AttemptRef }[] }> {
+    const now = this.clock.now().getTime();
+    const ready = [...working.stages.values()].filter(
+      (s) => s.phase === "queued" && !(s.notBefore && Date.parse(s.notBefore) > now) && !this.leases.has(refOf(working.id, s)),
+    );
+    const placed: { link: AgentLink; ref: AttemptRef }[] = [];
+    if (ready.length === 0) return { placed };
+    try {
+      await this.resolveSource(working.id, working.meta.source);
+    } catch {
+      return { placed };
+    }
+    for (const s of ready) {
+      const ref = refOf(working.id, s);
+      const agent = this.pool.pick(s.plan, ref);
+      if (!agent) continue;
+      this.pool.hold(agent.link.id, ref);
+      this.leases.grant(ref, agent.link.id);
+      batch.push({ type: "attempt.leased", data: { ...ref, agentId: agent.link.id } });
+      placed.push({ link: agent.link, ref });
+    }
+    return { placed };
   }
 
   private async sweepLeases(): Promise<void> {
-    const now = this.clock.now().getTime();
-    for (const lease of [...this.leases.values()]) {
-      if (lease.expiresAt > now) continue;
-      // A lease of a live agent that is still connected is renewed by its heartbeats;
-      // one that lapsed belongs to an agent that is gone or stuck.
-      this.leases.delete(attemptKey(lease.ref));
+    // A live agent's leases are renewed by its heartbeats; one that lapsed
+    // belongs to an agent that is gone or stuck.
+    for (const lease of this.leases.takeExpired()) {
       this.pool.release(lease.agentId, lease.ref);
       try {
         await this.advance(lease.ref.runId, (state) => {
@@ -550,12 +573,7 @@ export class Engine {
           if (!s || s.attempt !== lease.ref.attempt) return null;
           if (s.phase === "queued") return []; // reserved but never leased: dispatch again
           if (s.phase !== "leased" && s.phase !== "running") return null;
-          return [
-            {
-              type: "attempt.finished",
-              data: { ...stageAttempt(lease.ref), outcome: "lost", exitCode: null, reason: "agent lost" },
-            },
-          ];
+          return [{ type: "attempt.finished", data: { ...stageAttempt(lease.ref), outcome: "lost", exitCode: null, reason: "agent lost" } }];
         });
       } catch (error) {
         this.onError(error, "expiring a lease");
@@ -571,8 +589,18 @@ export class Engine {
 /** Folds events not yet stored, to decide what follows them before appending them all at once. */
 function foldBodies(state: RunState, bodies: readonly RunEventBody[]): RunState {
   let next = state;
-  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() } as RunEvent);
+  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() });
   return next;
+}
+
+function assignmentFor(state: RunState, s: StageState, source: DirectorySource): Assignment {
+  return {
+    ...refOf(state.id, s),
+    stage: s.plan,
+    source,
+    env: stageEnvironment(state, s.plan, s.attempt),
+    repo: state.meta.repo,
+  };
 }
 
 function refOf(runId: string, s: StageState): AttemptRef {
