@@ -5,7 +5,14 @@
  * Reports wait in an outbox until the server acknowledges them, so a stream
  * that breaks mid-stage loses nothing: the agent reconnects with backoff and
  * re-sends, and the server drops what it already has (by log seq and by the
- * attempt's state).
+ * attempt's state). The outbox is bounded: when an attempt's unacknowledged
+ * log bytes pass `maxUnackedLogBytes`, the stage's output pipes are paused
+ * until acknowledgements come (flow control), so a stage printing without
+ * end cannot exhaust the agent's memory, connected or not.
+ *
+ * Identity: with `caPem`, registration runs over TLS that checks the server
+ * against that CA, and sends a CSR for a key made here; every later call is
+ * mutual TLS with the certificate the server returns.
  */
 import { hostname } from "node:os";
 import * as grpc from "@grpc/grpc-js";
@@ -21,17 +28,21 @@ import {
   type RegisterResponse,
   type ServerMessage,
 } from "../grpc/protocol.js";
+import { createKeyAndCsr } from "../pki/csr.js";
+import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
-import { runStageProcess, type StageResult } from "./stage-process.js";
-import { prepareWorkspace } from "./workspace.js";
+import type { StageResult } from "./stage-process.js";
 
 export interface AgentOptions {
   server: string;
   token: string;
   labels?: Record<string, string>;
   capacity?: number;
-  credentials?: grpc.ChannelCredentials;
+  /** The server's CA (PEM): TLS and then mTLS. Without it, plaintext (only for servers without TLS). */
+  caPem?: string;
   log?: (message: string) => void;
+  /** Flow control bound per attempt (default 1 MiB). */
+  maxUnackedLogBytes?: number;
 }
 
 /** The server refused the agent for good (bad token, wrong protocol): retrying cannot help. */
@@ -51,6 +62,10 @@ interface RunningAttempt {
   abort: AbortController;
   /** Reports not yet acknowledged, in the order they were made. */
   outbox: AgentMessage[];
+  /** Bytes of log data in the outbox. */
+  unackedBytes: number;
+  /** Called when acknowledgements free room in the outbox. */
+  wakers: (() => void)[];
   done: Promise<void>;
 }
 
@@ -59,8 +74,12 @@ const DRAIN_PATIENCE_MS = 60_000;
 const key = (r: AttemptRefMessage) => `${r.runId}/${r.stageId}/${r.attempt}`;
 
 export class Agent {
-  private readonly client: AgentServiceClient;
+  /** Server-authenticated only: for Register. */
+  private readonly registrar: AgentServiceClient;
+  /** Mutual TLS with the issued certificate, once registered. */
+  private client: AgentServiceClient | null = null;
   private readonly log: (message: string) => void;
+  private readonly maxUnacked: number;
   private readonly attempts = new Map<string, RunningAttempt>();
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
@@ -70,8 +89,10 @@ export class Agent {
   private drainingSince = 0;
 
   constructor(private readonly options: AgentOptions) {
-    this.client = agentServiceClient(options.server, options.credentials ?? grpc.credentials.createInsecure());
+    const ca = options.caPem ? Buffer.from(options.caPem) : null;
+    this.registrar = agentServiceClient(options.server, ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure());
     this.log = options.log ?? ((m) => console.error(`hodei agent: ${m}`));
+    this.maxUnacked = options.maxUnackedLogBytes ?? 1024 * 1024;
   }
 
   /** Runs until `stop()`; rejects with AgentRefusedError when the server will never accept it. */
@@ -122,17 +143,20 @@ export class Agent {
     await Promise.all([...this.attempts.values()].map((a) => a.done));
     this.stream?.end();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.client.close();
+    this.client?.close();
+    this.registrar.close();
   }
 
-  private register(): Promise<RegisterResponse> {
-    return new Promise((resolve, reject) => {
-      this.client.register(
+  private async register(): Promise<RegisterResponse> {
+    const { keyPem, csrPem } = createKeyAndCsr(hostname());
+    const response = await new Promise<RegisterResponse>((resolve, reject) => {
+      this.registrar.register(
         {
           token: this.options.token,
           hostname: hostname(),
           labels: this.options.labels ?? {},
           capacity: this.options.capacity ?? 1,
+          csrPem,
         },
         protocolMetadata(),
         (error, response) => {
@@ -144,14 +168,31 @@ export class Agent {
         },
       );
     });
+    this.client?.close();
+    const ca = this.options.caPem;
+    this.client = agentServiceClient(
+      this.options.server,
+      ca
+        ? grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(keyPem), Buffer.from(response.certificatePem))
+        : grpc.credentials.createInsecure(),
+    );
+    return response;
+  }
+
+  private metadata(): grpc.Metadata {
+    const session = this.session;
+    return protocolMetadata(session ? { [AGENT_ID_METADATA_KEY]: session.agentId, [SESSION_METADATA_KEY]: session.sessionSecret } : {});
+  }
+
+  private connected(): AgentServiceClient {
+    if (!this.client) throw new Error("the agent is not registered");
+    return this.client;
   }
 
   private connectOnce(onOpen: () => void): Promise<void> {
     const session = this.session!;
     return new Promise((resolve, reject) => {
-      const stream = this.client.connect(
-        protocolMetadata({ [AGENT_ID_METADATA_KEY]: session.agentId, [SESSION_METADATA_KEY]: session.sessionSecret }),
-      );
+      const stream = this.connected().connect(this.metadata());
       this.stream = stream;
       stream.on("metadata", () => onOpen());
       stream.on("data", (message: ServerMessage) => this.onServerMessage(message));
@@ -186,14 +227,24 @@ export class Agent {
       this.log(`server refused a report for ${ack.ref.stageId}#${ack.ref.attempt}: ${ack.refused}`);
       attempt.outbox = [];
       attempt.abort.abort(ack.refused);
+      this.wake(attempt);
       return;
     }
     attempt.outbox = attempt.outbox.filter((m) => {
-      if (m.logs) return m.logs.chunks.some((c) => c.seq > ack.logsThrough);
+      if (m.logs) {
+        const keep = m.logs.chunks.some((c) => c.seq > ack.logsThrough);
+        if (!keep) attempt.unackedBytes -= logBytes(m);
+        return keep;
+      }
       if (m.finished) return !ack.finished;
       if (m.started) return false;
       return true;
     });
+    if (attempt.unackedBytes < this.maxUnacked) this.wake(attempt);
+  }
+
+  private wake(attempt: RunningAttempt): void {
+    for (const w of attempt.wakers.splice(0)) w();
   }
 
   private start(assignment: AssignmentMessage): void {
@@ -203,7 +254,14 @@ export class Agent {
       this.log(`draining: not starting ${ref.stageId}#${ref.attempt}; its lease will lapse`);
       return;
     }
-    const attempt: RunningAttempt = { ref, abort: new AbortController(), outbox: [], done: Promise.resolve() };
+    const attempt: RunningAttempt = {
+      ref,
+      abort: new AbortController(),
+      outbox: [],
+      unackedBytes: 0,
+      wakers: [],
+      done: Promise.resolve(),
+    };
     this.attempts.set(key(ref), attempt);
     attempt.done = this.execute(assignment, attempt)
       .catch((error: unknown) => this.log(`attempt ${key(ref)} crashed: ${String(error)}`))
@@ -217,25 +275,19 @@ export class Agent {
     const ref = assignment.ref;
     this.report(attempt, { started: { ref } });
     const batcher = new LogBatcher({ onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }) });
-    let result: StageResult;
-    try {
-      const workspace = await prepareWorkspace(assignment.source.directory, assignment.workdir);
-      try {
-        result = await runStageProcess({
-          commands: assignment.commands,
-          cwd: workspace.cwd,
-          env: assignment.env,
-          timeoutSeconds: assignment.timeoutSeconds,
-          onOutput: (text) => batcher.push(text),
-          signal: attempt.abort.signal,
-        });
-      } finally {
-        await workspace.dispose();
-      }
-    } catch (error) {
-      result = { outcome: "failure", exitCode: null, reason: `could not prepare the workspace: ${(error as Error).message}` };
-      batcher.push(`hodei: ${result.reason}\n`);
-    }
+    const maxUnacked = this.maxUnacked;
+    const result: StageResult = await runAttempt(assignment, {
+      client: () => this.connected(),
+      metadata: () => this.metadata(),
+      output: (text) => batcher.push(text),
+      signal: attempt.abort.signal,
+      gate: {
+        get open() {
+          return attempt.unackedBytes < maxUnacked || attempt.abort.signal.aborted;
+        },
+        whenOpen: () => new Promise<void>((resolve) => attempt.wakers.push(resolve)),
+      },
+    });
     batcher.flush();
     this.report(attempt, {
       finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "" },
@@ -245,6 +297,7 @@ export class Agent {
 
   private report(attempt: RunningAttempt, message: AgentMessage): void {
     attempt.outbox.push(message);
+    attempt.unackedBytes += logBytes(message);
     this.send(message);
   }
 
@@ -263,4 +316,8 @@ export class Agent {
   private runningRefs(): AttemptRefMessage[] {
     return [...this.attempts.values()].map((a) => a.ref);
   }
+}
+
+function logBytes(m: AgentMessage): number {
+  return m.logs ? m.logs.chunks.reduce((n, c) => n + c.data.length, 0) : 0;
 }

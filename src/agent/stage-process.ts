@@ -1,10 +1,17 @@
 /**
  * Runs a stage's commands, one `sh -e -c` each, in their own process group so
  * that cancel and timeout kill the whole tree, background children included
- * (SPEC 7). Output of stdout and stderr goes to `onOutput` in arrival order.
+ * (SPEC 7). Output of stdout and stderr goes to `onOutput` in arrival order,
+ * with the stage's secrets masked.
+ *
+ * Secrets reach the command through a launcher (`launcherScript`): a shell
+ * that reads `export NAME='value'` lines from its stdin, a pipe from the
+ * agent, and then execs the command. They are never in an argv, a file, or
+ * the agent's own environment.
  */
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import { SecretMasker } from "./masker.js";
 
 export type StageOutcome = "success" | "failure" | "timed_out" | "cancelled";
 
@@ -22,12 +29,45 @@ export interface StageProcessOptions {
   timeoutSeconds: number;
   onOutput: (text: string) => void;
   signal: AbortSignal;
+  /** Name → value, set in the command's environment only. */
+  secrets?: Readonly<Record<string, string>>;
+  /** When closed, the stage's output pipes are paused (and so, once they fill, the stage). */
+  gate?: OutputGate;
   /** Between SIGTERM and SIGKILL. */
   killGraceMs?: number;
 }
 
 /** The host variables a stage inherits; everything else comes from the assignment. */
 const INHERITED = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM"];
+
+/** Flow control between the stage's output and the connection to the server. */
+export interface OutputGate {
+  readonly open: boolean;
+  /** Resolves when the gate is open again. */
+  whenOpen(): Promise<void>;
+}
+
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class BadSecretNameError extends Error {
+  constructor(readonly secretName: string) {
+    super(`secret name ${JSON.stringify(secretName)} is not a valid environment variable name`);
+    this.name = "BadSecretNameError";
+  }
+}
+
+/** `$1` is the command; the secrets arrive on stdin as shell assignments. */
+export const launcherScript = 'eval "$(cat)" && exec /bin/sh -e -c "$1"';
+
+/** The launcher's stdin: one `export NAME='value'` per secret. */
+export function launcherInput(secrets: Readonly<Record<string, string>>): string {
+  let out = "";
+  for (const [name, value] of Object.entries(secrets)) {
+    if (!SECRET_NAME.test(name)) throw new BadSecretNameError(name);
+    out += `export ${name}='${value.replace(/'/g, "'\\''")}'\n`;
+  }
+  return out;
+}
 
 export function baseEnvironment(host: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
@@ -41,27 +81,57 @@ export function baseEnvironment(host: NodeJS.ProcessEnv = process.env): Record<s
 export async function runStageProcess(options: StageProcessOptions): Promise<StageResult> {
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   let exitCode: number | null = null;
+  const secrets = Object.values(options.secrets ?? {});
+  let input: string;
+  try {
+    input = launcherInput(options.secrets ?? {});
+  } catch (error) {
+    if (error instanceof BadSecretNameError) return { outcome: "failure", exitCode: null, reason: error.message };
+    throw error;
+  }
   for (const command of options.commands) {
     if (options.signal.aborted) return { outcome: "cancelled", exitCode: null, reason: reasonOf(options.signal) };
-    options.onOutput(`$ ${firstLine(command)}\n`);
-    const result = await runOne(command, options, deadline);
+    options.onOutput(new SecretMasker(secrets).mask(`$ ${firstLine(command)}\n`));
+    const result = await runOne(command, input, options, deadline);
     exitCode = result.exitCode;
     if (result.outcome !== "success") return result;
   }
   return { outcome: "success", exitCode: exitCode ?? 0, reason: null };
 }
 
-function runOne(command: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
+function runOne(command: string, input: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
   return new Promise((resolve) => {
-    const child = spawn("/bin/sh", ["-e", "-c", command], {
+    const child = spawn("/bin/sh", ["-c", launcherScript, "hodei-stage", command], {
       cwd: options.cwd,
       env: { ...baseEnvironment(), ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
       detached: true,
     });
-    const decoders = { out: new StringDecoder("utf8"), err: new StringDecoder("utf8") };
-    child.stdout.on("data", (b: Buffer) => options.onOutput(decoders.out.write(b)));
-    child.stderr.on("data", (b: Buffer) => options.onOutput(decoders.err.write(b)));
+    // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input);
+    const secrets = Object.values(options.secrets ?? {});
+    const streams = [
+      { pipe: child.stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: child.stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+    ];
+    let paused = false;
+    const throttle = () => {
+      const gate = options.gate;
+      if (!gate || gate.open || paused) return;
+      paused = true;
+      for (const s of streams) s.pipe.pause();
+      void gate.whenOpen().then(() => {
+        paused = false;
+        for (const s of streams) s.pipe.resume();
+      });
+    };
+    for (const s of streams) {
+      s.pipe.on("data", (b: Buffer) => {
+        options.onOutput(s.masker.push(s.decoder.write(b)));
+        throttle();
+      });
+    }
 
     let ending: StageResult | null = null;
     const killTree = (signal: NodeJS.Signals) => {
@@ -96,7 +166,7 @@ function runOne(command: string, options: StageProcessOptions, deadline: number)
       // Background children of the script die with it: nothing of a stage outlives it.
       killTree("SIGKILL");
       const finish = () => {
-        options.onOutput(decoders.out.end() + decoders.err.end());
+        for (const s of streams) options.onOutput(s.masker.push(s.decoder.end()) + s.masker.flush());
         if (ending) return resolve(ending);
         if (code === 0) return resolve({ outcome: "success", exitCode: 0, reason: null });
         resolve({
@@ -114,7 +184,9 @@ function runOne(command: string, options: StageProcessOptions, deadline: number)
         }
       };
       child.on("close", once);
-      setTimeout(once, 500).unref();
+      // While flow control holds the pipes paused, what is left in them is still coming.
+      const patience = () => (paused ? setTimeout(patience, 100).unref() : once());
+      setTimeout(patience, 500).unref();
     });
   });
 }

@@ -1,8 +1,9 @@
 /**
- * A fresh directory per stage attempt, filled from the run's source, removed
- * afterwards. Every attempt starts from the same files (SPEC 1).
+ * A fresh directory per stage attempt, filled from the run's files (fetched
+ * from the server), removed afterwards. Every attempt starts from the same
+ * files (SPEC 1).
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -20,13 +21,13 @@ export class WorkdirEscapeError extends Error {
   }
 }
 
-export async function prepareWorkspace(sourceDir: string, workdir: string): Promise<Workspace> {
+export async function prepareWorkspace(workdir: string, fill: (root: string) => Promise<void>): Promise<Workspace> {
   const root = await mkdtemp(path.join(tmpdir(), "hodei-ws-"));
   const dispose = () => rm(root, { recursive: true, force: true });
   try {
     const cwd = path.resolve(root, workdir || ".");
     if (cwd !== root && !cwd.startsWith(root + path.sep)) throw new WorkdirEscapeError(workdir);
-    await cp(sourceDir, root, { recursive: true, verbatimSymlinks: true });
+    await fill(root);
     return { root, cwd, dispose };
   } catch (error) {
     await dispose();

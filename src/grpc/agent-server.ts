@@ -4,40 +4,44 @@
  * Everything an agent reports is checked against the engine's leases: an
  * agent can only speak for attempts leased to it.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Engine } from "../engine/engine.js";
+import { attemptKey } from "../engine/agent-pool.js";
 import type { AgentLink, Assignment, AttemptRef } from "../engine/ports.js";
+import type { CertificateAuthority } from "../pki/ca.js";
 import type { AttemptOutcome } from "../saga/events.js";
-import {
-  AGENT_ID_METADATA_KEY,
-  PROTOCOL_METADATA_KEY,
-  PROTOCOL_VERSION,
-  SESSION_METADATA_KEY,
-  agentServiceDefinition,
-  type AgentMessage,
-  type AttemptRefMessage,
-  type RegisterRequest,
-  type RegisterResponse,
-  type ServerMessage,
-} from "./protocol.js";
+import { identify, type AgentDirectory, type RegisteredAgent } from "./agent-identity.js";
+import { ArtifactStore } from "./artifact-store.js";
+import { fail, fileServiceHandlers, type AssignedAttempt, type CallIdentity, type Refusal } from "./file-service.js";
+import { agentServiceDefinition, type AgentMessage, type AttemptRefMessage, type RegisterRequest, type RegisterResponse, type ServerMessage } from "./protocol.js";
+import { register } from "./registration.js";
+import { agentServerCredentials, type ServerTls } from "./tls.js";
+import type { TokenRefusal } from "./agent-tokens.js";
 
-/** Where registered agents are kept (the store), so they outlive a restart. */
-export interface AgentDirectory {
-  insert(agent: RegisteredAgent & { hostname: string }, at: Date): Promise<void>;
-  find(id: string): Promise<RegisteredAgent | null>;
+export type { AgentDirectory, RegisteredAgent } from "./agent-identity.js";
+
+/** Reveals a repository's secrets for an assignment (src/secrets/secret-store.ts). */
+export interface SecretSource {
+  reveal(repo: string, names: readonly string[]): Promise<Record<string, string>>;
 }
 
 export interface AgentServerOptions {
   engine: Engine;
   agents: AgentDirectory;
-  /** Returns true if `token` may register an agent. */
+  /** Operator-configured registration tokens (HODEI_AGENT_TOKEN): true if `token` is one. */
   verifyRegistrationToken: (token: string) => boolean;
+  /** Tokens kept in the store (bootstrap, registration). */
+  redeemToken?: (token: string) => Promise<{ ok: true } | { ok: false; why: TokenRefusal }>;
+  /** mTLS: the CA that signs agents' certificates and the server's own certificate. Without it, plaintext (protocol tests only). */
+  tls?: { ca: CertificateAuthority; server: ServerTls };
+  secrets?: SecretSource;
+  /** Where artifacts are stored (HODEI_DATA_DIR/artifacts). */
+  artifactsDir: string;
+  maxArtifactBytes?: number;
   host?: string;
   port?: number;
   heartbeatIntervalMs?: number;
   leaseMs?: number;
-  credentials?: grpc.ServerCredentials;
   /**
    * Local agents carry the `hodei.instance` label of the process that started
    * them. One from an earlier incarnation (orphaned by a crash) may reconnect
@@ -45,13 +49,6 @@ export interface AgentServerOptions {
    */
   instance?: string;
   onError?: (error: unknown, context: string) => void;
-}
-
-export interface RegisteredAgent {
-  id: string;
-  secretHash: Buffer;
-  labels: Record<string, string>;
-  capacity: number;
 }
 
 const OUTCOMES = new Set<AttemptOutcome>(["success", "failure", "timed_out", "cancelled"]);
@@ -62,21 +59,36 @@ export class AgentServer {
   private readonly heartbeatIntervalMs: number;
   private readonly leaseMs: number;
   private readonly onError: (error: unknown, context: string) => void;
+  /** Assignments sent and not yet over, to serve their files. */
+  private readonly assigned = new Map<string, AssignedAttempt>();
+  readonly artifacts: ArtifactStore;
   boundPort = 0;
 
   constructor(private readonly options: AgentServerOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
     this.leaseMs = options.leaseMs ?? 15_000;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei agent server: ${context}:`, error));
+    this.artifacts = new ArtifactStore(options.artifactsDir, options.maxArtifactBytes);
+    const files = fileServiceHandlers({
+      authenticate: (call) => this.identify(call),
+      holds: (agentId, ref) => options.engine.holds(agentId, ref),
+      assigned: (ref) => this.assigned.get(attemptKey(ref)),
+      artifacts: this.artifacts,
+      onError: this.onError,
+    });
     this.server.addService(agentServiceDefinition(), {
       register: this.register.bind(this),
       connect: this.connect.bind(this),
+      fetchSource: files.fetchSource,
+      fetchArtifact: files.fetchArtifact,
+      uploadArtifact: files.uploadArtifact,
     });
   }
 
   async listen(): Promise<number> {
     const address = `${this.options.host ?? "127.0.0.1"}:${this.options.port ?? 0}`;
-    const credentials = this.options.credentials ?? grpc.ServerCredentials.createInsecure();
+    const tls = this.options.tls;
+    const credentials = tls ? agentServerCredentials(tls.server) : grpc.ServerCredentials.createInsecure();
     this.boundPort = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
     );
@@ -101,48 +113,36 @@ export class AgentServer {
     call: grpc.ServerUnaryCall<RegisterRequest, RegisterResponse>,
     callback: grpc.sendUnaryData<RegisterResponse>,
   ): void {
-    const refusal = checkProtocol(call.metadata);
-    if (refusal) return callback(refusal);
-    const request = call.request;
-    if (!this.options.verifyRegistrationToken(request.token)) {
-      return callback({ code: grpc.status.UNAUTHENTICATED, details: "registration token refused" });
-    }
-    const secret = randomBytes(32).toString("base64url");
-    const agent: RegisteredAgent = {
-      id: randomUUID(),
-      secretHash: sha256(secret),
-      labels: { provider: "local", ...request.labels },
-      capacity: Math.max(1, Math.min(request.capacity || 1, 64)),
+    const options = {
+      agents: this.options.agents,
+      ca: this.options.tls?.ca ?? null,
+      staticToken: this.options.verifyRegistrationToken,
+      redeem: this.options.redeemToken ?? null,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      leaseMs: this.leaseMs,
     };
-    this.options.agents.insert({ ...agent, hostname: request.hostname || "unknown" }, new Date()).then(
-      () =>
-        callback(null, {
-          agentId: agent.id,
-          sessionSecret: secret,
-          heartbeatIntervalMs: this.heartbeatIntervalMs,
-          leaseMs: this.leaseMs,
-        }),
+    register(options, call).then(
+      (result) => ("code" in result ? callback(result) : callback(null, result)),
       (error: unknown) => {
-        this.onError(error, "storing a registration");
-        callback({ code: grpc.status.UNAVAILABLE, details: "the control plane could not store the registration; retry" });
+        this.onError(error, "registering an agent");
+        callback({ code: grpc.status.UNAVAILABLE, details: "the control plane could not register the agent; retry" });
       },
     );
   }
 
+  private identify(call: CallIdentity): Promise<RegisteredAgent | Refusal> {
+    return identify(call, this.options.agents, this.options.tls !== undefined);
+  }
+
   private connect(call: grpc.ServerDuplexStream<AgentMessage, ServerMessage>): void {
-    const refusal = checkProtocol(call.metadata);
-    if (refusal) {
-      call.destroy(Object.assign(new Error(refusal.details), refusal));
-      return;
-    }
-    this.authenticate(call.metadata).then(
+    this.identify(call).then(
       (agent) => {
-        if (agent) return this.attach(agent, call);
-        call.destroy(Object.assign(new Error("unknown agent or bad session"), { code: grpc.status.UNAUTHENTICATED }));
+        if ("id" in agent) return this.attach(agent, call);
+        fail(call, agent);
       },
       (error: unknown) => {
         this.onError(error, "authenticating an agent");
-        call.destroy(Object.assign(new Error("the control plane is unavailable; retry"), { code: grpc.status.UNAVAILABLE }));
+        fail(call, { code: grpc.status.UNAVAILABLE, details: "the control plane is unavailable; retry" });
       },
     );
   }
@@ -156,7 +156,7 @@ export class AgentServer {
       id: agent.id,
       labels: agent.labels,
       capacity: isOrphan(agent, this.options.instance) ? 0 : agent.capacity,
-      assign: (a) => writeMessage(call, { assignment: assignmentMessage(a) }),
+      assign: (a) => this.assign(agent.id, call, a),
       cancel: (ref, reason) => void writeMessage(call, { cancel: { ref: refMessage(ref), reason } }),
     };
     engine.agentConnected(link);
@@ -217,17 +217,47 @@ export class AgentServer {
         exitCode: message.finished.exitCode < 0 ? null : message.finished.exitCode,
         reason: message.finished.reason || null,
       });
+      if (ok) this.forget(ref);
       writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: 0, finished: true, refused: "" } : refusedAck(ref) });
     }
   }
 
-  private async authenticate(metadata: grpc.Metadata): Promise<RegisteredAgent | null> {
-    const id = metadata.get(AGENT_ID_METADATA_KEY)[0];
-    const secret = metadata.get(SESSION_METADATA_KEY)[0];
-    if (typeof id !== "string" || typeof secret !== "string") return null;
-    const agent = await this.options.agents.find(id);
-    if (!agent) return null;
-    return timingSafeEqual(agent.secretHash, sha256(secret)) ? agent : null;
+  /**
+   * Sends an assignment once its secrets are looked up and the artifacts it
+   * needs are known. A lookup that fails becomes the attempt's failure.
+   */
+  private assign(agentId: string, call: grpc.ServerDuplexStream<AgentMessage, ServerMessage>, a: Assignment): boolean {
+    if (call.destroyed || call.writableEnded) return false;
+    void this.prepare(agentId, a).then((assignment) => writeMessage(call, { assignment }));
+    return true;
+  }
+
+  private async prepare(agentId: string, a: Assignment): Promise<NonNullable<ServerMessage["assignment"]>> {
+    const message = assignmentMessage(a);
+    try {
+      const from = [];
+      for (const need of a.stage.needs) if (await this.artifacts.exists(a.runId, need)) from.push(need);
+      message.artifactsFrom = from;
+      this.assigned.set(attemptKey(a), { agentId, sourceDir: a.source.path, artifactsFrom: new Set(from) });
+      if (a.stage.secrets.length > 0) {
+        const repo = secretRepoOf(a.repo);
+        if (!this.options.secrets) throw new Error(`the stage needs secrets (${a.stage.secrets.join(", ")}) and this server has no secret store`);
+        const found = await this.options.secrets.reveal(repo, a.stage.secrets);
+        const missing = a.stage.secrets.filter((n) => !(n in found));
+        if (missing.length > 0) throw new Error(`secret ${missing.join(", ")} is not set for ${repo} (hodei secret set ${repo} ${missing[0]})`);
+        message.secrets = found;
+      }
+    } catch (error) {
+      // Only the names are in the message, never a value.
+      message.setupError = (error as Error).message;
+      message.secrets = {};
+    }
+    return message;
+  }
+
+  /** Forgets the files of attempts that are over. */
+  private forget(ref: AttemptRef): void {
+    this.assigned.delete(attemptKey(ref));
   }
 }
 
@@ -238,23 +268,20 @@ function isOrphan(agent: RegisteredAgent, instance: string | undefined): boolean
   return startedBy !== undefined && startedBy !== instance;
 }
 
-function checkProtocol(metadata: grpc.Metadata): { code: grpc.status; details: string } | null {
-  const version = metadata.get(PROTOCOL_METADATA_KEY)[0];
-  if (version === PROTOCOL_VERSION) return null;
-  return {
-    code: grpc.status.FAILED_PRECONDITION,
-    details: `agent protocol ${typeof version === "string" ? version : "(none)"} is not supported: this server speaks protocol ${PROTOCOL_VERSION}; upgrade the agent`,
-  };
-}
-
 function writeMessage(call: grpc.ServerDuplexStream<AgentMessage, ServerMessage>, message: ServerMessage): boolean {
   if (call.destroyed || call.writableEnded) return false;
   call.write(message);
   return true;
 }
 
-function sha256(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
+/**
+ * Secrets are stored under `owner/name` (SPEC 3); a run of a clone URL
+ * without a forge is recorded by its URL, whose last two path segments name it.
+ */
+export function secretRepoOf(repo: string): string {
+  if (/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repo)) return repo;
+  const parts = repo.replace(/\.git\/?$/, "").split(/[/:]/).filter(Boolean);
+  return parts.slice(-2).join("/");
 }
 
 function attemptRef(m: AttemptRefMessage): AttemptRef {
@@ -276,7 +303,11 @@ function assignmentMessage(a: Assignment): NonNullable<ServerMessage["assignment
     env: a.env,
     workdir: a.stage.workdir,
     timeoutSeconds: a.stage.timeoutSeconds,
-    source: { directory: a.source.path },
+    source: null,
     stageName: a.stage.name,
+    secrets: {},
+    artifactsFrom: [],
+    artifactPatterns: a.stage.artifacts,
+    setupError: "",
   };
 }

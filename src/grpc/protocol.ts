@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
 /** Bumped when a change would break an agent of the previous version. */
-export const PROTOCOL_VERSION = "1";
+export const PROTOCOL_VERSION = "2";
 export const PROTOCOL_METADATA_KEY = "hodei-protocol";
 export const AGENT_ID_METADATA_KEY = "hodei-agent-id";
 export const SESSION_METADATA_KEY = "hodei-session";
@@ -25,6 +25,7 @@ export interface RegisterRequest {
   hostname: string;
   labels: Record<string, string>;
   capacity: number;
+  csrPem: string;
 }
 
 export interface RegisterResponse {
@@ -32,6 +33,7 @@ export interface RegisterResponse {
   sessionSecret: string;
   heartbeatIntervalMs: number;
   leaseMs: number;
+  certificatePem: string;
 }
 
 export interface AgentMessage {
@@ -48,8 +50,22 @@ export interface AssignmentMessage {
   env: Record<string, string>;
   workdir: string;
   timeoutSeconds: number;
-  source: { directory: string };
+  source: { directory: string } | null;
   stageName: string;
+  secrets: Record<string, string>;
+  artifactsFrom: string[];
+  artifactPatterns: string[];
+  setupError: string;
+}
+
+export interface DataChunk {
+  data: Buffer;
+}
+
+export interface ArtifactUpload {
+  ref?: AttemptRefMessage | null;
+  data?: Buffer | null;
+  body?: "ref" | "data";
 }
 
 export interface ServerMessage {
@@ -66,6 +82,12 @@ export interface AgentServiceClient extends grpc.Client {
     callback: (error: grpc.ServiceError | null, response?: RegisterResponse) => void,
   ): grpc.ClientUnaryCall;
   connect(metadata: grpc.Metadata): grpc.ClientDuplexStream<AgentMessage, ServerMessage>;
+  fetchSource(request: { ref: AttemptRefMessage }, metadata: grpc.Metadata): grpc.ClientReadableStream<DataChunk>;
+  fetchArtifact(request: { ref: AttemptRefMessage; fromStageId: string }, metadata: grpc.Metadata): grpc.ClientReadableStream<DataChunk>;
+  uploadArtifact(
+    metadata: grpc.Metadata,
+    callback: (error: grpc.ServiceError | null, response?: { bytes: number }) => void,
+  ): grpc.ClientWritableStream<ArtifactUpload>;
 }
 
 interface LoadedPackage {

@@ -1,0 +1,63 @@
+/**
+ * One stage attempt on the agent, start to end: a fresh workspace with the
+ * run's files and the needed artifacts from the server, the commands with the
+ * stage's secrets, then (after success) the stage's own artifacts packed and
+ * uploaded. Every failure on the way becomes the attempt's result with a
+ * reason; none escapes.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { AgentServiceClient, AssignmentMessage } from "../grpc/protocol.js";
+import { ArtifactPatternError, expandArtifacts } from "./artifacts.js";
+import { runStageProcess, type OutputGate, type StageResult } from "./stage-process.js";
+import { fetchArtifact, fetchSource, uploadArtifact } from "./transfer.js";
+import { prepareWorkspace } from "./workspace.js";
+
+export interface AttemptContext {
+  client: () => AgentServiceClient;
+  metadata: () => grpc.Metadata;
+  output: (text: string) => void;
+  signal: AbortSignal;
+  gate: OutputGate;
+}
+
+export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptContext): Promise<StageResult> {
+  const failure = (reason: string): StageResult => {
+    ctx.output(`hodei: ${reason}\n`);
+    return { outcome: "failure", exitCode: null, reason };
+  };
+  if (assignment.setupError) return failure(assignment.setupError);
+  const ref = assignment.ref;
+  let workspace;
+  try {
+    workspace = await prepareWorkspace(assignment.workdir, async (root) => {
+      await fetchSource(ctx.client(), ctx.metadata(), ref, root);
+      for (const from of assignment.artifactsFrom) await fetchArtifact(ctx.client(), ctx.metadata(), ref, from, root);
+    });
+  } catch (error) {
+    return failure(`could not prepare the workspace: ${(error as Error).message}`);
+  }
+  try {
+    const result = await runStageProcess({
+      commands: assignment.commands,
+      cwd: workspace.cwd,
+      env: assignment.env,
+      secrets: assignment.secrets,
+      timeoutSeconds: assignment.timeoutSeconds,
+      onOutput: ctx.output,
+      signal: ctx.signal,
+      gate: ctx.gate,
+    });
+    if (result.outcome !== "success" || assignment.artifactPatterns.length === 0) return result;
+    try {
+      const paths = await expandArtifacts(workspace.root, assignment.artifactPatterns);
+      const bytes = await uploadArtifact(ctx.client(), ctx.metadata(), ref, workspace.root, paths);
+      ctx.output(`hodei: artifacts uploaded (${paths.length} path(s), ${bytes} bytes)\n`);
+      return result;
+    } catch (error) {
+      if (error instanceof ArtifactPatternError) return failure(error.message);
+      return failure(`could not upload the artifacts: ${(error as Error).message}`);
+    }
+  } finally {
+    await workspace.dispose();
+  }
+}

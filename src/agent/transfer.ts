@@ -1,0 +1,61 @@
+/**
+ * The agent's side of the file calls: the run's files and the artifacts of
+ * needed stages come from the server as tar streams and are unpacked into
+ * the workspace; the stage's own artifacts go up the same way. Streams end
+ * to end with backpressure, so nothing is held whole in memory.
+ */
+import { once } from "node:events";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type * as grpc from "@grpc/grpc-js";
+import * as tar from "tar";
+import type { AgentServiceClient, AttemptRefMessage, DataChunk } from "../grpc/protocol.js";
+
+/** Turns a stream of DataChunk messages into a stream of bytes. */
+async function* bytesOf(stream: grpc.ClientReadableStream<DataChunk>): AsyncGenerator<Buffer> {
+  for await (const message of stream as AsyncIterable<DataChunk>) yield message.data;
+}
+
+async function unpack(stream: grpc.ClientReadableStream<DataChunk>, into: string): Promise<void> {
+  // tar refuses absolute paths and `..` unless told otherwise.
+  await pipeline(bytesOf(stream), tar.x({ cwd: into, strict: true }));
+}
+
+export function fetchSource(client: AgentServiceClient, metadata: grpc.Metadata, ref: AttemptRefMessage, into: string): Promise<void> {
+  return unpack(client.fetchSource({ ref }, metadata), into);
+}
+
+export function fetchArtifact(
+  client: AgentServiceClient,
+  metadata: grpc.Metadata,
+  ref: AttemptRefMessage,
+  fromStageId: string,
+  into: string,
+): Promise<void> {
+  return unpack(client.fetchArtifact({ ref, fromStageId }, metadata), into);
+}
+
+/** Packs `paths` (relative to `root`) and uploads them as the attempt's artifact; resolves with the byte count. */
+export async function uploadArtifact(
+  client: AgentServiceClient,
+  metadata: grpc.Metadata,
+  ref: AttemptRefMessage,
+  root: string,
+  paths: readonly string[],
+): Promise<number> {
+  let settle!: { resolve: (n: number) => void; reject: (e: Error) => void };
+  const done = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  const call = client.uploadArtifact(metadata, (error, response) => (error ? settle.reject(error) : settle.resolve(response?.bytes ?? 0)));
+  try {
+    call.write({ ref });
+    const packed = tar.c({ cwd: root, portable: true }, [...paths]) as unknown as Readable;
+    for await (const chunk of packed) {
+      if (!call.write({ data: chunk as Buffer })) await Promise.race([once(call, "drain"), done]);
+    }
+    call.end();
+  } catch (error) {
+    call.cancel();
+    throw error;
+  }
+  return done;
+}
