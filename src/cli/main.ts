@@ -88,10 +88,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("a standalone agent that dials out to a server")
     .option("--server <host:port>", "the server's gRPC address")
     .option("--token <token>", "registration token (better: HODEI_AGENT_TOKEN)")
+    .option("--ca <file>", "the server's CA certificate, HODEI_DATA_DIR/pki/ca.crt on the server (or HODEI_AGENT_CA: the PEM itself)")
     .option("--label <key=value>", "a label, e.g. provider=local (repeatable)", (v: string, all: string[]) => [...all, v], [])
     .option("--capacity <n>", "stages run at once", "1")
     .option("--exit-with-parent", "when the process that started this agent dies, finish running stages and exit")
-    .action(async (o: { server?: string; token?: string; label: string[]; capacity: string; exitWithParent?: boolean }) => {
+    .action(async (o: { server?: string; token?: string; ca?: string; label: string[]; capacity: string; exitWithParent?: boolean }) => {
       const { agentCommand } = await import("./commands/agent.js");
       exitCode = await agentCommand({ ...o, stderr, signal: interrupt.signal });
     });

@@ -17,6 +17,10 @@ export interface LocalProviderOptions {
   capacity?: number;
   /** This control-plane process's instance id, given to its agents as a label. */
   instance: string;
+  /** The server's CA (PEM), which agents check the server against (HODEI_AGENT_CA). */
+  caPem?: string;
+  /** A fresh credential per agent process (a one-time bootstrap token); default: the endpoint's token. */
+  mintToken?: () => Promise<string>;
   onOutput?: (agentIndex: number, text: string) => void;
   onError?: (message: string) => void;
 }
@@ -50,6 +54,16 @@ export class LocalProvider implements Provider {
   }
 
   private spawnAgent(index: number, endpoint: AgentEndpoint): void {
+    const mint = this.options.mintToken ?? (() => Promise.resolve(endpoint.token));
+    mint().then(
+      (token) => {
+        if (!this.stopping) this.spawnWithToken(index, endpoint, token);
+      },
+      (error: unknown) => this.options.onError?.(`could not mint a token for local agent ${index}: ${String(error)}`),
+    );
+  }
+
+  private spawnWithToken(index: number, endpoint: AgentEndpoint, token: string): void {
     const child = spawn(
       process.execPath,
       [
@@ -68,7 +82,11 @@ export class LocalProvider implements Provider {
       ],
       {
         // The token travels in the environment of this one child, never in argv.
-        env: { ...agentEnvironment(), HODEI_AGENT_TOKEN: endpoint.token },
+        env: {
+          ...agentEnvironment(),
+          HODEI_AGENT_TOKEN: token,
+          ...(this.options.caPem ? { HODEI_AGENT_CA: this.options.caPem } : {}),
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

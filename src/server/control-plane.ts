@@ -5,7 +5,13 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { Engine } from "../engine/engine.js";
+import { hostname } from "node:os";
+import path from "node:path";
 import { AgentServer } from "../grpc/agent-server.js";
+import { AgentTokens } from "../grpc/agent-tokens.js";
+import { issueServerCertificate, loadOrCreateCa } from "../pki/ca.js";
+import { loadSecretsKey } from "../secrets/key.js";
+import { SecretStore } from "../secrets/secret-store.js";
 import { LocalProvider } from "../providers/local.js";
 import type { Provider } from "../providers/provider.js";
 import { provisionerHooks } from "../providers/hooks.js";
@@ -31,6 +37,10 @@ export interface ControlPlaneOptions {
   localAgents: number;
   /** A token standalone agents may register with (`hodei agent --token`). */
   agentToken?: string;
+  /** HODEI_SECRETS_KEY; unset: the key file in dataDir (see secrets/key.ts). */
+  secretsKey?: string;
+  /** Extra names (DNS or IP) for the gRPC server's certificate, besides localhost, 127.0.0.1, ::1 and the host name. */
+  tlsNames?: readonly string[];
   leaseMs?: number;
   /**
    * What to do with runs an earlier process left unfinished: `resume` them
@@ -59,6 +69,9 @@ export class ControlPlane {
     readonly engine: Engine,
     readonly agents: AgentServer,
     readonly grpcPort: number,
+    /** The CA agents must trust (PEM): give it to a standalone agent as HODEI_AGENT_CA. */
+    readonly caPem: string,
+    readonly agentTokens: AgentTokens,
     private readonly providers: Provider[],
     readonly forge: ForgeIntegration | null = null,
     readonly provisioners: Provisioners | null = null,
@@ -87,7 +100,13 @@ export class ControlPlane {
           loadRun: (runId) => runs.load(runId),
           resolveSource: sources.resolve,
           provisioningFailed: (ref, provider, reason) => engine?.provisioningFailed(ref, provider, reason) ?? Promise.resolve(),
-          agentCredentials: options.provisioning.agentCredentials ?? (() => Promise.resolve({ HODEI_AGENT_TOKEN: localToken })),
+          // A one-time bootstrap token per attempt, and the CA the agent checks the server against.
+          agentCredentials:
+            options.provisioning.agentCredentials ??
+            (async (ref) => ({
+              HODEI_AGENT_TOKEN: (await agentTokens.issue("bootstrap", { ttlMs: settings.provisionTimeoutMs + 60_000, description: `${ref.runId}/${ref.stageId}#${ref.attempt}` })).token,
+              HODEI_AGENT_CA: ca.certPem,
+            })),
           log,
         });
         provisioners = createProvisioners(options.provisioning.providers, settings, hooks, owner);
@@ -95,6 +114,9 @@ export class ControlPlane {
       engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
 
       const instance = randomUUID();
+      const ca = await loadOrCreateCa(options.dataDir);
+      const agentTokens = new AgentTokens(db);
+      const tlsNames = ["localhost", "127.0.0.1", "::1", hostname(), ...(options.grpcHost ? [options.grpcHost] : []), ...(options.tlsNames ?? [])];
       const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
       agents = new AgentServer({
         engine,
@@ -104,6 +126,10 @@ export class ControlPlane {
         leaseMs: options.leaseMs,
         heartbeatIntervalMs: options.leaseMs ? Math.max(100, Math.floor(options.leaseMs / 3)) : undefined,
         verifyRegistrationToken: (token) => accepted.some((t) => safeEqual(t, token)),
+        redeemToken: (token) => agentTokens.redeem(token),
+        tls: { ca, server: { caPem: ca.certPem, ...issueServerCertificate(ca, tlsNames) } },
+        secrets: new SecretStore(db, await loadSecretsKey({ envKey: options.secretsKey, dataDir: options.dataDir })),
+        artifactsDir: path.join(options.dataDir, "artifacts"),
         instance,
       });
       grpcPort = await agents.listen();
@@ -120,12 +146,20 @@ export class ControlPlane {
       await sweepLeftovers({ db, dataDir: options.dataDir, log });
 
       if (options.localAgents > 0) {
-        const local = new LocalProvider({ agents: options.localAgents, instance, onOutput: options.onAgentOutput, onError: log });
+        const local = new LocalProvider({
+          agents: options.localAgents,
+          instance,
+          caPem: ca.certPem,
+          // Each local agent process gets its own one-time bootstrap token.
+          mintToken: async () => (await agentTokens.issue("bootstrap", { ttlMs: 10 * 60_000, description: "local agent" })).token,
+          onOutput: options.onAgentOutput,
+          onError: log,
+        });
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
       if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log });
-      return new ControlPlane(db, runs, engine, agents, grpcPort, providers, forge, provisioners);
+      return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners);
     } catch (error) {
       await forge?.stop();
       await provisioners?.stop();

@@ -1,10 +1,13 @@
 /** `hodei agent`: a standalone agent that dials out to a server (SPEC 2, 7). */
+import { readFileSync } from "node:fs";
 import { Agent, AgentRefusedError } from "../../agent/agent.js";
 import { UsageError } from "../usage-error.js";
 
 export interface AgentCommandOptions {
   server?: string;
   token?: string;
+  /** A file with the server's CA certificate; else HODEI_AGENT_CA (the PEM). */
+  ca?: string;
   label: string[];
   capacity: string;
   exitWithParent?: boolean;
@@ -17,6 +20,12 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
   // Prefer the environment: a token in argv is visible to every user of the host.
   const token = options.token ?? process.env.HODEI_AGENT_TOKEN;
   if (!token) throw new UsageError("a registration token is required: --token or HODEI_AGENT_TOKEN");
+  const caPem = options.ca ? readFileSync(options.ca, "utf8") : process.env.HODEI_AGENT_CA;
+  if (!caPem?.includes("BEGIN CERTIFICATE")) {
+    throw new UsageError("the server's CA certificate is required: --ca FILE (the server's HODEI_DATA_DIR/pki/ca.crt) or HODEI_AGENT_CA");
+  }
+  // Credentials are read once; the stages' environment is built from scratch, but keep the agent's own lean too.
+  delete process.env.HODEI_AGENT_TOKEN;
   const capacity = Number(options.capacity);
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError("--capacity must be an integer from 1 to 64");
   const labels: Record<string, string> = {};
@@ -26,7 +35,7 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
     labels[k] = v.join("=");
   }
   const server = options.server.replace(/^grpc:\/\//, "");
-  const agent = new Agent({ server, token, labels, capacity, log: (m) => options.stderr.write(`hodei agent: ${m}\n`) });
+  const agent = new Agent({ server, token, caPem, labels, capacity, log: (m) => options.stderr.write(`hodei agent: ${m}\n`) });
   options.signal.addEventListener("abort", () => void agent.stop(), { once: true });
   // A local agent whose server died must not die of a broken pipe while it finishes its work.
   process.stderr.on("error", () => undefined);
