@@ -5,7 +5,7 @@
  * store or engine. Every 4xx/5xx body is `{ "error": "..." }`.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import { createMetrics } from "../observability/metrics.js";
+import { createMetrics, webhookDeliveries, webhookOutcome } from "../observability/metrics.js";
 import { registerWebhookRoutes } from "../webhooks/routes.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
@@ -76,5 +76,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   void app.register(registerDashboardRoutes);
 
   registerWebhookRoutes(app, { db, secrets: options.webhookSecrets });
+  // Deliveries are counted here, from the answer the intake gave, so every outcome is counted once.
+  app.addHook("onResponse", (request, reply, done) => {
+    const forge = /^\/webhooks\/(github|gitea)(?:\?|$)/.exec(request.url)?.[1];
+    if (forge && request.method === "POST") webhookDeliveries.inc({ forge, outcome: webhookOutcome(reply.statusCode) });
+    done();
+  });
   return app;
 }

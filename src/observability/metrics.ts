@@ -1,18 +1,40 @@
 /**
  * Prometheus metrics (`GET /metrics`). Run and stage numbers are derived from
  * the engine's events as they are stored; the webhook counter is module-level
- * so the webhook intake can count deliveries without being handed a registry.
+ * and fed by the HTTP app from each delivery's answer (webhookOutcome).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EngineListener } from "../engine/engine.js";
 
-/** Webhook deliveries by forge and outcome (e.g. accepted, duplicate, bad_signature, malformed, ignored). */
+/** Webhook deliveries by forge and outcome (see webhookOutcome). */
 export const webhookDeliveries = new Counter({
   name: "hodei_webhook_deliveries_total",
   help: "Webhook deliveries received, by forge and outcome",
   labelNames: ["forge", "outcome"] as const,
   registers: [],
 });
+
+/** A delivery's outcome from the intake's status code (SPEC 3: 202 stored, 200 seen before, 401 bad signature, ...). */
+export function webhookOutcome(status: number): string {
+  switch (status) {
+    case 202:
+      return "accepted";
+    case 200:
+      return "duplicate";
+    case 401:
+      return "bad_signature";
+    case 400:
+      return "malformed";
+    case 413:
+      return "too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 503:
+      return "not_configured";
+    default:
+      return status >= 500 ? "error" : `status_${status}`;
+  }
+}
 
 export interface Metrics {
   readonly registry: Registry;

@@ -1,6 +1,6 @@
 /** Live streams (SSE): a stage's log with ?follow=1, a run's state, every run; and the paged runs list, metrics and dashboard routes. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webhookDeliveries } from "../../src/observability/metrics.js";
+import { buildHttpApp } from "../../src/http/app.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
 import { startTestServer, type TestServer } from "./server-fixture.js";
@@ -113,7 +113,16 @@ describeEachStore("HTTP streams, paging, metrics, dashboard", (store) => {
     it("counts runs and stages by conclusion, queue wait and duration, agents and webhook deliveries", async () => {
       const id = await s.startRun([stage("m1"), stage("m2", { commands: ["exit 1"] })], "acme/metrics");
       await s.control.engine.waitForRun(id);
-      webhookDeliveries.inc({ forge: "github", outcome: "accepted" });
+      // No secret configured: the intake answers 503, counted as not_configured; a bad signature 401.
+      expect((await fetch(`${s.base}/webhooks/gitea`, { method: "POST", body: "{}" })).status).toBe(503);
+      const signed = buildHttpApp({ db: s.control.db, webhookSecrets: { github: "shh" } });
+      const bad = await signed.inject({
+        method: "POST",
+        url: "/webhooks/github",
+        headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "d1", "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
+        payload: "{}",
+      });
+      expect(bad.statusCode).toBe(401);
       const res = await fetch(`${s.base}/metrics`);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
       const text = await res.text();
@@ -122,7 +131,8 @@ describeEachStore("HTTP streams, paging, metrics, dashboard", (store) => {
       expect(text).toMatch(/^hodei_stage_queue_wait_seconds_count [1-9]/m);
       expect(text).toMatch(/^hodei_stage_duration_seconds_count\{outcome="failure"\} [1-9]/m);
       expect(text).toMatch(/^hodei_connected_agents 2$/m);
-      expect(text).toMatch(/^hodei_webhook_deliveries_total\{forge="github",outcome="accepted"\} [1-9]/m);
+      expect(text).toMatch(/^hodei_webhook_deliveries_total\{forge="gitea",outcome="not_configured"\} [1-9]/m);
+      expect(text).toMatch(/^hodei_webhook_deliveries_total\{forge="github",outcome="bad_signature"\} [1-9]/m);
     });
   });
 
