@@ -9,6 +9,8 @@ export interface StageView {
   conclusion: string | null;
   attempt: number;
   exitCode: number | null;
+  /** Why the stage ended as it did, when that is not plain from the exit code ("timed out after 10s", "agent lost"). */
+  reason: string | null;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -50,6 +52,7 @@ interface StageRow {
   conclusion: string | null;
   attempt: number;
   exit_code: number | null;
+  reason: string | null;
   started_at: Date | null;
   finished_at: Date | null;
 }
@@ -94,7 +97,7 @@ export async function getRun(db: Queryable, runId: string): Promise<RunView | nu
   const row = rows[0];
   if (!row) return null;
   const stages = await db.query<StageRow>(
-    `select stage_id, name, needs, status, conclusion, attempt, exit_code, started_at, finished_at
+    `select stage_id, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at
        from run_stages where run_id = $1 order by position`,
     [runId],
   );
@@ -149,6 +152,7 @@ function stageView(s: StageRow): StageView {
     conclusion: s.conclusion,
     attempt: s.attempt,
     exitCode: s.exit_code,
+    reason: s.reason,
     startedAt: s.started_at?.toISOString() ?? null,
     finishedAt: s.finished_at?.toISOString() ?? null,
   };
