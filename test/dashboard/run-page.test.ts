@@ -111,6 +111,7 @@ describe("dashboard in Chromium", () => {
     // No dialog this time: the token from the re-run above is kept in sessionStorage.
     await expect.poll(() => node("forever").getAttribute("data-state"), { timeout: 15_000 }).toBe("cancelled");
     expect(await page.locator(".run-head .badge").textContent()).toContain("cancelled");
+    await expect.poll(() => page.locator("#stage-reason").textContent()).toContain("cancelled");
     expect(await page.locator("#token-dialog[open]").count()).toBe(0);
     await page.locator("#rerun-all").waitFor();
     expect(errors).toEqual([]);

@@ -62,6 +62,7 @@ describeEachStore("HTTP read API", (store) => {
       ["report", "completed", "success", 1, 0],
     ]);
     expect(run.stages[1]).toMatchObject({ needs: ["build"], name: "test" });
+    expect(run.stages[0]).toHaveProperty("reason");
     const missing = await app.inject("/api/runs/nope");
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: "no run nope" });

@@ -9,7 +9,7 @@ import { bearer, startTestServer, type TestServer } from "./server-fixture.js";
 interface RunBody {
   status: string;
   conclusion: string | null;
-  stages: { id: string; status: string; conclusion: string | null; attempt: number }[];
+  stages: { id: string; status: string; conclusion: string | null; attempt: number; reason: string | null }[];
 }
 
 describeEachStore("HTTP write API", (store) => {
@@ -71,6 +71,7 @@ describeEachStore("HTTP write API", (store) => {
       expect(res.json()).toEqual({ id });
       const final = await s.control.engine.waitForRun(id);
       expect(final.conclusion).toBe("cancelled");
+      expect((await run(id)).stages[0]).toMatchObject({ conclusion: "cancelled", reason: expect.stringContaining("cancelled") as unknown });
       const again = await post(`/api/runs/${id}/cancel`);
       expect(again.statusCode).toBe(409);
       expect(again.json()).toEqual({ error: `run ${id} has already completed (cancelled)` });
