@@ -84,6 +84,8 @@ describe("dashboard in Chromium", () => {
     await page.waitForURL(`${s.base}/runs/${id}/stages/test`);
     await page.locator('.log[data-stage="test"] .line:not(.cmd)', { hasText: "FAIL" }).waitFor();
     await page.locator("#rerun-failed").waitFor();
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL("run-page-failed.png", ARTIFACTS).pathname, fullPage: true });
 
     // Re-run the failed stage: the token is asked once, then the new attempt shows.
     await page.locator("#rerun-stage").click();
