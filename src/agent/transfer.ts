@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type * as grpc from "@grpc/grpc-js";
 import * as tar from "tar";
-import type { AgentServiceClient, AttemptRefMessage, DataChunk } from "../grpc/protocol.js";
+import { pieces, type AgentServiceClient, type AttemptRefMessage, type DataChunk } from "../grpc/protocol.js";
 
 /** Turns a stream of DataChunk messages into a stream of bytes. */
 async function* bytesOf(stream: grpc.ClientReadableStream<DataChunk>): AsyncGenerator<Buffer> {
@@ -50,7 +50,9 @@ export async function uploadArtifact(
     call.write({ ref });
     const packed = tar.c({ cwd: root, portable: true }, [...paths]) as unknown as Readable;
     for await (const chunk of packed) {
-      if (!call.write({ data: chunk as Buffer })) await Promise.race([once(call, "drain"), done]);
+      for (const piece of pieces(chunk as Buffer)) {
+        if (!call.write({ data: piece })) await Promise.race([once(call, "drain"), done]);
+      }
     }
     call.end();
   } catch (error) {

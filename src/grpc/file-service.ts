@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as tar from "tar";
 import type { AttemptRef } from "../engine/ports.js";
 import { ArtifactTooLargeError, type ArtifactStore } from "./artifact-store.js";
-import type { ArtifactUpload, AttemptRefMessage, DataChunk } from "./protocol.js";
+import { pieces, type ArtifactUpload, type AttemptRefMessage, type DataChunk } from "./protocol.js";
 
 /** What the server remembers of an assignment it sent, to serve its files. */
 export interface AssignedAttempt {
@@ -53,11 +53,13 @@ async function permitted(ctx: FileServiceContext, call: CallIdentity, ref: Attem
 
 async function sendStream(call: grpc.ServerWritableStream<unknown, DataChunk>, source: Readable): Promise<void> {
   for await (const chunk of source) {
-    if (call.cancelled) {
-      source.destroy();
-      return;
+    for (const piece of pieces(chunk as Buffer)) {
+      if (call.cancelled) {
+        source.destroy();
+        return;
+      }
+      if (!call.write({ data: piece })) await once(call, "drain");
     }
-    if (!call.write({ data: chunk as Buffer })) await once(call, "drain");
   }
   call.end();
 }

@@ -122,3 +122,10 @@ export function protocolMetadata(extra: Record<string, string> = {}): grpc.Metad
   for (const [k, v] of Object.entries(extra)) md.set(k, v);
   return md;
 }
+
+/** File data travels in messages of at most this size, far below gRPC's 4 MiB default limit. */
+export const CHUNK_BYTES = 64 * 1024;
+
+export function* pieces(chunk: Buffer): Generator<Buffer> {
+  for (let at = 0; at < chunk.length; at += CHUNK_BYTES) yield chunk.subarray(at, at + CHUNK_BYTES);
+}
