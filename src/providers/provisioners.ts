@@ -5,12 +5,13 @@
  * first).
  */
 import { DockerProvisioner } from "./docker.js";
+import { KubernetesProvisioner } from "./kubernetes.js";
 import type { ProviderSettings } from "./provider-settings.js";
 import type { ProvisionerHooks } from "./provider.js";
 
 export interface Provisioners {
   /** For EngineOptions.provisioners. */
-  byProvider: { docker?: DockerProvisioner };
+  byProvider: { docker?: DockerProvisioner; kubernetes?: KubernetesProvisioner };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -24,7 +25,8 @@ export function createProvisioners(
   const byProvider: Provisioners["byProvider"] = {};
   const common = { hooks, owner, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
   if (enabled.includes("docker")) byProvider.docker = new DockerProvisioner({ ...common, network: settings.docker.network, pull: settings.docker.pull });
-  const all = (): DockerProvisioner[] => Object.values(byProvider).filter((p) => p !== undefined);
+  if (enabled.includes("kubernetes")) byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace });
+  const all = (): (DockerProvisioner | KubernetesProvisioner)[] => Object.values(byProvider).filter((p) => p !== undefined);
   return {
     byProvider,
     async start() {
