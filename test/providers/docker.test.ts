@@ -4,7 +4,7 @@
  * way provisioning can fail ends the attempt with a reason.
  */
 import Docker from "dockerode";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ControlPlane } from "../../src/server/control-plane.js";
 import { readStageLog } from "../../src/store/run-queries.js";
 import { stage } from "../saga/plan-stages.js";
@@ -12,6 +12,8 @@ import { dockerUnavailable, ensureTestImage, hodeiContainers, TEST_IMAGE } from 
 import { startPlane, startRun, waitFor } from "./docker-plane.js";
 
 const docker = new Docker();
+// Each test starts a control plane on a fresh embedded Postgres (up to ~15 s on a busy machine) before any container.
+vi.setConfig({ testTimeout: 120_000 });
 let control: ControlPlane | null = null;
 afterEach(async () => {
   await control?.stop();
@@ -32,7 +34,7 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
       stage("inside", {
         provider: "docker",
         image: TEST_IMAGE,
-        commands: ["test -f /.dockerenv", "test ! -e /usr/bin/node", 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"'],
+        commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"'],
       }),
     ]);
     const final = await control.engine.waitForRun(id);

@@ -1,0 +1,115 @@
+/**
+ * The kubernetes provider through @kubernetes/client-node against a local
+ * stand-in of the Kubernetes API (kube-standin.ts) that validates every
+ * manifest against the official schemas and runs each Pod as a Docker
+ * container. No real cluster is involved (see the README).
+ */
+import { mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ControlPlane } from "../../src/server/control-plane.js";
+import { readStageLog } from "../../src/store/run-queries.js";
+import { stage } from "../saga/plan-stages.js";
+import { dockerUnavailable, ensureTestImage, hodeiContainers, TEST_IMAGE } from "./docker-engine.js";
+import { startPlane, startRun, waitFor } from "./docker-plane.js";
+import { KubeStandIn } from "./kube-standin.js";
+
+let api: KubeStandIn;
+// Each test starts a control plane on a fresh embedded Postgres (up to ~15 s on a busy machine) before any container.
+vi.setConfig({ testTimeout: 120_000 });
+let control: ControlPlane | null = null;
+afterEach(async () => {
+  await control?.stop();
+  control = null;
+});
+
+const kube = { namespace: "ci" };
+const plane = (extra: Parameters<typeof startPlane>[0] = {}) =>
+  startPlane({ providers: ["kubernetes"], ...extra, settings: { kubernetes: kube, ...extra.settings } });
+
+// The stand-in runs Pods as Docker containers: skipped only outside CI when no Docker engine answers (the reason is in the name).
+describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API stand-in${dockerUnavailable ? ` (skipped: ${dockerUnavailable})` : ""}`, () => {
+  beforeAll(async () => {
+    await ensureTestImage(new Docker());
+    api = new KubeStandIn();
+    await api.start();
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "hodei-kube-")), "config");
+    await api.writeKubeconfig(file);
+    process.env.KUBECONFIG = file;
+  });
+  afterAll(async () => {
+    await api.stop();
+  });
+
+  const podsGone = () => waitFor("the pods and secrets to go", () => api.pods.size === 0 && api.secrets.size === 0, 15_000);
+
+  it("runs a stage in a Pod whose manifests pass the official schemas; the Pod and its Secret go afterwards", async () => {
+    control = await plane();
+    const { id } = await startRun(control, [
+      stage("pod", { provider: "kubernetes", image: TEST_IMAGE, timeoutSeconds: 300, commands: ["test -f /.dockerenv", "cat hello.txt"] }),
+    ]);
+    const final = await control.engine.waitForRun(id);
+    expect(final.stages.get("pod")?.reason ?? null).toBeNull();
+    expect(final.conclusion).toBe("success");
+    expect((await readStageLog(control.db, { runId: id, stageId: "pod" })).chunks.map((c) => c.data).join("")).toContain("hello from the checkout\n");
+    expect(api.refused).toEqual([]);
+    const pod = api.received.find((m): m is V1Pod => m.kind === "Pod")!;
+    const secret = api.received.find((m): m is V1Secret => m.kind === "Secret")!;
+    expect(pod.spec).toMatchObject({ restartPolicy: "Never", activeDeadlineSeconds: 360, automountServiceAccountToken: false });
+    expect(pod.metadata?.annotations).toMatchObject({ "hodei.run": id, "hodei.stage": "pod", "hodei.attempt": "1" });
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: pod.metadata?.name });
+    expect(Object.keys(secret.stringData ?? {})).toContain("HODEI_AGENT_TOKEN");
+    // The token is in the Secret only, never in the Pod's manifest.
+    expect(JSON.stringify(pod)).not.toContain(secret.stringData?.HODEI_AGENT_TOKEN ?? "no token");
+    await podsGone();
+  });
+
+  it("ends the attempt when the image cannot be pulled, with the kubelet's reason", async () => {
+    control = await plane();
+    const { id } = await startRun(control, [stage("pull", { provider: "kubernetes", image: "hodei-test/absent:1", commands: ["true"] })]);
+    const final = await control.engine.waitForRun(id);
+    expect(final.conclusion).toBe("failure");
+    expect(final.stages.get("pull")?.reason).toMatch(/^pod hodei-[0-9a-f]+-[0-9a-f]+: image "hodei-test\/absent:1" cannot be pulled \((ErrImagePull|ImagePullBackOff)\)/);
+    await podsGone();
+  });
+
+  it("ends an evicted Pod's attempt as lost with the reason, and retries it in a new Pod", async () => {
+    control = await plane();
+    const { id, events } = await startRun(control, [
+      stage("evicted", { provider: "kubernetes", image: TEST_IMAGE, retries: 1, commands: ['if [ "$HODEI_ATTEMPT" = 1 ]; then sleep 120; fi; echo again'] }),
+    ]);
+    await waitFor("attempt 1 to run", () => events.some((e) => e.type === "attempt.started" && e.data.attempt === 1));
+    const [name] = [...api.pods.keys()];
+    await api.evict(name!);
+    const final = await control.engine.waitForRun(id);
+    expect(final.conclusion).toBe("success");
+    const lost = events.find((e) => e.type === "attempt.finished" && e.data.attempt === 1);
+    expect(lost?.type === "attempt.finished" && lost.data).toMatchObject({ outcome: "lost", reason: `pod ${name} failed (Evicted): The node was low on resource: memory.` });
+    await podsGone();
+  });
+
+  it("ends the attempt within the provisioning timeout when the agent never connects", async () => {
+    control = await plane({ settings: { agentServer: "127.0.0.1:1", provisionTimeoutMs: 3000 } });
+    const { id } = await startRun(control, [stage("silent", { provider: "kubernetes", image: TEST_IMAGE, commands: ["true"] })]);
+    const final = await control.engine.waitForRun(id);
+    expect(final.stages.get("silent")?.reason).toMatch(/^the agent did not connect within 3 s of provisioning \(pod hodei-/);
+    await podsGone();
+  });
+
+  it("runs a pipeline with one stage on each provider: local, docker and kubernetes", async () => {
+    control = await plane({ providers: ["docker", "kubernetes"], localAgents: 1 });
+    const { id } = await startRun(control, [
+      // This host's Node binary is there on the host and in neither container (the test image has none).
+      stage("local", { commands: [`test -x ${process.execPath}`, "echo on the host"] }),
+      stage("docker", { provider: "docker", image: TEST_IMAGE, needs: ["local"], commands: [`test ! -e ${process.execPath}`, "test -f /.dockerenv", "cat hello.txt"] }),
+      stage("kube", { provider: "kubernetes", image: TEST_IMAGE, needs: ["local"], commands: [`test ! -e ${process.execPath}`, "test -f /.dockerenv", "cat hello.txt"] }),
+    ]);
+    const final = await control.engine.waitForRun(id);
+    expect([...final.stages.values()].map((s) => `${s.plan.id}:${s.conclusion}:${s.reason}`)).toEqual(["local:success:null", "docker:success:null", "kube:success:null"]);
+    await podsGone();
+    await waitFor("the docker containers to go", async () => (await hodeiContainers(new Docker(), id)).length === 0, 15_000);
+  });
+});
