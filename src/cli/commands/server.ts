@@ -21,6 +21,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     grpcPort: config.grpcPort,
     localAgents: config.providers.includes("local") ? config.localAgents : 0,
     agentToken: config.agentToken,
+    secretsKey: config.secretsKey,
     leaseMs: config.leaseMs,
     log: say,
     forge: forgeSettings(config),
