@@ -6,7 +6,6 @@
  */
 import { once } from "node:events";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type * as grpc from "@grpc/grpc-js";
 import * as tar from "tar";
 import { pieces, type AgentServiceClient, type AttemptRefMessage, type DataChunk } from "../grpc/protocol.js";
@@ -18,7 +17,21 @@ async function* bytesOf(stream: grpc.ClientReadableStream<DataChunk>): AsyncGene
 
 async function unpack(stream: grpc.ClientReadableStream<DataChunk>, into: string): Promise<void> {
   // tar refuses absolute paths and `..` unless told otherwise.
-  await pipeline(bytesOf(stream), tar.x({ cwd: into, strict: true }));
+  const unpacker = tar.x({ cwd: into, strict: true });
+  // Listen before the first write: tar's Unpack is not a Node stream, and
+  // stream.pipeline could miss a `finish` it emits while the last chunk is
+  // written, leaving the fetch (and the stage) hanging forever.
+  const finished = new Promise<void>((resolve, reject) => {
+    unpacker.once("finish", () => resolve());
+    unpacker.once("close", () => resolve());
+    unpacker.once("error", reject);
+    stream.once("error", reject);
+  });
+  for await (const data of bytesOf(stream)) {
+    if (!unpacker.write(data)) await Promise.race([once(unpacker, "drain"), finished]);
+  }
+  unpacker.end();
+  await finished;
 }
 
 export function fetchSource(client: AgentServiceClient, metadata: grpc.Metadata, ref: AttemptRefMessage, into: string): Promise<void> {
