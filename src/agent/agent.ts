@@ -141,7 +141,8 @@ export class Agent {
     this.stopping = true;
     for (const a of this.attempts.values()) a.abort.abort("agent stopping");
     await Promise.all([...this.attempts.values()].map((a) => a.done));
-    this.stream?.end();
+    // Cancel rather than half-close: a server that never ends its side must not keep us alive.
+    this.stream?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.client?.close();
     this.registrar.close();

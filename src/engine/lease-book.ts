@@ -42,10 +42,13 @@ export class LeaseBook {
     if (lease?.agentId === agentId) lease.expiresAt = this.now() + this.leaseMs;
   }
 
-  /** Renews every lease the agent holds (a heartbeat). */
-  renewAll(agentId: string): void {
+  /** A heartbeat: renews the agent's leases of the attempts it reports running. */
+  renewRunning(agentId: string, running: readonly AttemptRef[]): void {
     const expiresAt = this.now() + this.leaseMs;
-    for (const lease of this.leases.values()) if (lease.agentId === agentId) lease.expiresAt = expiresAt;
+    for (const ref of running) {
+      const lease = this.get(ref);
+      if (lease?.agentId === agentId) lease.expiresAt = expiresAt;
+    }
   }
 
   delete(ref: AttemptRef): Lease | undefined {

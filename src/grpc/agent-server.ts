@@ -188,7 +188,7 @@ export class AgentServer {
   ): Promise<void> {
     const engine = this.options.engine;
     if (message.heartbeat) {
-      engine.heartbeat(agentId);
+      engine.heartbeat(agentId, message.heartbeat.running.map(attemptRef));
       return;
     }
     if (message.started) {

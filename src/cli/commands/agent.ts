@@ -59,5 +59,10 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
       return 1;
     }
     throw error;
+  } finally {
+    // Nothing of a stopped agent may linger: its stages are killed, and a gRPC
+    // handle that does not close in time does not keep the process alive.
+    await agent.stop();
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
   }
 }
