@@ -11,8 +11,7 @@ import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { applyEvent, type RunState, type StageState } from "../saga/run-state.js";
-import { AgentPool, attemptKey } from "./agent-pool.js";
-import { LeaseBook } from "./lease-book.js";
+import { Dispatcher } from "./dispatcher.js";
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
@@ -20,14 +19,12 @@ import {
   OwnershipLostError,
   type AgentLink,
   type AppendMode,
-  type Assignment,
   type AttemptRef,
   type Clock,
   type LogChunk,
   type Provisioner,
   type RunStore,
 } from "./ports.js";
-import { stageEnvironment } from "./stage-environment.js";
 
 export class RunNotFoundError extends Error {
   constructor(readonly runId: string) {
@@ -67,24 +64,16 @@ export class Engine {
   private readonly leaseMs: number;
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
-  private readonly resolveSource: (runId: string, source: RunSource) => Promise<DirectorySource>;
-  private readonly provisioners: Partial<Record<string, Provisioner>>;
-  /** Attempts an agent was provisioned for and not yet released. */
-  private readonly provisioned = new Set<string>();
   private readonly queue = new KeyedQueue();
-  private readonly pool = new AgentPool();
   /** Unfinished runs, in creation order. */
   private readonly active = new Map<string, RunState>();
-  private readonly leases: LeaseBook;
+  private readonly dispatcher: Dispatcher;
   private readonly ownership: OwnershipKeeper;
   private readonly listeners = new Set<EngineListener>();
   private readonly waiters = new Map<string, ((s: RunState) => void)[]>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => Promise<void>) | null = null;
   private readonly ownershipMs: number;
-  private dispatchQueued = false;
-  private dispatchTimer: NodeJS.Timeout | null = null;
-  private dispatchTimerAt = Infinity;
   private stopped = false;
 
   constructor(options: EngineOptions) {
@@ -94,8 +83,6 @@ export class Engine {
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
-    this.provisioners = options.provisioners ?? {};
-    this.leases = new LeaseBook(this.leaseMs, () => this.clock.now().getTime());
     this.ownership = new OwnershipKeeper(this.store, {
       driven: () => this.active,
       disown: (runId) => this.disown(runId),
@@ -103,10 +90,18 @@ export class Engine {
       adopt: (ids) => this.adopt(ids),
       onError: this.onError,
     });
-    this.resolveSource =
-      options.resolveSource ??
-      ((_runId, source) =>
-        source.kind === "directory" ? Promise.resolve(source) : Promise.reject(new Error(`no resolveSource for a ${source.kind} source`)));
+    this.dispatcher = new Dispatcher({
+      active: () => this.active,
+      advance: (runId, incoming) => this.advance(runId, incoming),
+      resolveSource:
+        options.resolveSource ??
+        ((_runId, source) =>
+          source.kind === "directory" ? Promise.resolve(source) : Promise.reject(new Error(`no resolveSource for a ${source.kind} source`))),
+      clock: this.clock,
+      leaseMs: this.leaseMs,
+      provisioners: options.provisioners ?? {},
+      onError: this.onError,
+    });
   }
 
   /**
@@ -130,7 +125,7 @@ export class Engine {
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.ownership.stop();
-    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    this.dispatcher.stop();
     await this.unwatch?.();
     await this.queue.idle();
   }
@@ -146,7 +141,7 @@ export class Engine {
       adopted.push(id);
       // Agents that were running these attempts get one lease period to come back.
       for (const s of state.stages.values()) {
-        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.leases.grant(refOf(state.id, s), s.agentId);
+        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
       }
     }
     for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));
@@ -168,7 +163,7 @@ export class Engine {
 
   private disown(runId: string): void {
     this.active.delete(runId);
-    for (const lease of this.leases.takeRun(runId)) this.pool.release(lease.agentId, lease.ref);
+    this.dispatcher.disown(runId);
   }
 
   subscribe(listener: EngineListener): () => void {
@@ -202,7 +197,7 @@ export class Engine {
   private cancelAttempts(state: RunState): void {
     for (const s of state.stages.values()) {
       if ((s.phase === "leased" || s.phase === "running") && s.agentId) {
-        this.pool.get(s.agentId)?.link.cancel(refOf(state.id, s), "run cancelled");
+        this.dispatcher.pool.get(s.agentId)?.link.cancel(refOf(state.id, s), "run cancelled");
       }
     }
   }
@@ -240,22 +235,25 @@ export class Engine {
   // ---- the agent side -------------------------------------------------------
 
   agentConnected(link: AgentLink): void {
-    this.pool.add(link, this.clock.now().getTime());
+    this.dispatcher.pool.add(link, this.clock.now().getTime());
     // Attempts this agent held before a reconnect stay its own.
-    for (const lease of this.leases.ofAgent(link.id)) this.pool.hold(link.id, lease.ref);
-    this.scheduleDispatch();
+    for (const lease of this.dispatcher.leases.ofAgent(link.id)) this.dispatcher.pool.hold(link.id, lease.ref);
+    this.dispatcher.schedule();
   }
 
   agentDisconnected(agentId: string): void {
     // Its leases stay until they lapse: the agent may reconnect and carry on.
-    this.pool.remove(agentId);
+    this.dispatcher.pool.remove(agentId);
   }
 
-  /** Renews every lease the agent holds. */
-  heartbeat(agentId: string): void {
-    this.leases.renewAll(agentId);
+  /**
+   * Renews the leases of the attempts the agent says it is running. A lease
+   * it holds but does not report (an assignment lost in a crash) is not
+   * renewed, so it lapses and the attempt is retried.
+   */
+  heartbeat(agentId: string, running: readonly AttemptRef[]): void {
+    this.dispatcher.leases.renewRunning(agentId, running);
   }
-
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
     return this.report(agentId, ref, (s) =>
       s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null,
@@ -310,11 +308,11 @@ export class Engine {
 
   /** True if the attempt is the stage's current one and leased to this agent. */
   holds(agentId: string, ref: AttemptRef): boolean {
-    return this.leases.holds(agentId, ref);
+    return this.dispatcher.leases.holds(agentId, ref);
   }
 
   get connectedAgents(): number {
-    return this.pool.size;
+    return this.dispatcher.pool.size;
   }
 
   // ---- internals -------------------------------------------------------------
@@ -332,7 +330,7 @@ export class Engine {
       accepted = out !== null;
       return out;
     });
-    if (accepted) this.leases.renew(agentId, ref);
+    if (accepted) this.dispatcher.leases.renew(agentId, ref);
     return accepted;
   }
 
@@ -389,29 +387,22 @@ export class Engine {
       working = foldBodies(working, decided);
     }
     // An attempt that ends here frees its agent for what becomes ready here.
-    this.releaseEnded(state, batch);
-    const { placed } = await this.leaseReady(working, batch);
+    this.dispatcher.releaseEnded(state, batch);
+    const { placed } = await this.dispatcher.leaseReady(working, batch);
     try {
       if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim");
     } catch (error) {
-      for (const p of placed) {
-        this.leases.delete(p.ref);
-        this.pool.release(p.link.id, p.ref);
-      }
+      this.dispatcher.unplace(placed);
       throw error;
     }
-    const source = placed.length > 0 ? await this.resolveSource(runId, state.meta.source) : null;
-    for (const p of placed) {
-      const s = state.stages.get(p.ref.stageId);
-      if (s && source) p.link.assign(assignmentFor(state, s, source));
-    }
+    await this.dispatcher.assignPlaced(state, placed);
     if (state.conclusion) {
       this.active.delete(runId);
       for (const resolve of this.waiters.get(runId) ?? []) resolve(state);
       this.waiters.delete(runId);
     } else {
       this.active.set(runId, state);
-      this.scheduleDispatch();
+      this.dispatcher.schedule();
     }
     return state;
   }
@@ -419,25 +410,12 @@ export class Engine {
   private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode): Promise<RunState> {
     const at = this.now();
     const next = await this.store.append(state, events, at, mode);
-    this.releaseEnded(state, events);
+    this.dispatcher.releaseEnded(state, events);
     this.emit(
       next,
       events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at })),
     );
     return next;
-  }
-
-  /** Frees the agent slot, lease and provisioned resources of attempts these events end. */
-  private releaseEnded(state: RunState, events: readonly RunEventBody[]): void {
-    for (const e of events) {
-      if (e.type !== "attempt.finished" && e.type !== "stage.completed") continue;
-      const s = state.stages.get(e.data.stageId);
-      const attempt = e.type === "attempt.finished" ? e.data.attempt : (s?.attempt ?? 0);
-      const ref = { runId: state.id, stageId: e.data.stageId, attempt };
-      if (s) this.releaseProvisioned(ref, s.plan.provider);
-      const lease = this.leases.delete(ref);
-      if (lease) this.pool.release(lease.agentId, ref);
-    }
   }
 
   private emit(state: RunState, events: readonly RunEvent[]): void {
@@ -450,123 +428,11 @@ export class Engine {
     }
   }
 
-  private scheduleDispatch(): void {
-    if (this.dispatchQueued || this.stopped) return;
-    this.dispatchQueued = true;
-    queueMicrotask(() => {
-      this.dispatchQueued = false;
-      this.dispatch();
-    });
-  }
-
-  /** Leases queued stages to free agents, oldest run first, plan order within a run. */
-  private dispatch(): void {
-    for (const state of this.active.values()) {
-      for (const s of state.stages.values()) {
-        if (s.phase !== "queued") continue;
-        if (s.notBefore && Date.parse(s.notBefore) > this.clock.now().getTime()) {
-          this.dispatchAt(Date.parse(s.notBefore));
-          continue;
-        }
-        const ref = refOf(state.id, s);
-        if (this.leases.has(ref)) continue;
-        const agent = this.pool.pick(s.plan, ref);
-        if (!agent) {
-          this.provision(ref, s.plan);
-          continue;
-        }
-        // Reserve the slot and the lease now, so the next pass does not pick them again.
-        this.pool.hold(agent.link.id, ref);
-        this.leases.grant(ref, agent.link.id);
-        void this.lease(ref, agent.link).catch((error: unknown) => this.onError(error, `leasing ${ref.stageId}`));
-      }
-    }
-  }
-
-  /** Dispatches again when a retry's backoff ends. */
-  private dispatchAt(time: number): void {
-    if (this.dispatchTimer && this.dispatchTimerAt <= time) return;
-    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
-    this.dispatchTimerAt = time;
-    this.dispatchTimer = setTimeout(() => {
-      this.dispatchTimer = null;
-      this.dispatchTimerAt = Infinity;
-      this.scheduleDispatch();
-    }, Math.max(0, time - this.clock.now().getTime()));
-    this.dispatchTimer.unref();
-  }
-
-  private provision(ref: AttemptRef, stage: PlannedStage): void {
-    const provisioner = this.provisioners[stage.provider];
-    const key = attemptKey(ref);
-    if (!provisioner || this.provisioned.has(key)) return;
-    this.provisioned.add(key);
-    provisioner.provision(ref, stage);
-  }
-
-  private releaseProvisioned(ref: AttemptRef, provider: string): void {
-    if (!this.provisioned.delete(attemptKey(ref))) return;
-    this.provisioners[provider]?.release(ref);
-  }
-
-  private async lease(ref: AttemptRef, link: AgentLink): Promise<void> {
-    let assignment: Assignment | null = null;
-    const planned = this.active.get(ref.runId)?.meta.source;
-    const source = planned ? await this.resolveSource(ref.runId, planned) : null;
-    await this.advance(ref.runId, (state) => {
-      const s = state.stages.get(ref.stageId);
-      if (!s || s.phase !== "queued" || s.attempt !== ref.attempt || !source) return null;
-      assignment = assignmentFor(state, s, source);
-      return [{ type: "attempt.leased", data: { ...ref, agentId: link.id } }];
-    });
-    if (!assignment) {
-      this.leases.delete(ref);
-      this.pool.release(link.id, ref);
-      this.scheduleDispatch();
-      return;
-    }
-    // If the stream is gone the lease simply lapses and the attempt ends lost.
-    link.assign(assignment);
-  }
-
-  /**
-   * Inside an advance of an owned run: leases the stages that just became
-   * ready to free agents, as events of the same append, so a stage goes from
-   * queued to an agent without a second round trip. Stages it cannot place
-   * (no free agent, a source that does not resolve yet) are left to dispatch().
-   */
-  private async leaseReady(
-    working: RunState,
-    batch: RunEventBody[],
-  ): Promise<{ placed: { link: AgentLink; ref: AttemptRef }[] }> {
-    const now = this.clock.now().getTime();
-    const ready = [...working.stages.values()].filter(
-      (s) => s.phase === "queued" && !(s.notBefore && Date.parse(s.notBefore) > now) && !this.leases.has(refOf(working.id, s)),
-    );
-    const placed: { link: AgentLink; ref: AttemptRef }[] = [];
-    if (ready.length === 0) return { placed };
-    try {
-      await this.resolveSource(working.id, working.meta.source);
-    } catch {
-      return { placed };
-    }
-    for (const s of ready) {
-      const ref = refOf(working.id, s);
-      const agent = this.pool.pick(s.plan, ref);
-      if (!agent) continue;
-      this.pool.hold(agent.link.id, ref);
-      this.leases.grant(ref, agent.link.id);
-      batch.push({ type: "attempt.leased", data: { ...ref, agentId: agent.link.id } });
-      placed.push({ link: agent.link, ref });
-    }
-    return { placed };
-  }
-
   private async sweepLeases(): Promise<void> {
     // A live agent's leases are renewed by its heartbeats; one that lapsed
     // belongs to an agent that is gone or stuck.
-    for (const lease of this.leases.takeExpired()) {
-      this.pool.release(lease.agentId, lease.ref);
+    for (const lease of this.dispatcher.leases.takeExpired()) {
+      this.dispatcher.pool.release(lease.agentId, lease.ref);
       try {
         await this.advance(lease.ref.runId, (state) => {
           const s = state.stages.get(lease.ref.stageId);
@@ -591,16 +457,6 @@ function foldBodies(state: RunState, bodies: readonly RunEventBody[]): RunState 
   let next = state;
   for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() });
   return next;
-}
-
-function assignmentFor(state: RunState, s: StageState, source: DirectorySource): Assignment {
-  return {
-    ...refOf(state.id, s),
-    stage: s.plan,
-    source,
-    env: stageEnvironment(state, s.plan, s.attempt),
-    repo: state.meta.repo,
-  };
 }
 
 function refOf(runId: string, s: StageState): AttemptRef {

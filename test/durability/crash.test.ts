@@ -26,18 +26,21 @@ const seed = Number(process.env.HODEI_CRASH_SEED ?? Date.now() % 100_000);
 async function waitForRuns(httpPort: number, ids: readonly string[], deadlineMs: number): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
-    const states = await Promise.all(
+    const runs = await Promise.all(
       ids.map(async (id) => {
         try {
           const res = await fetch(`http://127.0.0.1:${httpPort}/api/runs/${id}`);
-          return res.ok ? ((await res.json()) as { status: string }).status : "unknown";
+          return res.ok ? ((await res.json()) as { status: string; stages: { id: string; status: string; attempt: number }[] }) : null;
         } catch {
-          return "unreachable";
+          return null;
         }
       }),
     );
-    if (states.every((s) => s === "completed")) return;
-    if (Date.now() > until) throw new Error(`runs not completed in time: ${states.join(", ")}`);
+    if (runs.every((r) => r?.status === "completed")) return;
+    if (Date.now() > until) {
+      const detail = runs.map((r, i) => (r ? `${ids[i]}: ${r.status} [${r.stages.filter((s) => s.status !== "completed").map((s) => `${s.id}:${s.status}#${s.attempt}`).join(" ")}]` : `${ids[i]}: unreachable`));
+      throw new Error(`runs not completed in time:\n${detail.join("\n")}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }
