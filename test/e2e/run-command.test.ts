@@ -10,6 +10,7 @@ import { expect, it } from "vitest";
 import { RunRepository } from "../../src/store/run-repository.js";
 import { openDatabase } from "../../src/store/open.js";
 import { migrate } from "../../src/store/migrate.js";
+import { nodeIdentity } from "../../src/server/node-id.js";
 import { stage } from "../saga/plan-stages.js";
 import { getRun, readStageLog } from "../../src/store/run-queries.js";
 import { describeEachStore } from "../helpers/databases.js";
@@ -106,7 +107,9 @@ describeEachStore("hodei run", (store) => {
     const db = await openDatabase(where);
     try {
       await migrate(db);
-      await new RunRepository(db).create(
+      // Owned as the killed `hodei run` owned it: the same data directory gives the same identity.
+      const owner = await nodeIdentity({ databaseUrl: where.databaseUrl, dataDir: where.dataDir });
+      await new RunRepository(db, { owner }).create(
         "stale-run",
         {
           type: "run.planned",
