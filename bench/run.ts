@@ -7,11 +7,12 @@ import { fileURLToPath } from "node:url";
 import { chainBenchmark, throughputBenchmark } from "./engine.bench.js";
 import { measure, type Benchmark, type Result } from "./harness.js";
 import { runsListBenchmark } from "./runs-list.bench.js";
+import { validateBenchmarks } from "./validate.bench.js";
 import { writeReport } from "./report.js";
 import { benchStores } from "./stores.js";
 
 function all(): Benchmark[] {
-  const out: Benchmark[] = [];
+  const out: Benchmark[] = [...validateBenchmarks()];
   for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind));
   return out;
 }

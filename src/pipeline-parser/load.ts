@@ -2,7 +2,6 @@ import { checkDefinition, type CheckResult } from "./check.js";
 import type { PipelineError } from "./errors.js";
 import { buildPlan } from "./planner.js";
 import { readPipelineSource, type PipelineKind, type PipelineSource } from "./source-file.js";
-import { evaluateTsPipeline } from "./ts-source.js";
 import type { Plan, PipelineDefinition, TriggerContext } from "./types.js";
 import { parseYamlSource } from "./yaml-source.js";
 
@@ -46,7 +45,7 @@ export async function loadPipeline(pathOrDir: string, options: { cwd?: string } 
 
 /** The checked definition of an in-memory source for one trigger context. */
 export async function definitionFor(source: PipelineSource, ctx: TriggerContext): Promise<CheckResult> {
-  const parsed = source.kind === "yaml" ? parseYamlSource(source.file, source.text) : await evaluateTsPipeline(source, ctx);
+  const parsed = source.kind === "yaml" ? parseYamlSource(source.file, source.text) : await (await tsSource()).evaluateTsPipeline(source, ctx);
   if (!parsed.ok) return parsed;
   return checkDefinition(parsed.doc);
 }
@@ -79,3 +78,8 @@ export async function validatePipeline(pathOrDir: string, ctx: TriggerContext = 
 }
 
 export type { PipelineKind, PipelineSource };
+
+/** The TypeScript path (esbuild, QuickJS) is loaded only for a .ts pipeline: a YAML validate starts faster. */
+function tsSource(): Promise<typeof import("./ts-source.js")> {
+  return import("./ts-source.js");
+}
