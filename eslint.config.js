@@ -4,7 +4,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".hodei-data/", "coverage/", "test-artifacts/", "bin/"] },
+  // Fixtures are data: pipeline files, some broken on purpose, evaluated in the sandbox rather than compiled.
+  { ignores: ["dist/", "node_modules/", ".hodei-data/", "coverage/", "test-artifacts/", "bin/", "test/fixtures/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -125,7 +125,7 @@ describe("re-runs", () => {
     s = applyEvent(s, { ...decided[0]!, seq: ++seq, at: "2026-01-01T00:01:01.000Z" });
     s = applyEvent(s, { type: "attempt.leased", data: { stageId: "test", attempt: 3, agentId: "a" }, seq: ++seq, at: "2026-01-01T00:01:02.000Z" });
     s = applyEvent(s, { type: "attempt.started", data: { stageId: "test", attempt: 3, agentId: "a" }, seq: ++seq, at: "2026-01-01T00:01:03.000Z" });
-    s = applyEvent(s, { type: "attempt.finished", data: { stageId: "test", attempt: 3, outcome: "failure", exitCode: 1, reason: null }, seq: ++seq, at: "2026-01-01T00:01:04.000Z" });
+    s = applyEvent(s, { type: "attempt.finished", data: { stageId: "test", attempt: 3, outcome: "failure", exitCode: 1, reason: null }, seq: seq + 1, at: "2026-01-01T00:01:04.000Z" });
     // retries: 1 counts again from the re-run: attempt 4 is allowed.
     expect(decide(s)).toEqual([{ type: "stage.queued", data: { stageId: "test", attempt: 4, delayMs: 1000 } }]);
   });
