@@ -53,6 +53,16 @@ export class Dispatcher {
     }
   }
 
+  /** Re-sends the assignments of attempts leased to this agent that it has not started. */
+  async reassign(link: AgentLink): Promise<void> {
+    for (const lease of this.leases.ofAgent(link.id)) {
+      const state = this.deps.active().get(lease.ref.runId);
+      const s = state?.stages.get(lease.ref.stageId);
+      if (!state || !s || s.phase !== "leased" || s.agentId !== link.id || s.attempt !== lease.ref.attempt) continue;
+      link.assign(assignmentFor(state, s, await this.deps.resolveSource(state.id, state.meta.source)));
+    }
+  }
+
   /** Undoes the reservations of leaseReady when its append failed. */
   unplace(placed: readonly { link: AgentLink; ref: AttemptRef }[]): void {
     for (const p of placed) {

@@ -236,8 +236,11 @@ export class Engine {
 
   agentConnected(link: AgentLink): void {
     this.dispatcher.pool.add(link, this.clock.now().getTime());
-    // Attempts this agent held before a reconnect stay its own.
+    // Attempts this agent held before a reconnect stay its own; an assignment
+    // that was on the old stream when it broke is sent again (the agent
+    // ignores one it already has).
     for (const lease of this.dispatcher.leases.ofAgent(link.id)) this.dispatcher.pool.hold(link.id, lease.ref);
+    void this.dispatcher.reassign(link).catch((error: unknown) => this.onError(error, `re-sending assignments to ${link.id}`));
     this.dispatcher.schedule();
   }
 

@@ -111,7 +111,9 @@ export function agentServiceClient(address: string, credentials: grpc.ChannelCre
   const Client = load().hodei.agent.v1.AgentService;
   return new Client(address, credentials, {
     "grpc.keepalive_time_ms": 10_000,
-    "grpc.keepalive_timeout_ms": 5_000,
+    // Generous: on a loaded machine a server can be slow to answer a ping, and
+    // a connection declared dead too early costs the attempts in flight on it.
+    "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   }) as unknown as AgentServiceClient;
 }

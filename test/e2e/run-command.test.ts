@@ -81,7 +81,8 @@ describeEachStore("hodei run", (store) => {
 
     const { run, state, logs } = await lastRun(where);
     expect(run.conclusion).toBe("failure");
-    expect(Object.fromEntries(run.stages!.map((s) => [s.id, s.conclusion]))).toEqual({
+    const reasons = `${JSON.stringify([...state.stages.values()].map((s) => [s.plan.id, s.conclusion, s.reason]))}\n${result.stderr}`;
+    expect(Object.fromEntries(run.stages!.map((s) => [s.id, s.conclusion])), reasons).toEqual({
       build: "failure",
       test: "skipped",
       lint: "success",
