@@ -62,6 +62,8 @@ export function chainBenchmark(kind: BenchStore): Benchmark {
     unit: "ms/stage",
     target: { direction: "below", value: 10 },
     repetitions: 5,
+    limits:
+      "Per stage, the events' own timestamps split the time (`attempt.leased` → `attempt.started` → `attempt.finished`): the engine's decide and append take under 1 ms, since a stage that becomes ready is queued and leased in the same append; about 6 ms is the assignment's trip over gRPC plus the `started` append; about 14 ms is the agent's work per attempt: a fresh workspace, the run's files fetched as a tar over gRPC and unpacked, the secrets launcher and `sh` spawned, the workspace removed. A CPU profile of the server (`node --cpu-prof`) shows it idle a quarter of the time, waiting on the agent. The next step is to reuse an unpacked copy of the run's files per agent instead of fetching them per attempt.",
     async run(reps): Promise<Samples> {
       const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`, { needs: i ? [`s${i - 1}`] : [] }));
       return withControlPlane(kind, 1, async (control, source) => {
@@ -89,6 +91,8 @@ export function throughputBenchmark(kind: BenchStore): Benchmark {
     unit: "stages/s",
     target: { direction: "above", value: 200 },
     repetitions: 3,
+    limits:
+      "Two cores run the server, four agents and every stage's processes: each attempt fetches and unpacks the run's files and spawns two processes (the launcher and `sh`), which the baseline does not. The same per-attempt workspace cost as the chain figure dominates; the store's appends are one statement each.",
     async run(reps): Promise<Samples> {
       const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`));
       return withControlPlane(kind, 4, async (control, source) => {
