@@ -27,6 +27,11 @@ async function setUp(where: { databaseUrl?: string; dataDir: string }) {
 }
 
 /** Peak resident memory of a process so far (VmHWM), in bytes. */
+function currentRss(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb) * 1024;
+}
+
 function peakRss(pid: number): number {
   const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Number(kb) * 1024;
@@ -69,6 +74,7 @@ describeEachStore("artifacts", (store) => {
     const size = 200 * 1024 * 1024;
     let serverPeak = 0;
     const baseline = process.memoryUsage().rss;
+    const agentBefore = currentRss(agent!.child.pid!);
     const sampler = setInterval(() => (serverPeak = Math.max(serverPeak, process.memoryUsage().rss)), 20);
     const id = await startRun(control, [
       stage("make", { commands: [`head -c ${size} /dev/urandom > big.bin`], artifacts: ["big.bin"] }),
@@ -78,7 +84,9 @@ describeEachStore("artifacts", (store) => {
     clearInterval(sampler);
     expect(final.conclusion).toBe("success");
     expect(await stageLog(control, id, "use")).toContain("got it");
-    expect(peakRss(agent!.child.pid!)).toBeLessThan(150 * 1024 * 1024);
-    expect(serverPeak - baseline).toBeLessThan(100 * 1024 * 1024);
+    // Holding the artifact whole would grow either process by at least its size;
+    // streaming keeps the growth well below it (the margin absorbs GC lag on a loaded machine).
+    expect(peakRss(agent!.child.pid!) - agentBefore).toBeLessThan(size * 0.75);
+    expect(serverPeak - baseline).toBeLessThan(size * 0.75);
   });
 });
