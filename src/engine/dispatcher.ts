@@ -53,6 +53,11 @@ export class Dispatcher {
     }
   }
 
+  /** The assignment of a stage's current attempt, its source resolved. */
+  async assignment(state: RunState, s: StageState): Promise<Assignment> {
+    return assignmentFor(state, s, await this.deps.resolveSource(state.id, state.meta.source));
+  }
+
   /** Re-sends the assignments of attempts leased to this agent that it has not started. */
   async reassign(link: AgentLink): Promise<void> {
     for (const lease of this.leases.ofAgent(link.id)) {

@@ -19,6 +19,7 @@ import {
   OwnershipLostError,
   type AgentLink,
   type AppendMode,
+  type Assignment,
   type AttemptRef,
   type Clock,
   type LogChunk,
@@ -307,6 +308,15 @@ export class Engine {
       return [finished];
     });
     return ended;
+  }
+
+  /** The assignment of an attempt this process has leased and not seen end, with its agent. */
+  async currentAssignment(ref: AttemptRef): Promise<{ agentId: string; assignment: Assignment } | null> {
+    const lease = this.dispatcher.leases.get(ref);
+    const state = this.active.get(ref.runId);
+    const s = state?.stages.get(ref.stageId);
+    if (!lease || !state || !s || s.attempt !== ref.attempt || s.agentId !== lease.agentId) return null;
+    return { agentId: lease.agentId, assignment: await this.dispatcher.assignment(state, s) };
   }
 
   /** True if the attempt is the stage's current one and leased to this agent. */

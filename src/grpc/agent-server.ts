@@ -72,7 +72,9 @@ export class AgentServer {
     const files = fileServiceHandlers({
       authenticate: (call) => this.identify(call),
       holds: (agentId, ref) => options.engine.holds(agentId, ref),
-      assigned: (ref) => this.assigned.get(attemptKey(ref)),
+      // After a restart the map is empty while agents still run their attempts:
+      // rebuild the entry from the engine's lease and the run's state.
+      assigned: async (ref) => this.assigned.get(attemptKey(ref)) ?? (await this.reassigned(ref)),
       artifacts: this.artifacts,
       onError: this.onError,
     });
@@ -253,6 +255,13 @@ export class AgentServer {
       message.secrets = {};
     }
     return message;
+  }
+
+  private async reassigned(ref: AttemptRef): Promise<AssignedAttempt | undefined> {
+    const current = await this.options.engine.currentAssignment(ref);
+    if (!current) return undefined;
+    await this.prepare(current.agentId, current.assignment);
+    return this.assigned.get(attemptKey(ref));
   }
 
   /** Forgets the files of attempts that are over. */

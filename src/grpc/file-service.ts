@@ -29,7 +29,7 @@ export interface FileServiceContext {
   authenticate(call: CallIdentity): Promise<{ id: string } | Refusal>;
   /** True if the attempt is leased to the agent now. */
   holds(agentId: string, ref: AttemptRef): boolean;
-  assigned(ref: AttemptRef): AssignedAttempt | undefined;
+  assigned(ref: AttemptRef): Promise<AssignedAttempt | undefined>;
   artifacts: ArtifactStore;
   onError: (error: unknown, context: string) => void;
 }
@@ -44,7 +44,7 @@ async function permitted(ctx: FileServiceContext, call: CallIdentity, ref: Attem
   const agent = await ctx.authenticate(call);
   if (!("id" in agent)) return agent;
   if (!ref) return refusal(grpc.status.INVALID_ARGUMENT, "the request names no attempt");
-  const assigned = ctx.assigned(ref);
+  const assigned = await ctx.assigned(ref);
   if (!assigned || assigned.agentId !== agent.id || !ctx.holds(agent.id, ref)) {
     return refusal(grpc.status.PERMISSION_DENIED, `attempt ${ref.stageId}#${ref.attempt} of run ${ref.runId} is not leased to this agent`);
   }
