@@ -6,6 +6,7 @@
  * reason; none escapes.
  */
 import type * as grpc from "@grpc/grpc-js";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import type { AgentServiceClient, AssignmentMessage } from "../grpc/protocol.js";
 import { ArtifactPatternError, expandArtifacts } from "./artifacts.js";
 import { runStageProcess, type OutputGate, type StageResult } from "./stage-process.js";
@@ -20,6 +21,22 @@ export interface AttemptContext {
   gate: OutputGate;
 }
 
+const FETCH_TRIES = 8;
+const TRANSIENT = new Set<number>([
+  grpcStatus.UNAVAILABLE,
+  grpcStatus.CANCELLED,
+  grpcStatus.DEADLINE_EXCEEDED,
+  grpcStatus.INTERNAL,
+  grpcStatus.UNKNOWN,
+  // Right after a restart the server may not have re-adopted the run yet.
+  grpcStatus.PERMISSION_DENIED,
+]);
+
+function transient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "number" && TRANSIENT.has(code);
+}
+
 export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptContext): Promise<StageResult> {
   const failure = (reason: string): StageResult => {
     ctx.output(`hodei: ${reason}\n`);
@@ -28,13 +45,22 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
   if (assignment.setupError) return failure(assignment.setupError);
   const ref = assignment.ref;
   let workspace;
-  try {
-    workspace = await prepareWorkspace(assignment.workdir, async (root) => {
-      await fetchSource(ctx.client(), ctx.metadata(), ref, root);
-      for (const from of assignment.artifactsFrom) await fetchArtifact(ctx.client(), ctx.metadata(), ref, from, root);
-    });
-  } catch (error) {
-    return failure(`could not prepare the workspace: ${(error as Error).message}`);
+  for (let tries = 1; ; tries++) {
+    try {
+      workspace = await prepareWorkspace(assignment.workdir, async (root) => {
+        await fetchSource(ctx.client(), ctx.metadata(), ref, root);
+        for (const from of assignment.artifactsFrom) await fetchArtifact(ctx.client(), ctx.metadata(), ref, from, root);
+      });
+      break;
+    } catch (error) {
+      // A server that restarts mid-fetch (or has not yet taken its runs back)
+      // is not the stage's fault: fetch again on the next connection.
+      if (tries < FETCH_TRIES && transient(error) && !ctx.signal.aborted) {
+        await new Promise((r) => setTimeout(r, Math.min(3_000, 200 * 2 ** (tries - 1))));
+        continue;
+      }
+      return failure(`could not prepare the workspace: ${(error as Error).message}`);
+    }
   }
   try {
     const result = await runStageProcess({

@@ -79,7 +79,7 @@ async function checkInvariants(where: StoreLocation, ids: string[], failingRun: 
     // A stage has several attempts only because the earlier ones were recorded as lost.
     for (const s of run.stages.values()) {
       const finished = history.filter((e) => e.type === "attempt.finished" && e.data.stageId === s.plan.id);
-      for (const f of finished.slice(0, -1)) expect(f.data.outcome, `${id} ${s.plan.id}#${f.data.attempt}`).toBe("lost");
+      for (const f of finished.slice(0, -1)) expect(f.data.outcome, `${id} ${s.plan.id}#${f.data.attempt}: ${JSON.stringify(f.data)}`).toBe("lost");
     }
   }
   return { lines, lost: [...events.values()].flat().filter((e) => e.type === "attempt.finished" && e.data.outcome === "lost").length };
