@@ -24,6 +24,7 @@ import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
+import { ManualTriggers } from "../triggers/manual-trigger.js";
 import { nodeIdentity } from "./node-id.js";
 import { sweepLeftovers } from "./leftovers.js";
 
@@ -75,6 +76,8 @@ export class ControlPlane {
     private readonly providers: Provider[],
     readonly forge: ForgeIntegration | null = null,
     readonly provisioners: Provisioners | null = null,
+    /** Runs started by hand from a clone URL (`POST /api/runs`); with `forge` only, whose listener cleans the checkouts. */
+    readonly manualTriggers: ManualTriggers | null = null,
   ) {}
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -159,7 +162,8 @@ export class ControlPlane {
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
       if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log });
-      return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners);
+      const manualTriggers = forge ? new ManualTriggers({ engine, sources }) : null;
+      return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners, manualTriggers);
     } catch (error) {
       await forge?.stop();
       await provisioners?.stop();

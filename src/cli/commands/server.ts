@@ -42,6 +42,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
       engine: control.engine,
       adminToken: config.adminToken,
       secrets: new SecretStore(control.db, key),
+      triggerManual: control.manualTriggers?.trigger,
       metrics,
       logger,
     });
