@@ -10,6 +10,7 @@ import type { Engine } from "../engine/engine.js";
 import { CommitNotFoundError, RefNotFoundError, RepoUrlError, redactUrl } from "../git/mirror.js";
 import { repoFromUrl } from "../git/local-checkout.js";
 import { planPipelineSource, type TriggerContext } from "../pipeline-parser/index.js";
+import { noSpans, type Spans } from "../observability/spans.js";
 import type { GitSources } from "./git-sources.js";
 import { pipelineFromCommit } from "./pipeline-from-commit.js";
 
@@ -40,13 +41,22 @@ export class ManualTriggerError extends Error {
 export interface ManualTriggerDeps {
   engine: Pick<Engine, "startRun">;
   sources: GitSources;
+  spans?: Spans;
 }
 
 export class ManualTriggers {
   constructor(private readonly deps: ManualTriggerDeps) {}
 
   /** Starts the run; resolves with its id or rejects with a ManualTriggerError. */
-  trigger = async (req: ManualRunRequest): Promise<{ id: string }> => {
+  trigger = (req: ManualRunRequest): Promise<{ id: string }> =>
+    (this.deps.spans ?? noSpans).run("trigger manual", { "hodei.ref": req.ref }, async (annotate) => {
+      const started = await this.start(req);
+      annotate({ "hodei.run.id": started.id });
+      return started;
+    });
+
+  private async start(req: ManualRunRequest): Promise<{ id: string }> {
+    const spans = this.deps.spans ?? noSpans;
     const { mirrors } = this.deps.sources;
     const url = req.repo;
     const name = repoFromUrl(url);
@@ -54,12 +64,11 @@ export class ManualTriggers {
     try {
       mirrors.checkUrl(url);
       if (!name) throw new RepoUrlError(url, "the URL has no owner/name path");
-      if (req.sha) {
-        await mirrors.ensureCommit(url, req.sha);
-        sha = req.sha;
-      } else {
-        sha = await mirrors.resolveRef(url, req.ref);
-      }
+      sha = await spans.run("git fetch", { "hodei.repo": `${name.owner}/${name.name}`, "hodei.ref": req.ref }, async (annotate) => {
+        const found = req.sha ? (await mirrors.ensureCommit(url, req.sha), req.sha) : await mirrors.resolveRef(url, req.ref);
+        annotate({ "hodei.sha": found });
+        return found;
+      });
     } catch (error) {
       throw refusalOf(error, url);
     }
@@ -69,7 +78,7 @@ export class ManualTriggers {
     const branch = /^refs\/heads\/(.+)$/.exec(req.ref)?.[1] ?? null;
     const tag = /^refs\/tags\/(.+)$/.exec(req.ref)?.[1] ?? null;
     const ctx: TriggerContext = { event: "manual", branch, tag, sha, changedFiles: null, repo: name, pullRequest: null };
-    const planned = pipeline.ok ? await planPipelineSource(pipeline.source, ctx) : pipeline;
+    const planned = pipeline.ok ? await spans.run("pipeline plan", { "hodei.pipeline.file": pipeline.source.file }, () => planPipelineSource(pipeline.source, ctx)) : pipeline;
     if (!planned.ok) {
       const lines = planned.errors.map((e) => e.toString());
       throw new ManualTriggerError("invalid_pipeline", `the pipeline of ${sha} does not validate: ${lines.join("; ")}`, lines);
@@ -85,7 +94,7 @@ export class ManualTriggers {
       stages: plan.stages,
     });
     return { id };
-  };
+  }
 }
 
 function refusalOf(error: unknown, url: string): unknown {
