@@ -9,11 +9,13 @@ import { measure, type Benchmark, type Result } from "./harness.js";
 import { runsListBenchmark } from "./runs-list.bench.js";
 import { validateBenchmarks } from "./validate.bench.js";
 import { writeReport } from "./report.js";
+import { webhookAckBenchmarks } from "./webhook-ack.bench.js";
+import { firstOutputBenchmark } from "./webhook-first-output.bench.js";
 import { benchStores } from "./stores.js";
 
 function all(): Benchmark[] {
   const out: Benchmark[] = [...validateBenchmarks()];
-  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind));
+  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind), ...webhookAckBenchmarks(kind), firstOutputBenchmark(kind));
   return out;
 }
 
