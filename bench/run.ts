@@ -9,6 +9,7 @@ import { measure, type Benchmark, type Result } from "./harness.js";
 import { runsListBenchmark } from "./runs-list.bench.js";
 import { validateBenchmarks } from "./validate.bench.js";
 import { dockerStartBenchmark, localStartBenchmark } from "./provider-start.bench.js";
+import { recoveryBenchmark } from "./recovery.bench.js";
 import { writeReport } from "./report.js";
 import { webhookAckBenchmarks } from "./webhook-ack.bench.js";
 import { firstOutputBenchmark } from "./webhook-first-output.bench.js";
@@ -16,7 +17,7 @@ import { benchStores } from "./stores.js";
 
 function all(): Benchmark[] {
   const out: Benchmark[] = [...validateBenchmarks(), localStartBenchmark(), dockerStartBenchmark()];
-  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind), ...webhookAckBenchmarks(kind), firstOutputBenchmark(kind));
+  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind), ...webhookAckBenchmarks(kind), firstOutputBenchmark(kind), recoveryBenchmark(kind));
   return out;
 }
 
