@@ -10,9 +10,11 @@ import { fileURLToPath } from "node:url";
 const hodeiBin = fileURLToPath(new URL("../bin/hodei.js", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
+const KEEP = 64 * 1024;
+
 export interface ServerProcess {
   child: ChildProcess;
-  /** Everything it printed so far. */
+  /** The last 64 KiB it printed. */
   output(): string;
   /** Resolves with performance.now() when a line matching `pattern` is printed (at once if one was). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<number>;
@@ -20,8 +22,9 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-export function startServerProcess(env: NodeJS.ProcessEnv): ServerProcess {
-  const child = spawn(process.execPath, [hodeiBin, "server"], {
+/** `nodeArgs`: e.g. `--cpu-prof` to profile the server (the profile is written on a clean exit: SIGTERM, not kill()). */
+export function startServerProcess(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): ServerProcess {
+  const child = spawn(process.execPath, [...nodeArgs, hodeiBin, "server"], {
     cwd: repoRoot,
     env: { ...process.env, DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -31,9 +34,11 @@ export function startServerProcess(env: NodeJS.ProcessEnv): ServerProcess {
   const waiters = new Set<{ pattern: RegExp; resolve: (at: number) => void }>();
   const onData = (b: Buffer) => {
     const at = performance.now();
-    out += b.toString();
+    // Only a tail is kept: under load the server logs every request, and the bench shares its cores.
+    const seen = out.slice(-KEEP) + b.toString();
+    out = seen.slice(-KEEP);
     for (const w of waiters) {
-      if (w.pattern.test(out)) {
+      if (w.pattern.test(seen)) {
         waiters.delete(w);
         w.resolve(at);
       }
