@@ -13,7 +13,7 @@ import type { PlannedStage } from "../src/pipeline-parser/types.js";
 import { loadProviderSettings } from "../src/providers/provider-settings.js";
 import { ControlPlane } from "../src/server/control-plane.js";
 import { stage } from "../test/saga/plan-stages.js";
-import type { Benchmark, Samples } from "./harness.js";
+import { median, type Benchmark, type Samples } from "./harness.js";
 import { freshStore } from "./stores.js";
 
 /** Prints its line, then keeps working, as a real stage does (so the agent's log batching is part of the figure). */
@@ -43,11 +43,14 @@ async function queuedToFirstOutput(control: ControlPlane, planned: PlannedStage,
   let runId: string | null = null;
   let queued: number | null = null;
   let output: ((ms: number) => void) | null = null;
+  // Where the time goes, for the limits: queued → leased → started, in ms after queued.
+  const steps: Record<"attempt.leased" | "attempt.started", number[]> = { "attempt.leased": [], "attempt.started": [] };
   const unsubscribe = control.engine.subscribe({
     onEvents(state, events) {
       // The first event of a run is seen before startRun returns its id: the run being started is the only one.
       if (events.some((e) => e.type === "stage.queued") && queued === null) queued = performance.now();
       if (events.some((e) => e.type === "run.planned")) runId = state.id;
+      for (const e of events) if (state.id === runId && queued !== null && (e.type === "attempt.leased" || e.type === "attempt.started")) steps[e.type].push(performance.now() - queued);
     },
     onLogs(ref) {
       if (ref.runId === runId && queued !== null && output) {
@@ -68,6 +71,7 @@ async function queuedToFirstOutput(control: ControlPlane, planned: PlannedStage,
       const ms = await Promise.race([logged, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the run succeeded but no output was stored")), 5_000))]);
       out.push(ms);
     }
+    if (reps > 2) process.stderr.write(` [median ms after queued: leased ${median(steps["attempt.leased"]).toFixed(0)}, started ${median(steps["attempt.started"]).toFixed(0)}, output ${median(out).toFixed(0)}]`);
     return out;
   } finally {
     unsubscribe();
