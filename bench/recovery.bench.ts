@@ -82,7 +82,7 @@ export function recoveryBenchmark(kind: BenchStore): Benchmark {
     baselineDescription: "the same `hodei server` start on a store with no runs, from spawn to `hodei server ready`.",
     unit: "ms",
     target: null,
-    repetitions: 4,
+    repetitions: 3,
     async run(reps): Promise<Samples> {
       const values: number[] = [];
       const baseline: number[] = [];
