@@ -1,6 +1,6 @@
 /** A local git repository whose file:// URL stands in for a forge's clone URL (HODEI_ALLOW_FILE_REPOS). */
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,10 +10,12 @@ export interface BenchRepo {
   url: string;
   /** Writes the files, commits them on main, returns the new SHA. */
   commit(files: Record<string, string>): Promise<string>;
+  dispose(): Promise<void>;
 }
 
 export async function createBenchRepo(): Promise<BenchRepo> {
-  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "hodei-bench-repo-")), "acme", "widgets");
+  const root = await mkdtemp(path.join(os.tmpdir(), "hodei-bench-repo-"));
+  const dir = path.join(root, "acme", "widgets");
   await mkdir(dir, { recursive: true });
   const git = (...args: string[]) =>
     execFileSync("git", args, {
@@ -34,5 +36,6 @@ export async function createBenchRepo(): Promise<BenchRepo> {
       git("commit", "--quiet", "--allow-empty", "-m", "bench");
       return git("rev-parse", "HEAD");
     },
+    dispose: () => rm(root, { recursive: true, force: true }),
   };
 }

@@ -89,6 +89,7 @@ async function measureAck(kind: BenchStore, reps: number): Promise<AckFigures> {
   } finally {
     await server.kill();
     await store.dispose();
+    await repo.dispose();
   }
 }
 

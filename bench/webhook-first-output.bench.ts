@@ -136,6 +136,7 @@ export function firstOutputBenchmark(kind: BenchStore): Benchmark {
         await control.stop();
         await store.dispose();
         await rm(scratch, { recursive: true, force: true });
+        await repo.dispose();
       }
     },
   };
