@@ -1,6 +1,7 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { PipelineError, type SourcePosition } from "./errors.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
+import { readPlainYaml } from "./yaml-plain.js";
 
 type YamlNode = Node | null | undefined;
 
@@ -8,6 +9,53 @@ export type YamlParseResult = { ok: true; doc: SourceDoc } | { ok: false; errors
 
 /** Parses YAML keeping node positions; syntax errors and duplicate keys come back positioned. */
 export function parseYamlSource(file: string, text: string): YamlParseResult {
+  return plainYamlSource(file, text) ?? fullYamlSource(file, text);
+}
+
+/** The common case, read by the fast reader (yaml-plain.ts); null when the text needs the full parser. */
+function plainYamlSource(file: string, text: string): YamlParseResult | null {
+  const plain = readPlainYaml(text);
+  if (!plain) return null;
+  // The reader reads integers only in canonical form, so each is written as String(n).
+  keepNumbersAsWritten(plain.value, (_path, n) => String(n));
+  const at = lineLocator(text);
+  const locate = (path: readonly PathSegment[], target: "key" | "value" = "value"): SourcePosition => {
+    // As walk() below: the deepest node the path reaches.
+    let found: { keyOffset?: number; valueOffset: number } = { valueOffset: plain.rootOffset };
+    let prefix = "";
+    for (const seg of path) {
+      const inSeq = plain.sequences.has(prefix);
+      const s = String(seg);
+      if (inSeq && !/^\d+$/.test(s)) break;
+      const next = (prefix === "" ? "" : `${prefix}\u0000`) + (inSeq ? String(Number(s)) : s);
+      const offsets = plain.offsets.get(next);
+      if (!offsets) break;
+      found = offsets;
+      prefix = next;
+    }
+    return at(target === "key" ? (found.keyOffset ?? found.valueOffset) : found.valueOffset);
+  };
+  return { ok: true, doc: { file, value: plain.value, locate } };
+}
+
+/** Line and column (from 1) of an offset. */
+function lineLocator(text: string): (offset: number) => SourcePosition {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - (starts[lo] ?? 0) + 1 };
+  };
+}
+
+/** The full parser alone, without the fast reader; exported for the test that compares the two. */
+export function fullYamlSource(file: string, text: string): YamlParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const at = (offset: number): SourcePosition => {
@@ -34,7 +82,7 @@ export function parseYamlSource(file: string, text: string): YamlParseResult {
     // Alias bombs and similar resource limits surface here.
     return { ok: false, errors: [new PipelineError(file, { line: 1, column: 1 }, `YAML error: ${firstLine(String(e))}`)] };
   }
-  keepNumbersAsWritten(doc, value);
+  keepNumbersAsWritten(value, (path) => numberSource(doc, path));
   const locate = (path: readonly PathSegment[], target: "key" | "value" = "value"): SourcePosition => {
     const found = walk(doc, path);
     const offset = target === "key" ? (found.keyOffset ?? found.valueOffset) : (found.valueOffset ?? found.keyOffset);
@@ -86,24 +134,31 @@ function offsetOf(node: YamlNode): number | undefined {
   return node.range[0];
 }
 
+/** The source text of the number scalar at `path`, if that is what is written there. */
+function numberSource(doc: Document, path: readonly PathSegment[]): string | undefined {
+  let node: YamlNode = doc.contents;
+  for (const seg of path) {
+    node = deref(doc, node);
+    if (isMap(node)) node = node.get(String(seg), true);
+    else if (isSeq(node) && typeof seg === "number") node = node.items[seg] as YamlNode;
+    else return undefined;
+  }
+  node = deref(doc, node);
+  return isScalar(node) && typeof node.value === "number" && typeof node.source === "string" && node.source !== "" ? node.source : undefined;
+}
+
 /**
  * `env` values and matrix values become strings; keep numbers as the author
- * wrote them (`1.10` stays "1.10", not "1.1").
+ * wrote them (`1.10` stays "1.10", not "1.1"). `sourceOf` gives the written
+ * text of the number at a path.
  */
-function keepNumbersAsWritten(doc: Document, value: unknown): void {
+function keepNumbersAsWritten(value: unknown, sourceOf: (path: PathSegment[], n: number) => string | undefined): void {
   if (!isRecord(value)) return;
   const fix = (path: PathSegment[], holder: Record<string, unknown> | unknown[], key: string | number): void => {
-    let node: YamlNode = doc.contents;
-    for (const seg of path) {
-      node = deref(doc, node);
-      if (isMap(node)) node = node.get(String(seg), true);
-      else if (isSeq(node) && typeof seg === "number") node = node.items[seg] as YamlNode;
-      else return;
-    }
-    node = deref(doc, node);
-    if (isScalar(node) && typeof node.value === "number" && typeof node.source === "string" && node.source !== "") {
-      (holder as Record<string | number, unknown>)[key] = node.source;
-    }
+    const current = (holder as Record<string | number, unknown>)[key];
+    if (typeof current !== "number") return;
+    const source = sourceOf(path, current);
+    if (source !== undefined) (holder as Record<string | number, unknown>)[key] = source;
   };
   const fixEnv = (env: unknown, path: PathSegment[]): void => {
     if (!isRecord(env)) return;
