@@ -80,7 +80,7 @@ describe("the fast YAML reader", () => {
     base.push(bigPipeline(12));
     const next = rng(7);
     let read = 0;
-    for (let i = 0; i < 4000; i++) {
+    for (let i = 0; i < 2500; i++) {
       const seed = base[Math.floor(next() * base.length)] ?? "";
       let text: string;
       if (i % 3 === 0) {
@@ -97,7 +97,7 @@ describe("the fast YAML reader", () => {
       if (agrees(text, `case ${i}`)) read++;
     }
     // Both paths must be exercised for this to mean anything.
-    expect(read).toBeGreaterThan(1000);
-    expect(read).toBeLessThan(3900);
-  }, 60_000);
+    expect(read).toBeGreaterThan(600);
+    expect(read).toBeLessThan(2400);
+  }, 120_000);
 });
