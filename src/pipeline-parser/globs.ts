@@ -3,8 +3,21 @@ import picomatch from "picomatch";
 const OPTIONS = { dot: true, strictBrackets: true } as const;
 const cache = new Map<string, (s: string) => boolean>();
 
+const problems = new Map<string, string | null>();
+
 /** Why `pattern` is not a usable glob, or null if it is. */
 export function globProblem(pattern: string): string | null {
+  // A pipeline repeats the same few patterns across its stages.
+  let problem = problems.get(pattern);
+  if (problem === undefined) {
+    problem = checkGlob(pattern);
+    if (problems.size > 1000) problems.clear();
+    problems.set(pattern, problem);
+  }
+  return problem;
+}
+
+function checkGlob(pattern: string): string | null {
   if (pattern.trim() === "") return "a glob must not be empty";
   try {
     picomatch.makeRe(pattern, OPTIONS);
