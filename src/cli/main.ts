@@ -5,9 +5,7 @@
  * without loading the server's modules.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ApiError } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
-import { ConfigError } from "../server/config.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
@@ -204,6 +202,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       stderr.write(`hodei: ${error.message}\n`);
       return 2;
     }
+    // Imported only now, so a short command does not load them: the same modules its command threw from.
+    const [{ ApiError }, { ConfigError }] = await Promise.all([import("./api-client.js"), import("../server/config.js")]);
     if (error instanceof ApiError) {
       stderr.write(`hodei: ${error.message}\n`);
       return 1;
