@@ -51,7 +51,7 @@ await build({
 /** Source files bundled into the CLI; every other file under src/ is imported from dist/ as tsc wrote it. */
 const bundled = (file) =>
   file.startsWith(path.join(src, "pipeline-parser") + path.sep) ||
-  ["cli/main.ts", "cli/commands/validate.ts", "cli/commands/plan.ts", "cli/commands/plan-format.ts", "cli/wasm-tiering.ts"].some((f) => file === path.join(src, f));
+  ["cli/main.ts", "cli/commands/validate.ts", "cli/commands/plan.ts", "cli/commands/plan-format.ts"].some((f) => file === path.join(src, f));
 /** npm packages bundled in; any other package is imported at run time from node_modules. */
 const BUNDLED_PACKAGES = new Set(["yaml", "commander", "picomatch"]);
 const packageName = (spec) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");

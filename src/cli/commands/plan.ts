@@ -4,7 +4,6 @@ import { simpleGit } from "simple-git";
 import { planPipeline } from "../../pipeline-parser/index.js";
 import type { TriggerContext, TriggerEvent } from "../../pipeline-parser/types.js";
 import { UsageError } from "../usage-error.js";
-import { skipWasmTierUp } from "../wasm-tiering.js";
 import { formatPlan } from "./plan-format.js";
 
 export interface PlanCommandOptions {
@@ -24,7 +23,6 @@ const EVENTS: readonly TriggerEvent[] = ["push", "pull_request", "manual"];
 
 /** `hodei plan [PATH]`: the expanded DAG for a trigger context, as a table or (--json) the Plan object. */
 export async function planCommand(opts: PlanCommandOptions): Promise<number> {
-  skipWasmTierUp();
   const event = (opts.event ?? "push") as TriggerEvent;
   if (!EVENTS.includes(event)) throw new UsageError(`--event must be one of ${EVENTS.join(", ")}, not ${JSON.stringify(opts.event)}`);
   const cwd = opts.cwd ?? process.cwd();

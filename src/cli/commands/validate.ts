@@ -1,5 +1,4 @@
 import { validatePipeline } from "../../pipeline-parser/index.js";
-import { skipWasmTierUp } from "../wasm-tiering.js";
 
 export interface ValidateCommandOptions {
   path: string;
@@ -14,7 +13,6 @@ export interface ValidateCommandOptions {
  * each error as `FILE:LINE:COL: message` on stderr, or `{valid, errors}` on stdout with --json.
  */
 export async function validateCommand(opts: ValidateCommandOptions): Promise<number> {
-  skipWasmTierUp();
   const { errors } = await validatePipeline(opts.path, undefined, { cwd: opts.cwd });
   if (opts.json) {
     opts.stdout.write(`${JSON.stringify({ valid: errors.length === 0, errors: errors.map((e) => e.toJSON()) })}\n`);
