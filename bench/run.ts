@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { chainBenchmark, throughputBenchmark } from "./engine.bench.js";
+import { logBenchmarks } from "./logs.bench.js";
 import { measure, type Benchmark, type Result } from "./harness.js";
 import { runsListBenchmark } from "./runs-list.bench.js";
 import { validateBenchmarks } from "./validate.bench.js";
@@ -14,6 +15,7 @@ import { benchStores } from "./stores.js";
 function all(): Benchmark[] {
   const out: Benchmark[] = [...validateBenchmarks()];
   for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind));
+  for (const kind of benchStores()) out.push(...logBenchmarks(kind));
   return out;
 }
 
