@@ -46,7 +46,9 @@ export class ServerProcess {
 
   /** Starts the process and resolves once its local agents are connected. */
   static async start(options: ServerProcessOptions): Promise<ServerProcess> {
-    const child = fork(childScript, [JSON.stringify(options)], { stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv: [] });
+    // BENCH_SERVER_NODE_ARGS: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = fork(childScript, [JSON.stringify(options)], { stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv });
     const server = new ServerProcess(child);
     // The child says `{ id: 0 }` once it is ready.
     await new Promise<void>((resolve, reject) => server.pending.set(0, { resolve: () => resolve(), reject }));
