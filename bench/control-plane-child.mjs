@@ -38,6 +38,10 @@ const handlers = {
     }
     return { chunks: chunks.length, bytes: length, sha256: hash.digest("hex") };
   },
+  // Where the memory is (V8 heap, buffers, PGlite's WASM memory among external), for profiling.
+  async memory() {
+    return process.memoryUsage();
+  },
   async stop() {
     await control.stop();
     setImmediate(() => process.exit(0));

@@ -80,6 +80,10 @@ export class ServerProcess {
     return this.request("log", { runId, stageId });
   }
 
+  memory(): Promise<NodeJS.MemoryUsage> {
+    return this.request("memory");
+  }
+
   /** The local agents' processes (the server's children running `hodei agent`). */
   async agentPids(): Promise<number[]> {
     const pids: number[] = [];
