@@ -115,7 +115,7 @@ export class ControlPlane {
             })),
           log,
         });
-        provisioners = createProvisioners(options.provisioning.providers, settings, hooks, owner);
+        provisioners = await createProvisioners(options.provisioning.providers, settings, hooks, owner);
       }
       engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
       if (options.tracing) engine.subscribe(options.tracing.listener);
