@@ -135,8 +135,9 @@ export class Dispatcher {
     provisioner.provision(ref, stage);
   }
 
+  /** Also for attempts an earlier process provisioned, which the provisioner may have re-adopted. */
   private releaseProvisioned(ref: AttemptRef, provider: string): void {
-    if (!this.provisioned.delete(attemptKey(ref))) return;
+    this.provisioned.delete(attemptKey(ref));
     this.deps.provisioners[provider]?.release(ref);
   }
 

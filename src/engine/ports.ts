@@ -99,6 +99,10 @@ export interface Clock {
 export interface Provisioner {
   /** Starts an agent for the attempt (labelled `hodei.attempt`); must not throw. */
   provision(ref: AttemptRef, stage: PlannedStage): void;
-  /** The attempt ended (or will never run): release what was provisioned for it. */
+  /**
+   * The attempt ended (or will never run): release what was provisioned for
+   * it. Called for every attempt of the provider that ends, also ones an
+   * earlier process provisioned; nothing to release is not an error.
+   */
   release(ref: AttemptRef): void;
 }

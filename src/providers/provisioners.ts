@@ -6,6 +6,7 @@
  */
 import { DockerProvisioner } from "./docker.js";
 import { KubernetesProvisioner } from "./kubernetes.js";
+import type { ProvisionerIdentity } from "./attempt-labels.js";
 import type { ProviderSettings } from "./provider-settings.js";
 import type { ProvisionerHooks } from "./provider.js";
 
@@ -20,10 +21,10 @@ export function createProvisioners(
   enabled: readonly string[],
   settings: ProviderSettings,
   hooks: ProvisionerHooks,
-  owner: string,
+  identity: ProvisionerIdentity,
 ): Provisioners {
   const byProvider: Provisioners["byProvider"] = {};
-  const common = { hooks, owner, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
+  const common = { hooks, identity, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
   if (enabled.includes("docker")) byProvider.docker = new DockerProvisioner({ ...common, network: settings.docker.network, pull: settings.docker.pull });
   if (enabled.includes("kubernetes")) byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace });
   const all = (): (DockerProvisioner | KubernetesProvisioner)[] => Object.values(byProvider).filter((p) => p !== undefined);

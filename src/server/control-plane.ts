@@ -22,6 +22,7 @@ import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
+import { storeIdentity } from "../store/store-identity.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
 import { nodeIdentity } from "./node-id.js";
@@ -109,7 +110,7 @@ export class ControlPlane {
             })),
           log,
         });
-        provisioners = createProvisioners(options.provisioning.providers, settings, hooks, owner);
+        provisioners = createProvisioners(options.provisioning.providers, settings, hooks, { store: await storeIdentity(db), owner });
       }
       engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
 
