@@ -190,7 +190,8 @@ describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${
         // Or its lease lapsed first: recorded lost, then retried in a new worker.
         expect(finished.map((f) => f.data.outcome)).toEqual(["lost", "success"]);
       }
-      console.info(`${provider.name}: after the restart attempt 1 ${attempt === 1 ? "carried on" : "was recorded lost and retried"}`);
+      const why = attempt === 1 ? "carried on" : `was recorded lost (${String(finished[0]?.data.reason)}) and retried`;
+      console.info(`${provider.name}: after the restart attempt 1 ${why}`);
     });
 
     it("removes a worker that died while the server was down, and retries its attempt", async () => {
