@@ -101,8 +101,9 @@ export interface Provisioner {
   provision(ref: AttemptRef, stage: PlannedStage): void;
   /**
    * The attempt ended (or will never run): release what was provisioned for
-   * it. Called for every attempt of the provider that ends, also ones an
-   * earlier process provisioned; nothing to release is not an error.
+   * it. Called once per attempt this process provisioned, and once for each
+   * attempt that was leased when it started (an earlier process may have
+   * provisioned it); nothing to release is not an error.
    */
   release(ref: AttemptRef): void;
 }

@@ -116,4 +116,52 @@ describeEachStore("provisioning", (store) => {
       await engine.stop();
     }
   });
+
+  it("releases, once, an attempt that was leased when the engine started: its worker may have been re-adopted", async () => {
+    const db = await store.openMigrated();
+    const calls: string[] = [];
+    const recorder = (name: string): Provisioner => ({
+      provision: (ref) => calls.push(`${name} provision ${ref.stageId}#${ref.attempt}`),
+      release: (ref) => calls.push(`${name} release ${ref.stageId}#${ref.attempt}`),
+    });
+    // The agent in the worker: it takes the attempt and keeps running it across the restart.
+    const link = (engine: Engine): AgentLink => ({
+      id: "agent-in-worker",
+      labels: { provider: "docker", [ATTEMPT_LABEL]: attemptLabel({ runId: id, stageId: "long", attempt: 1 }) },
+      capacity: 1,
+      assign: (a) => {
+        void engine.attemptStarted("agent-in-worker", a).then(() => calls.push(`started ${a.stageId}#${a.attempt}`));
+        return true;
+      },
+      cancel: () => undefined,
+    });
+    let id = "";
+    const first: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: recorder("first") }, leaseMs: 5000 });
+    await first.start();
+    id = await first.startRun({
+      pipeline: "p",
+      source: { kind: "directory", path: "/nonexistent" },
+      repo: "a/b",
+      sha: "s",
+      ref: null,
+      event: "manual",
+      stages: [stage("long", { provider: "docker", image: "alpine:3" })],
+    });
+    first.agentConnected(link(first));
+    for (let i = 0; i < 100 && !calls.includes("started long#1"); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual(["first provision long#1", "started long#1"]);
+    // The process goes without releasing anything (as a crash would); the next one resumes the run.
+    await first.stop();
+    calls.length = 0;
+    const second: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: recorder("second") }, leaseMs: 5000 });
+    await second.start();
+    try {
+      second.agentConnected(link(second));
+      expect(await second.attemptFinished("agent-in-worker", { runId: id, stageId: "long", attempt: 1 }, { outcome: "success", exitCode: 0, reason: null })).toBe(true);
+      expect((await second.waitForRun(id)).conclusion).toBe("success");
+      expect(calls).toEqual(["second release long#1"]);
+    } finally {
+      await second.stop();
+    }
+  });
 });
