@@ -13,6 +13,11 @@ import { RunRepository } from "../../src/store/run-repository.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
 
+/** A manual run of `stages` from a directory nothing reads (the agents here are stand-ins). */
+function runOf(stages: PlannedStage[]) {
+  return { pipeline: "p", source: { kind: "directory" as const, path: "/nonexistent" }, repo: "a/b", sha: "s", ref: null, event: "manual" as const, stages };
+}
+
 describeEachStore("provisioning", (store) => {
   it("provisions one agent per attempt, hands it only that attempt, and releases it afterwards", async () => {
     const db = await store.openMigrated();
@@ -48,19 +53,13 @@ describeEachStore("provisioning", (store) => {
     const engine: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
     await engine.start();
     try {
-      const id = await engine.startRun({
-        pipeline: "p",
-        source: { kind: "directory", path: "/nonexistent" },
-        repo: "a/b",
-        sha: "s",
-        ref: null,
-        event: "manual",
-        stages: [
+      const id = await engine.startRun(
+        runOf([
           stage("a", { provider: "docker", image: "alpine:3" }),
           stage("b", { provider: "docker", image: "alpine:3" }),
           stage("flaky", { provider: "docker", image: "busybox", needs: ["a"], retries: 1 }),
-        ],
-      });
+        ]),
+      );
       const final = await engine.waitForRun(id);
       expect(final.conclusion).toBe("success");
       for (const [s, attempts] of [["a", [1]], ["b", [1]], ["flaky", [1, 2]]] as const) {
@@ -93,15 +92,7 @@ describeEachStore("provisioning", (store) => {
     const engine: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: provisioner }, leaseMs: 5000 });
     await engine.start();
     try {
-      const id = await engine.startRun({
-        pipeline: "p",
-        source: { kind: "directory", path: "/nonexistent" },
-        repo: "a/b",
-        sha: "s",
-        ref: null,
-        event: "manual",
-        stages: [stage("img", { provider: "docker", image: "nope:1", retries: 1 })],
-      });
+      const id = await engine.startRun(runOf([stage("img", { provider: "docker", image: "nope:1", retries: 1 })]));
       const final = await engine.waitForRun(id);
       expect(final.conclusion).toBe("failure");
       const s = final.stages.get("img")!;
@@ -138,15 +129,7 @@ describeEachStore("provisioning", (store) => {
     let id = "";
     const first: Engine = new Engine({ store: new RunRepository(db), provisioners: { docker: recorder("first") }, leaseMs: 5000 });
     await first.start();
-    id = await first.startRun({
-      pipeline: "p",
-      source: { kind: "directory", path: "/nonexistent" },
-      repo: "a/b",
-      sha: "s",
-      ref: null,
-      event: "manual",
-      stages: [stage("long", { provider: "docker", image: "alpine:3" })],
-    });
+    id = await first.startRun(runOf([stage("long", { provider: "docker", image: "alpine:3" })]));
     first.agentConnected(link(first));
     for (let i = 0; i < 100 && !calls.includes("started long#1"); i++) await new Promise((r) => setTimeout(r, 20));
     expect(calls).toEqual(["first provision long#1", "started long#1"]);

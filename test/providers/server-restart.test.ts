@@ -74,8 +74,8 @@ function serverEnv(provider: ProviderUnderTest): NodeJS.ProcessEnv {
     HODEI_LOCAL_AGENTS: "0",
     HODEI_DOCKER_PULL: "never",
     HODEI_PROVISION_TIMEOUT: "60s",
-    // Long enough for the agent's reconnect backoff (at most 5 s) after the restart.
-    HODEI_LEASE_MS: "8000",
+    // Long enough for the agent's reconnect backoff (at most 5 s) after the restart, on a loaded machine.
+    HODEI_LEASE_MS: "15000",
   };
 }
 
@@ -135,6 +135,33 @@ async function checkHistory(where: StoreLocation, id: string) {
   return { attempt: s.attempt, finished };
 }
 
+/**
+ * Seeds the gated run and starts a server; once attempt 1 runs in its worker,
+ * SIGKILLs the server, calls `whileDown` with the workers it left, and starts
+ * a server again on the same store, whose start-up clean-up must say
+ * `cleanUp`. Then lets the stage finish and waits until the run completed and
+ * its workers are gone, while that server still runs (released when the
+ * attempt ended, not by a graceful shutdown), and stops it.
+ */
+async function crashAndRestart(provider: ProviderUnderTest, cleanUp: string, whileDown: (workers: Worker[], runId: string) => Promise<void>): Promise<{ where: StoreLocation; id: string }> {
+  const { where, id } = await seedSleeper(provider);
+  const ports = { http: await freePort(), grpc: await freePort() };
+  const first = start(where, ports, provider);
+  await first.ready;
+  await waitFor("attempt 1 to start in its worker", () => marks.of(id, "start").length > 0, 60_000);
+  const before = await provider.workers(id);
+  await sigkill(first);
+  await whileDown(before, id);
+  const second = start(where, ports, provider);
+  await second.ready;
+  expect(second.output()).toContain(`${provider.name} provider: ${cleanUp} left by an earlier process`);
+  marks.openGate(id);
+  await waitFor("the run to complete", async () => (await runStatus(ports.http, id)) === "completed", 90_000);
+  await waitFor("the run's workers to go", async () => (await provider.workers(id)).length === 0, 20_000);
+  await sigterm(second);
+  return { where, id };
+}
+
 // The stand-in runs Pods as Docker containers, so both suites need the engine: skipped only outside CI when none answers.
 describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${dockerUnavailable ? ` (skipped: ${dockerUnavailable})` : ""}`, () => {
   beforeAll(async () => {
@@ -162,26 +189,11 @@ describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${
 
   describe.each(providers)("$name provider", (provider) => {
     it("re-adopts a running attempt's worker after a SIGKILL; the attempt carries on or is retried, and nothing of the run is left", async () => {
-      const { where, id } = await seedSleeper(provider);
-      const ports = { http: await freePort(), grpc: await freePort() };
-      const first = start(where, ports, provider);
-      await first.ready;
-      await waitFor("attempt 1 to start in its worker", () => marks.of(id, "start").length > 0, 60_000);
-      const before = await provider.workers(id);
-      expect(before.map((w) => w.running)).toEqual([true]);
-      await sigkill(first);
-      // The worker outlives the server that provisioned it.
-      expect((await provider.workers(id)).map((w) => w.id)).toEqual(before.map((w) => w.id));
-
-      const second = start(where, ports, provider);
-      await second.ready;
-      expect(second.output()).toContain(`${provider.name} provider: re-adopted 1, removed 0 left by an earlier process`);
-      marks.openGate(id);
-      await waitFor("the run to complete", async () => (await runStatus(ports.http, id)) === "completed", 90_000);
-      // Released when its attempt ended, without waiting for a graceful shutdown.
-      await waitFor("the run's workers to go", async () => (await provider.workers(id)).length === 0, 20_000);
-      await sigterm(second);
-
+      const { where, id } = await crashAndRestart(provider, "re-adopted 1, removed 0", async (before, runId) => {
+        // The worker outlives the server that provisioned it.
+        expect(before.map((w) => w.running)).toEqual([true]);
+        expect((await provider.workers(runId)).map((w) => w.id)).toEqual(before.map((w) => w.id));
+      });
       const { attempt, finished } = await checkHistory(where, id);
       if (attempt === 1) {
         // Carried on: the re-adopted worker's agent reconnected within the lease and finished the attempt.
@@ -195,24 +207,10 @@ describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${
     });
 
     it("removes a worker that died while the server was down, and retries its attempt", async () => {
-      const { where, id } = await seedSleeper(provider);
-      const ports = { http: await freePort(), grpc: await freePort() };
-      const first = start(where, ports, provider);
-      await first.ready;
-      await waitFor("attempt 1 to start in its worker", () => marks.of(id, "start").length > 0, 60_000);
-      await sigkill(first);
-      const [victim] = await provider.workers(id);
-      await provider.kill(victim!);
-      await waitFor("the worker to stop running", async () => (await provider.workers(id)).every((w) => !w.running), 20_000);
-
-      const second = start(where, ports, provider);
-      await second.ready;
-      expect(second.output()).toContain(`${provider.name} provider: re-adopted 0, removed 1 left by an earlier process`);
-      marks.openGate(id);
-      await waitFor("the run to complete", async () => (await runStatus(ports.http, id)) === "completed", 90_000);
-      await waitFor("the run's workers to go", async () => (await provider.workers(id)).length === 0, 20_000);
-      await sigterm(second);
-
+      const { where, id } = await crashAndRestart(provider, "re-adopted 0, removed 1", async ([victim], runId) => {
+        await provider.kill(victim!);
+        await waitFor("the worker to stop running", async () => (await provider.workers(runId)).every((w) => !w.running), 20_000);
+      });
       const { attempt, finished } = await checkHistory(where, id);
       expect(attempt).toBe(2);
       expect(finished.map((f) => f.data.outcome)).toEqual(["lost", "success"]);
@@ -222,7 +220,8 @@ describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${
     it("leaves alone the running workers of a control plane on another store that shares the engine", async () => {
       // Both on an embedded store, so both have the same node identity ("embedded"): only the store tells them apart.
       const settings = { kubernetes: { namespace: "ci" } };
-      const a = await startPlane({ providers: [provider.name], settings });
+      // A lease long enough that a machine loaded by B's start-up cannot make A's agent miss it.
+      const a = await startPlane({ providers: [provider.name], settings, leaseMs: 20_000 });
       planes.push(a);
       const { id, events } = await startRun(a, [stage("sleeper", { provider: provider.name, image: TEST_IMAGE, timeoutSeconds: 300, commands: marks.gated() })]);
       runIds.push(id);
@@ -231,7 +230,8 @@ describe.skipIf(dockerUnavailable !== null)(`server restart while attempts run${
       // Its start-up clean-up runs before start() returns.
       planes.push(await startPlane({ providers: [provider.name], settings, log }));
       expect(log.filter((m) => m.includes("left by an earlier process"))).toEqual([]);
-      expect((await provider.workers(id)).map((w) => w.running)).toEqual([true]);
+      const ended = () => JSON.stringify(events.filter((e) => e.type === "attempt.finished").map((e) => e.data));
+      expect((await provider.workers(id)).map((w) => w.running), `attempts ended: ${ended()}`).toEqual([true]);
       marks.openGate(id);
       const final = await a.engine.waitForRun(id);
       expect(events.filter((e) => e.type === "attempt.finished").map((e) => e.type === "attempt.finished" && `${e.data.attempt}:${e.data.outcome}:${e.data.reason}`)).toEqual(["1:success:null"]);
