@@ -135,6 +135,15 @@ export class Dispatcher {
     provisioner.provision(ref, stage);
   }
 
+  /**
+   * An attempt leased before this process started, on a provider that
+   * provisions per attempt: its worker may have been re-adopted, so it is
+   * released like one provisioned here when the attempt ends.
+   */
+  resumeProvisioned(ref: AttemptRef, provider: string): void {
+    if (this.deps.provisioners[provider]) this.provisioned.add(attemptKey(ref));
+  }
+
   private releaseProvisioned(ref: AttemptRef, provider: string): void {
     if (!this.provisioned.delete(attemptKey(ref))) return;
     this.deps.provisioners[provider]?.release(ref);

@@ -111,7 +111,9 @@ export class Engine {
       adopted.push(id);
       // Agents that were running these attempts get one lease period to come back.
       for (const s of state.stages.values()) {
-        if ((s.phase === "leased" || s.phase === "running") && s.agentId) this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
+        if ((s.phase !== "leased" && s.phase !== "running") || !s.agentId) continue;
+        this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
+        this.dispatcher.resumeProvisioned(refOf(state.id, s), s.plan.provider);
       }
     }
     for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));

@@ -99,6 +99,11 @@ export interface Clock {
 export interface Provisioner {
   /** Starts an agent for the attempt (labelled `hodei.attempt`); must not throw. */
   provision(ref: AttemptRef, stage: PlannedStage): void;
-  /** The attempt ended (or will never run): release what was provisioned for it. */
+  /**
+   * The attempt ended (or will never run): release what was provisioned for
+   * it. Called once per attempt this process provisioned, and once for each
+   * attempt that was leased when it started (an earlier process may have
+   * provisioned it); nothing to release is not an error.
+   */
   release(ref: AttemptRef): void;
 }

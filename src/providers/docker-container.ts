@@ -9,7 +9,7 @@ import type Docker from "dockerode";
 import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
 import type { AgentRuntime } from "./agent-runtime.js";
-import { attemptLabels } from "./attempt-labels.js";
+import { attemptLabels, type ProvisionerIdentity } from "./attempt-labels.js";
 import type { StageResources } from "./provider.js";
 
 /** The agent's workspaces go here (TMPDIR): an anonymous volume, not the image's file system. */
@@ -26,7 +26,7 @@ export interface ContainerInput {
   network: string;
   resources: StageResources;
   sourceDir: string | null;
-  owner: string;
+  identity: ProvisionerIdentity;
 }
 
 export function containerSpec(input: ContainerInput): Docker.ContainerCreateOptions {
@@ -41,7 +41,7 @@ export function containerSpec(input: ContainerInput): Docker.ContainerCreateOpti
     // Inspecting a container needs access to the Docker engine, which is root on the host anyway.
     Env: [...Object.entries(input.credentials).map(([k, v]) => `${k}=${v}`), `TMPDIR=${WORK_DIR}`],
     WorkingDir: WORK_DIR,
-    Labels: attemptLabels(ref, input.owner),
+    Labels: attemptLabels(ref, input.identity),
     HostConfig: {
       NetworkMode: input.network,
       Binds: binds,

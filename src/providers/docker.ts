@@ -8,13 +8,13 @@
  * attempt is still leased or running, and removed otherwise.
  */
 import Docker from "dockerode";
-import { attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef, Provisioner } from "../engine/ports.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
-import { attemptOfLabels, LABEL_MANAGED, LABEL_OWNER } from "./attempt-labels.js";
+import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { containerSpec, demuxLogs } from "./docker-container.js";
 import type { ProvisionerHooks, StageResources } from "./provider.js";
+import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface DockerProvisionerOptions {
   docker?: Docker;
@@ -30,27 +30,32 @@ export interface DockerProvisionerOptions {
   provisionTimeoutMs?: number;
   /** How often containers of attempts that are over are looked for and removed. */
   reconcileMs?: number;
-  /** This control plane's identity (label hodei.owner). */
-  owner: string;
+  /** The store and control plane (labels hodei.store, hodei.owner); only containers of this store are ever touched. */
+  identity: ProvisionerIdentity;
 }
 
-interface Tracked {
-  ref: AttemptRef;
-  containerId: string | null;
-  released: boolean;
-  timer: NodeJS.Timeout | null;
-}
+type Tracked = ProvisionedAttempt<string>;
 
 export class DockerProvisioner implements Provisioner {
   readonly name = "docker";
   readonly docker: Docker;
-  private readonly tracked = new Map<string, Tracked>();
+  private readonly attempts: ProvisionedAttempts<string>;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private runtime: AgentRuntime | null = null;
-  private stopped = false;
 
   constructor(private readonly options: DockerProvisionerOptions) {
     this.docker = options.docker ?? new Docker();
+    this.attempts = new ProvisionedAttempts({
+      provider: this.name,
+      hooks: options.hooks,
+      provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
+      destroy: (id) => this.removeContainer(id),
+      silentDetail: async (t) => {
+        const tail = t.handle ? await this.lastOutput(t.handle) : "";
+        return tail ? `; container output: ${tail}` : "";
+      },
+      watchAdopted: (t) => this.watch(t),
+    });
   }
 
   /** Checks the engine answers, then re-adopts or removes containers left by an earlier process. */
@@ -69,33 +74,23 @@ export class DockerProvisioner implements Provisioner {
    * that dies leaves behind, for the next one to re-adopt or remove (tests).
    */
   detach(): void {
-    this.stopped = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    for (const t of this.tracked.values()) if (t.timer) clearTimeout(t.timer);
-    this.tracked.clear();
+    this.attempts.detach();
   }
 
   /** Removes every container this process tracks. */
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    await Promise.all([...this.tracked.values()].map((t) => this.remove(t)));
+    await this.attempts.stop();
   }
 
   provision(ref: AttemptRef, stage: PlannedStage): void {
-    const key = attemptLabel(ref);
-    if (this.tracked.has(key) || this.stopped) return; // re-adopted after a restart, or shutting down
-    const t: Tracked = { ref, containerId: null, released: false, timer: null };
-    this.tracked.set(key, t);
-    const timeoutMs = this.options.provisionTimeoutMs ?? 120_000;
-    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs);
-    t.timer.unref();
-    this.launch(t, stage).catch((error: unknown) => this.fail(t, describeDockerError(error, stage.image)));
+    const t = this.attempts.begin(ref);
+    if (t) this.launch(t, stage).catch((error: unknown) => this.attempts.fail(t, describeDockerError(error, stage.image)));
   }
 
   release(ref: AttemptRef): void {
-    const t = this.tracked.get(attemptLabel(ref));
-    if (t) void this.remove(t);
+    this.attempts.release(ref);
   }
 
   private async launch(t: Tracked, stage: PlannedStage): Promise<void> {
@@ -116,11 +111,11 @@ export class DockerProvisioner implements Provisioner {
         network: this.options.network ?? "host",
         resources: this.options.resources ?? { cpus: null, memoryBytes: null },
         sourceDir,
-        owner: this.options.owner,
+        identity: this.options.identity,
       }),
     );
-    t.containerId = container.id;
-    if (t.released) return void (await this.remove(t));
+    t.handle = container.id;
+    if (t.released) return void (await this.removeContainer(container.id));
     await container.start();
     this.watch(t);
   }
@@ -145,43 +140,21 @@ export class DockerProvisioner implements Provisioner {
 
   /** A container that stops before its attempt is over ends the attempt, with its exit status and last output. */
   private watch(t: Tracked): void {
-    const id = t.containerId;
+    const id = t.handle;
     if (!id) return;
     const container = this.docker.getContainer(id);
     container.wait().then(
       async (result: { StatusCode?: number }) => {
-        if (t.released || this.stopped) return;
+        if (t.released || this.attempts.stopped) return;
         const info = await container.inspect().catch(() => null);
         const oom = info?.State.OOMKilled ? ", out of memory" : "";
         const tail = await this.lastOutput(id);
-        this.fail(t, `container ${id.slice(0, 12)} exited with status ${result.StatusCode ?? "unknown"}${oom} before the attempt ended${tail ? `; last output: ${tail}` : ""}`);
+        this.attempts.fail(t, `container ${id.slice(0, 12)} exited with status ${result.StatusCode ?? "unknown"}${oom} before the attempt ended${tail ? `; last output: ${tail}` : ""}`);
       },
       (error: unknown) => {
-        if (!t.released && !this.stopped) this.fail(t, `lost track of container ${id.slice(0, 12)}: ${String(error)}`);
+        if (!t.released && !this.attempts.stopped) this.attempts.fail(t, `lost track of container ${id.slice(0, 12)}: ${String(error)}`);
       },
     );
-  }
-
-  private async checkConnected(t: Tracked, timeoutMs: number): Promise<void> {
-    t.timer = null;
-    if (t.released) return;
-    if ((await this.options.hooks.attemptStatus(t.ref)) !== "waiting") return;
-    const tail = t.containerId ? await this.lastOutput(t.containerId) : "";
-    this.fail(t, `the agent did not connect within ${Math.round(timeoutMs / 1000)} s of provisioning${tail ? `; container output: ${tail}` : ""}`);
-  }
-
-  private fail(t: Tracked, reason: string): void {
-    if (t.released) return;
-    this.log(`${attemptLabel(t.ref)}: ${reason}`);
-    void this.remove(t);
-    this.options.hooks.failed(t.ref, this.name, reason);
-  }
-
-  private async remove(t: Tracked): Promise<void> {
-    t.released = true;
-    if (t.timer) clearTimeout(t.timer);
-    this.tracked.delete(attemptLabel(t.ref));
-    if (t.containerId) await this.removeContainer(t.containerId);
   }
 
   private async removeContainer(id: string): Promise<void> {
@@ -193,34 +166,12 @@ export class DockerProvisioner implements Provisioner {
     }
   }
 
-  /**
-   * Containers with hodei labels: at start-up, those of this owner whose
-   * attempt is leased or running are re-adopted (their agent may reconnect)
-   * and the others removed; later, those whose attempt is over are removed.
-   */
+  /** The containers of this store's runs (never another store's), re-adopted or removed as ProvisionedAttempts.reconcile says. */
   private async reconcile(startup: boolean): Promise<{ adopted: number; removed: number }> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
-    let adopted = 0;
-    let removed = 0;
-    for (const c of list) {
-      const ref = attemptOfLabels(c.Labels);
-      const mine = c.Labels[LABEL_OWNER] === this.options.owner;
-      if (ref && this.tracked.get(attemptLabel(ref))?.containerId === c.Id) {
-        if ((await this.options.hooks.attemptStatus(ref)) === "over") this.release(ref);
-        continue;
-      }
-      const status = ref ? await this.options.hooks.attemptStatus(ref) : "over";
-      if (ref && startup && mine && status === "taken" && c.State === "running") {
-        const t: Tracked = { ref, containerId: c.Id, released: false, timer: null };
-        this.tracked.set(attemptLabel(ref), t);
-        this.watch(t);
-        adopted++;
-      } else if (status === "over" || (startup && mine)) {
-        await this.removeContainer(c.Id);
-        removed++;
-      }
-    }
-    return { adopted, removed };
+    const { store, owner } = this.options.identity;
+    const list = await this.docker.listContainers({ all: true, filters: { label: storeSelector(store) } });
+    const found = list.map((c) => ({ handle: c.Id, ref: attemptOfLabels(c.Labels), mine: c.Labels[LABEL_OWNER] === owner, running: c.State === "running" }));
+    return this.attempts.reconcile(found, startup);
   }
 
   private async lastOutput(id: string): Promise<string> {

@@ -11,7 +11,7 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
 import type { AgentRuntime } from "./agent-runtime.js";
-import { attemptLabels, LABEL_MANAGED } from "./attempt-labels.js";
+import { attemptLabels, LABEL_MANAGED, LABEL_STORE, type ProvisionerIdentity } from "./attempt-labels.js";
 import type { StageResources } from "./provider.js";
 
 const WORK_DIR = "/hodei-work";
@@ -29,7 +29,7 @@ export interface PodInput {
   resources: StageResources;
   /** activeDeadlineSeconds: the stage's timeout plus the time the agent may take to connect. */
   deadlineSeconds: number;
-  owner: string;
+  identity: ProvisionerIdentity;
 }
 
 /** DNS-1123 names: `hodei-<hash of the attempt>-<random>`; the attempt itself is in the annotations. */
@@ -43,10 +43,10 @@ export function podName(ref: AttemptRef): string {
  * like `test[node=18]` break: the attempt goes into annotations (same keys),
  * and labels hold what selectors need.
  */
-function metadataOf(ref: AttemptRef, owner: string) {
+function metadataOf(ref: AttemptRef, who: ProvisionerIdentity) {
   return {
-    labels: { [LABEL_MANAGED]: "true", "app.kubernetes.io/managed-by": "hodei" },
-    annotations: attemptLabels(ref, owner),
+    labels: { [LABEL_MANAGED]: "true", [LABEL_STORE]: who.store, "app.kubernetes.io/managed-by": "hodei" },
+    annotations: attemptLabels(ref, who),
   };
 }
 
@@ -69,7 +69,7 @@ export function podManifest(input: PodInput): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: input.name, namespace: input.namespace, ...metadataOf(ref, input.owner) },
+    metadata: { name: input.name, namespace: input.namespace, ...metadataOf(ref, input.identity) },
     spec: {
       restartPolicy: "Never",
       activeDeadlineSeconds: input.deadlineSeconds,
@@ -94,7 +94,7 @@ export function podManifest(input: PodInput): V1Pod {
 }
 
 /** The agent's credentials, owned by its Pod (deleted with it). */
-export function secretManifest(pod: V1Pod, secretName: string, credentials: Record<string, string>, ref: AttemptRef, owner: string): V1Secret {
+export function secretManifest(pod: V1Pod, secretName: string, credentials: Record<string, string>, ref: AttemptRef, who: ProvisionerIdentity): V1Secret {
   const { name, uid, namespace } = pod.metadata ?? {};
   if (!name || !uid) throw new Error("the pod has no name or uid yet");
   return {
@@ -104,7 +104,7 @@ export function secretManifest(pod: V1Pod, secretName: string, credentials: Reco
     metadata: {
       name: secretName,
       namespace,
-      ...metadataOf(ref, owner),
+      ...metadataOf(ref, who),
       ownerReferences: [{ apiVersion: "v1", kind: "Pod", name, uid, blockOwnerDeletion: true }],
     },
     stringData: credentials,

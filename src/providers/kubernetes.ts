@@ -7,18 +7,19 @@
  * is leased or running, and deleted otherwise.
  */
 import { CoreV1Api, KubeConfig, Watch, type V1Pod } from "@kubernetes/client-node";
-import { attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef, Provisioner } from "../engine/ports.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
-import { attemptOfLabels, LABEL_MANAGED, LABEL_OWNER } from "./attempt-labels.js";
+import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
 import { podProblem } from "./kubernetes-pod-status.js";
 import type { ProvisionerHooks, StageResources } from "./provider.js";
+import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface KubernetesProvisionerOptions {
   hooks: ProvisionerHooks;
-  owner: string;
+  /** The store and control plane (label hodei.store, annotation hodei.owner); only pods of this store are ever touched. */
+  identity: ProvisionerIdentity;
   namespace: string;
   /** Default: KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: KubeConfig;
@@ -28,28 +29,30 @@ export interface KubernetesProvisionerOptions {
   reconcileMs?: number;
 }
 
-interface Tracked {
-  ref: AttemptRef;
-  pod: string | null;
-  released: boolean;
-  timer: NodeJS.Timeout | null;
-}
-
-const SELECTOR = `${LABEL_MANAGED}=true`;
-
 export class KubernetesProvisioner implements Provisioner {
   readonly name = "kubernetes";
   private readonly kc: KubeConfig;
   private readonly api: CoreV1Api;
-  private readonly tracked = new Map<string, Tracked>();
+  private readonly attempts: ProvisionedAttempts<string>;
+  /** Pods of this store's runs: `hodei.managed=true,hodei.store=<id>`. */
+  private readonly selector: string;
   private runtime: AgentRuntime | null = null;
   private watchAbort: AbortController | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
 
   constructor(private readonly options: KubernetesProvisionerOptions) {
     this.kc = options.kubeConfig ?? defaultKubeConfig();
     this.api = this.kc.makeApiClient(CoreV1Api);
+    this.selector = storeSelector(options.identity.store).join(",");
+    this.attempts = new ProvisionedAttempts({
+      provider: this.name,
+      hooks: options.hooks,
+      provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
+      destroy: (name) => this.deletePod(name),
+      silentDetail: (t) => Promise.resolve(` (pod ${t.handle ?? "not created"})`),
+      // The pod watch covers re-adopted pods as well.
+      watchAdopted: () => undefined,
+    });
   }
 
   async start(): Promise<{ adopted: number; removed: number }> {
@@ -62,30 +65,31 @@ export class KubernetesProvisioner implements Provisioner {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     this.watchAbort?.abort();
-    await Promise.all([...this.tracked.values()].map((t) => this.remove(t)));
+    await this.attempts.stop();
+  }
+
+  /** Stops watching and cleaning without deleting anything: what a process that dies leaves behind (tests). */
+  detach(): void {
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.attempts.detach();
+    this.watchAbort?.abort();
   }
 
   provision(ref: AttemptRef, stage: PlannedStage): void {
-    const key = attemptLabel(ref);
-    if (this.tracked.has(key) || this.stopped) return;
-    const t: Tracked = { ref, pod: null, released: false, timer: null };
-    this.tracked.set(key, t);
+    const t = this.attempts.begin(ref);
+    if (!t) return;
     const timeoutMs = this.options.provisionTimeoutMs ?? 120_000;
-    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs);
-    t.timer.unref();
-    this.launch(t, stage, timeoutMs).catch((error: unknown) => this.fail(t, `the Kubernetes API refused the pod for image ${JSON.stringify(stage.image)}: ${describe(error)}`));
+    this.launch(t, stage, timeoutMs).catch((error: unknown) => this.attempts.fail(t, `the Kubernetes API refused the pod for image ${JSON.stringify(stage.image)}: ${describe(error)}`));
   }
 
   release(ref: AttemptRef): void {
-    const t = this.tracked.get(attemptLabel(ref));
-    if (t) void this.remove(t);
+    this.attempts.release(ref);
   }
 
-  private async launch(t: Tracked, stage: PlannedStage, timeoutMs: number): Promise<void> {
-    const { hooks, namespace, owner } = this.options;
+  private async launch(t: ProvisionedAttempt<string>, stage: PlannedStage, timeoutMs: number): Promise<void> {
+    const { hooks, namespace, identity } = this.options;
     if (!stage.image) throw new Error(`stage ${stage.id} names no image`);
     if (!this.runtime) throw new Error("the kubernetes provider was not started");
     const [credentials, sourceDir] = await Promise.all([hooks.agentCredentials(t.ref), hooks.sourceDir(t.ref.runId)]);
@@ -103,55 +107,35 @@ export class KubernetesProvisioner implements Provisioner {
       sourceDir,
       resources: this.options.resources ?? { cpus: null, memoryBytes: null },
       deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000),
-      owner,
+      identity,
     });
     const pod = await this.api.createNamespacedPod({ namespace, body: manifest });
-    t.pod = name;
-    if (t.released) return void (await this.remove(t));
-    await this.api.createNamespacedSecret({ namespace, body: secretManifest(pod, secretName, credentials, t.ref, owner) });
+    t.handle = name;
+    if (t.released) return void (await this.deletePod(name));
+    await this.api.createNamespacedSecret({ namespace, body: secretManifest(pod, secretName, credentials, t.ref, identity) });
   }
 
-  /** Pods of ours: a problem ends the attempt of a pod this process tracks. */
+  /** Pods of this store: a problem ends the attempt of a pod this process tracks. */
   private async watchPods(): Promise<void> {
-    if (this.stopped) return;
+    if (this.attempts.stopped) return;
     const path = `/api/v1/namespaces/${this.options.namespace}/pods`;
     this.watchAbort = await new Watch(this.kc).watch(
       path,
-      { labelSelector: SELECTOR },
+      { labelSelector: this.selector },
       (type: string, pod: V1Pod) => this.onPodEvent(type, pod),
       () => {
         // The API ends watches now and then: start another.
-        if (!this.stopped) setTimeout(() => void this.watchPods().catch((e: unknown) => this.log(`watch failed: ${describe(e)}`)), 1000).unref();
+        if (!this.attempts.stopped) setTimeout(() => void this.watchPods().catch((e: unknown) => this.log(`watch failed: ${describe(e)}`)), 1000).unref();
       },
     );
   }
 
   private onPodEvent(type: string, pod: V1Pod): void {
     const ref = attemptOfLabels(pod.metadata?.annotations);
-    const t = ref ? this.tracked.get(attemptLabel(ref)) : undefined;
-    if (!t || t.released || t.pod !== pod.metadata?.name) return;
-    const problem = type === "DELETED" ? `pod ${t.pod} was deleted before the attempt ended` : podProblem(pod);
-    if (problem) this.fail(t, problem);
-  }
-
-  private async checkConnected(t: Tracked, timeoutMs: number): Promise<void> {
-    t.timer = null;
-    if (t.released || (await this.options.hooks.attemptStatus(t.ref)) !== "waiting") return;
-    this.fail(t, `the agent did not connect within ${Math.round(timeoutMs / 1000)} s of provisioning (pod ${t.pod ?? "not created"})`);
-  }
-
-  private fail(t: Tracked, reason: string): void {
-    if (t.released) return;
-    this.log(`${attemptLabel(t.ref)}: ${reason}`);
-    void this.remove(t);
-    this.options.hooks.failed(t.ref, this.name, reason);
-  }
-
-  private async remove(t: Tracked): Promise<void> {
-    t.released = true;
-    if (t.timer) clearTimeout(t.timer);
-    this.tracked.delete(attemptLabel(t.ref));
-    if (t.pod) await this.deletePod(t.pod);
+    const t = ref ? this.attempts.get(ref) : undefined;
+    if (!t || t.released || t.handle !== pod.metadata?.name) return;
+    const problem = type === "DELETED" ? `pod ${t.handle} was deleted before the attempt ended` : podProblem(pod);
+    if (problem) this.attempts.fail(t, problem);
   }
 
   private async deletePod(name: string): Promise<void> {
@@ -163,30 +147,16 @@ export class KubernetesProvisioner implements Provisioner {
     }
   }
 
+  /** The pods of this store's runs (never another store's), re-adopted or deleted as ProvisionedAttempts.reconcile says. */
   private async reconcile(startup: boolean): Promise<{ adopted: number; removed: number }> {
-    const list = await this.api.listNamespacedPod({ namespace: this.options.namespace, labelSelector: SELECTOR });
-    let adopted = 0;
-    let removed = 0;
-    for (const pod of list.items) {
+    const list = await this.api.listNamespacedPod({ namespace: this.options.namespace, labelSelector: this.selector });
+    const found = list.items.flatMap((pod) => {
       const name = pod.metadata?.name;
-      if (!name) continue;
-      const ref = attemptOfLabels(pod.metadata?.annotations);
-      const mine = pod.metadata?.annotations?.[LABEL_OWNER] === this.options.owner;
-      const status = ref ? await this.options.hooks.attemptStatus(ref) : "over";
-      const tracked = ref ? this.tracked.get(attemptLabel(ref)) : undefined;
-      if (tracked?.pod === name) {
-        if (status === "over") void this.remove(tracked);
-        continue;
-      }
-      if (ref && startup && mine && status === "taken" && pod.status?.phase === "Running") {
-        this.tracked.set(attemptLabel(ref), { ref, pod: name, released: false, timer: null });
-        adopted++;
-      } else if (status === "over" || (startup && mine)) {
-        await this.deletePod(name);
-        removed++;
-      }
-    }
-    return { adopted, removed };
+      if (!name) return [];
+      const annotations = pod.metadata?.annotations;
+      return [{ handle: name, ref: attemptOfLabels(annotations), mine: annotations?.[LABEL_OWNER] === this.options.identity.owner, running: pod.status?.phase === "Running" }];
+    });
+    return this.attempts.reconcile(found, startup);
   }
 
   private log(message: string): void {

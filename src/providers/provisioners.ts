@@ -10,6 +10,7 @@
  */
 import type { DockerProvisioner } from "./docker.js";
 import type { KubernetesProvisioner } from "./kubernetes.js";
+import type { ProvisionerIdentity } from "./attempt-labels.js";
 import type { ProviderSettings } from "./provider-settings.js";
 import type { ProvisionerHooks } from "./provider.js";
 
@@ -24,10 +25,10 @@ export async function createProvisioners(
   enabled: readonly string[],
   settings: ProviderSettings,
   hooks: ProvisionerHooks,
-  owner: string,
+  identity: ProvisionerIdentity,
 ): Promise<Provisioners> {
   const byProvider: Provisioners["byProvider"] = {};
-  const common = { hooks, owner, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
+  const common = { hooks, identity, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
   if (enabled.includes("docker")) {
     const { DockerProvisioner } = await import("./docker.js");
     byProvider.docker = new DockerProvisioner({ ...common, network: settings.docker.network, pull: settings.docker.pull });

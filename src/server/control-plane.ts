@@ -22,6 +22,7 @@ import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
+import { storeIdentity } from "../store/store-identity.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
 import { ManualTriggers } from "../triggers/manual-trigger.js";
@@ -115,7 +116,7 @@ export class ControlPlane {
             })),
           log,
         });
-        provisioners = await createProvisioners(options.provisioning.providers, settings, hooks, owner);
+        provisioners = await createProvisioners(options.provisioning.providers, settings, hooks, { store: await storeIdentity(db), owner });
       }
       engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
       if (options.tracing) engine.subscribe(options.tracing.listener);

@@ -154,9 +154,9 @@ export async function readMarker(marker: string): Promise<AttemptLine[]> {
 export async function readHistories(where: StoreLocation, ids: readonly string[]) {
   const db = await openDatabase(where);
   try {
-    const out = new Map<string, { seq: number; type: string; data: { stageId?: string; attempt?: number; outcome?: string } }[]>();
+    const out = new Map<string, { seq: number; type: string; data: { stageId?: string; attempt?: number; outcome?: string; reason?: string | null } }[]>();
     for (const id of ids) {
-      const { rows } = await db.query<{ seq: number; type: string; data: { stageId?: string; attempt?: number; outcome?: string } }>(
+      const { rows } = await db.query<{ seq: number; type: string; data: { stageId?: string; attempt?: number; outcome?: string; reason?: string | null } }>(
         "select seq, type, data from run_events where run_id = $1 order by seq",
         [id],
       );

@@ -15,6 +15,8 @@ export interface PlaneOptions {
   providers?: string[];
   settings?: Partial<ProviderSettings>;
   log?: string[];
+  /** Default 3 s. */
+  leaseMs?: number;
 }
 
 export async function startPlane(options: PlaneOptions = {}): Promise<ControlPlane> {
@@ -24,7 +26,7 @@ export async function startPlane(options: PlaneOptions = {}): Promise<ControlPla
     grpcPort: options.grpcPort,
     nodeId: options.nodeId,
     localAgents: options.localAgents ?? 0,
-    leaseMs: 3000,
+    leaseMs: options.leaseMs ?? 3000,
     log: (m) => options.log?.push(m),
     provisioning: { providers: options.providers ?? ["docker"], settings: { ...defaults, ...options.settings } },
   });

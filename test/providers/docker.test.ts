@@ -70,10 +70,15 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
 
   it("fails an attempt whose image is not available, naming the image", async () => {
     control = await startPlane();
-    const { id } = await startRun(control, [stage("bad", { provider: "docker", image: "hodei-test/no-such-image:1", commands: ["true"] })]);
+    const { id, events } = await startRun(control, [stage("bad", { provider: "docker", image: "hodei-test/no-such-image:1", commands: ["true"] })]);
     const final = await control.engine.waitForRun(id);
     expect(final.conclusion).toBe("failure");
-    expect(final.stages.get("bad")?.reason).toMatch(/^image "hodei-test\/no-such-image:1" is not available: not present/);
+    const reason = 'image "hodei-test/no-such-image:1" is not available: not present and pulling is off (HODEI_DOCKER_PULL=never)';
+    expect(final.stages.get("bad")?.reason).toBe(reason);
+    // Ended as lost by the provisioner, which the history names.
+    expect(events.filter((e) => e.type === "attempt.leased").map((e) => e.type === "attempt.leased" && e.data.agentId)).toEqual(["provisioner:docker"]);
+    const ended = events.find((e) => e.type === "attempt.finished");
+    expect(ended?.type === "attempt.finished" && ended.data).toMatchObject({ attempt: 1, outcome: "lost", reason });
     await gone(id);
   });
 
@@ -81,10 +86,11 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
     // Nothing listens on port 1: the agent in the container keeps failing to dial.
     control = await startPlane({ settings: { agentServer: "127.0.0.1:1", provisionTimeoutMs: 3000 } });
     const started = Date.now();
-    const { id } = await startRun(control, [stage("silent", { provider: "docker", image: TEST_IMAGE, commands: ["true"] })]);
+    const { id, events } = await startRun(control, [stage("silent", { provider: "docker", image: TEST_IMAGE, commands: ["true"] })]);
     const final = await control.engine.waitForRun(id);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(final.conclusion).toBe("failure");
+    expect(events.some((e) => e.type === "attempt.started")).toBe(false);
     expect(final.stages.get("silent")?.reason).toMatch(/^the agent did not connect within 3 s of provisioning; container output: .*ECONNREFUSED/);
     await gone(id);
   });

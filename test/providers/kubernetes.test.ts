@@ -69,10 +69,15 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
 
   it("ends the attempt when the image cannot be pulled, with the kubelet's reason", async () => {
     control = await plane();
-    const { id } = await startRun(control, [stage("pull", { provider: "kubernetes", image: "hodei-test/absent:1", commands: ["true"] })]);
+    const { id, events } = await startRun(control, [stage("pull", { provider: "kubernetes", image: "hodei-test/absent:1", commands: ["true"] })]);
     const final = await control.engine.waitForRun(id);
     expect(final.conclusion).toBe("failure");
-    expect(final.stages.get("pull")?.reason).toMatch(/^pod hodei-[0-9a-f]+-[0-9a-f]+: image "hodei-test\/absent:1" cannot be pulled \((ErrImagePull|ImagePullBackOff)\)/);
+    const reason = /^pod hodei-[0-9a-f]+-[0-9a-f]+: image "hodei-test\/absent:1" cannot be pulled \((ErrImagePull|ImagePullBackOff)\): pull access denied for hodei-test\/absent:1$/;
+    expect(final.stages.get("pull")?.reason).toMatch(reason);
+    // Ended as lost by the provisioner, which the history names.
+    expect(events.filter((e) => e.type === "attempt.leased").map((e) => e.type === "attempt.leased" && e.data.agentId)).toEqual(["provisioner:kubernetes"]);
+    const ended = events.find((e) => e.type === "attempt.finished");
+    expect(ended?.type === "attempt.finished" && ended.data).toMatchObject({ attempt: 1, outcome: "lost", reason: expect.stringMatching(reason) });
     await podsGone();
   });
 
@@ -92,10 +97,32 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
   });
 
   it("ends the attempt within the provisioning timeout when the agent never connects", async () => {
+    // Nothing listens on port 1: the agent in the pod keeps failing to dial.
     control = await plane({ settings: { agentServer: "127.0.0.1:1", provisionTimeoutMs: 3000 } });
-    const { id } = await startRun(control, [stage("silent", { provider: "kubernetes", image: TEST_IMAGE, commands: ["true"] })]);
+    const started = Date.now();
+    const { id, events } = await startRun(control, [stage("silent", { provider: "kubernetes", image: TEST_IMAGE, commands: ["true"] })]);
     const final = await control.engine.waitForRun(id);
-    expect(final.stages.get("silent")?.reason).toMatch(/^the agent did not connect within 3 s of provisioning \(pod hodei-/);
+    // 3 s, plus slack for a loaded machine; the pod's deadline (the stage's 60 s + 3 s) would be far later.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(final.conclusion).toBe("failure");
+    const pod = api.received.find((m): m is V1Pod => m.kind === "Pod" && m.metadata?.annotations?.["hodei.run"] === id)?.metadata?.name;
+    expect(final.stages.get("silent")?.reason).toBe(`the agent did not connect within 3 s of provisioning (pod ${pod})`);
+    expect(events.some((e) => e.type === "attempt.started")).toBe(false);
+    await podsGone();
+  });
+
+  it("ends the attempt as lost when the worker's container dies mid-stage, with the pod's exit code", async () => {
+    control = await plane();
+    const { id, events } = await startRun(control, [stage("dies", { provider: "kubernetes", image: TEST_IMAGE, commands: ["echo running; sleep 120"] })]);
+    await waitFor("the attempt to run", () => events.some((e) => e.type === "attempt.started"));
+    const [rec] = [...api.pods.values()].filter((r) => r.pod.metadata?.annotations?.["hodei.run"] === id);
+    await new Docker().getContainer(rec!.container!).kill();
+    const final = await control.engine.waitForRun(id);
+    expect(final.conclusion).toBe("failure");
+    const reason = `pod ${rec!.pod.metadata!.name} failed with exit code 137`;
+    expect(final.stages.get("dies")?.reason).toBe(reason);
+    const ended = events.find((e) => e.type === "attempt.finished");
+    expect(ended?.type === "attempt.finished" && ended.data).toMatchObject({ outcome: "lost", reason });
     await podsGone();
   });
 

@@ -12,8 +12,6 @@ import { ControlPlane } from "../../server/control-plane.js";
 export async function serverCommand(options: { stdout: NodeJS.WritableStream; signal: AbortSignal }): Promise<number> {
   const config = loadServerConfig();
   const say = (m: string) => options.stdout.write(`${m}\n`);
-  const unsupported = config.providers.filter((p) => p !== "local");
-  if (unsupported.length > 0) say(`warning: providers not available in this version, ignored: ${unsupported.join(", ")}`);
 
   // Loaded only when an OTLP endpoint is configured.
   const tracing = await startTracing(process.env);
