@@ -166,10 +166,10 @@ function stageRow(position: number, run: RunState, s: StageState): AppendEventsP
 
 async function insertStages(tx: Queryable, runId: string, rows: AppendEventsParams["stages"]): Promise<void> {
   await tx.query(
-    `insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at)
-     select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.started_at, s.finished_at
+    `insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, waiting_for, started_at, finished_at)
+     select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.waiting_for, s.started_at, s.finished_at
        from jsonb_to_recordset($2::jsonb) as s(stage_id text, position integer, name text, needs jsonb, status text, conclusion text,
-                                              attempt integer, exit_code integer, reason text, started_at timestamptz, finished_at timestamptz)`,
+                                              attempt integer, exit_code integer, reason text, waiting_for text, started_at timestamptz, finished_at timestamptz)`,
     [runId, JSON.stringify(rows)],
   );
 }
