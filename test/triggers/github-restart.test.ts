@@ -1,0 +1,88 @@
+/**
+ * GitHub App installation tokens after a server restart: the new process
+ * has no token cached and no webhook of its own yet, yet it reports. The
+ * installation id comes from the run's history (its trigger) and from the
+ * stored delivery, never from memory of the process that received it; what
+ * each check last showed comes from the store, so a check that completed
+ * before the restart is replaced, not reopened, by a re-run after it.
+ */
+import { randomUUID } from "node:crypto";
+import { afterEach, expect, it } from "vitest";
+import { listRuns } from "../../src/store/run-queries.js";
+import { describeEachStore } from "../helpers/databases.js";
+import { createRepo } from "../git/repos.js";
+import { githubExample } from "../webhooks/payloads.js";
+import { deliver, type Harness, INSTALLATION, pushPayload, settle, startHarness } from "./github-harness.js";
+
+const PIPELINE = `name: ci
+stages:
+  build:
+    run: echo building
+  test:
+    needs: [build]
+    run: |
+      if [ -f fail.txt ]; then exit 3; fi
+      echo passed
+`;
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.stop();
+  h = null;
+});
+
+describeEachStore("GitHub after a restart", (store) => {
+  it("a restarted server gets a fresh installation token for a delivery it picks up on start and for a check re-run of a run from before the restart", async () => {
+    const repo = await createRepo();
+    const first = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
+    const failing = await repo.commit({ "fail.txt": "1\n" });
+    h = await startHarness(store, { permissions: new Map(), pulls: new Map() });
+    const { github } = h;
+    expect((await deliver(h.app, "push", pushPayload(repo, first, failing))).statusCode).toBe(202);
+    await settle(h.control);
+    const [run] = await listRuns(h.control.db, { limit: 5 });
+    expect(run?.conclusion).toBe("failure");
+
+    // A push the old process stored and claimed, then died before handling.
+    const fixed = await repo.commit({ "fail.txt": null });
+    const stored = pushPayload(repo, failing, fixed);
+    await h.control.db.query(
+      `insert into webhook_deliveries (forge, delivery_id, event, payload, received_at, status, attempts, claimed_at) values ('github', $1, 'push', $2::jsonb, now(), 'processing', 1, now())`,
+      [randomUUID(), JSON.stringify(stored)],
+    );
+
+    const before = github.requests.length;
+    const testCheck = github.byOperation("checks/create").find((r) => r.body.name === "ci / test");
+    await h.restart();
+    await settle(h.control);
+    const after = () => github.requests.slice(before);
+
+    // The new process asked GitHub for a token of the stored delivery's installation, and reported with it.
+    expect(after().filter((r) => r.operationId === "apps/create-installation-access-token").map((r) => r.path)).toContain(`/app/installations/${INSTALLATION.id}/access_tokens`);
+    const runs = await listRuns(h.control.db, { limit: 5 });
+    expect(runs.map((r) => [r.sha, r.conclusion])).toEqual([
+      [fixed, "success"],
+      [failing, "failure"],
+    ]);
+    const reported = after().filter((r) => r.operationId === "checks/create" || r.operationId === "checks/update");
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported.every((r) => r.authorization === "token ghs_fakeinstallationtoken")).toBe(true);
+
+    // A Re-run of the run from before the restart: its completed check is replaced by a new one.
+    const checkRun = githubExample("check_run", (e) => e.action === "rerequested");
+    Object.assign(checkRun.check_run, { id: (testCheck?.answer?.body as { id: number }).id, name: "ci / test", external_id: `${run!.id}/test`, head_sha: failing });
+    checkRun.installation = INSTALLATION;
+    const mark = github.requests.length;
+    expect((await deliver(h.app, "check_run", checkRun)).statusCode).toBe(202);
+    await settle(h.control);
+    const rerun = await h.control.engine.waitForRun(run!.id);
+    expect(rerun.stages.get("test")?.attempt).toBe(2);
+    const reports = github.requests.slice(mark).filter((r) => r.operationId === "checks/create" || r.operationId === "checks/update");
+    expect(reports[0]).toMatchObject({ operationId: "checks/create", body: { name: "ci / test", head_sha: failing } });
+    expect(reports.at(-1)?.body).toMatchObject({ status: "completed", conclusion: "failure" });
+    // The completed check of attempt 1 was never sent back to queued.
+    const oldId = (testCheck?.answer?.body as { id: number }).id;
+    expect(reports.filter((r) => r.path.endsWith(`/check-runs/${oldId}`))).toEqual([]);
+    expect(github.violations).toEqual([]);
+  });
+});
