@@ -94,6 +94,17 @@ export class GitMirrors {
     });
   }
 
+  /** True if the mirror already holds `sha` (nothing to fetch). */
+  async hasCommitOf(url: string, sha: string): Promise<boolean> {
+    this.checkUrl(url);
+    const dir = this.dirOf(url);
+    const exists = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    return SHA.test(sha) && exists && (await this.hasCommit(dir, sha));
+  }
+
   /** A file's text at `sha`, or null if the commit has no such file. */
   async readFile(url: string, sha: string, file: string): Promise<string | null> {
     const git = this.git(this.dirOf(url));

@@ -46,7 +46,6 @@ export class RunStarter {
     }
     const forge = this.deps.forge(trigger.forge);
     const auth = forge ? await forge.cloneAuth(target(trigger)) : null;
-    sources.remember(trigger.cloneUrl, auth);
     const pr = trigger.pullRequest;
     await sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined });
 

@@ -23,6 +23,7 @@ export interface Harness {
   control: ControlPlane;
   app: FastifyInstance;
   github: FakeForge;
+  dataDir: string;
   /** Stops the server (not the fake GitHub) and starts a new one on the same store and data directory. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -59,6 +60,7 @@ export async function startHarness(
       return current.app;
     },
     github,
+    dataDir: where.dataDir,
     async restart() {
       await current.app.close();
       await current.control.stop();

@@ -7,12 +7,31 @@
  * before the restart is replaced, not reopened, by a re-run after it.
  */
 import { randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import { afterEach, expect, it } from "vitest";
+import { GitMirrors } from "../../src/git/mirror.js";
+import { parseSecretsKey } from "../../src/secrets/key.js";
+import { SecretStore } from "../../src/secrets/secret-store.js";
 import { listRuns } from "../../src/store/run-queries.js";
 import { describeEachStore } from "../helpers/databases.js";
+import type { GithubState } from "../forge/fake-github.js";
+import { type GitHttpServer, startGitHttpServer } from "../git/http-server.js";
 import { createRepo } from "../git/repos.js";
 import { githubExample } from "../webhooks/payloads.js";
-import { deliver, type Harness, INSTALLATION, pushPayload, settle, startHarness } from "./github-harness.js";
+import {
+  commentPayload,
+  deliver,
+  deliveriesHandled,
+  type Harness,
+  INSTALLATION,
+  pullRequestPayload,
+  pushPayload,
+  runUntil,
+  settle,
+  stageOf,
+  startHarness,
+} from "./github-harness.js";
 
 const PIPELINE = `name: ci
 stages:
@@ -25,10 +44,24 @@ stages:
       echo passed
 `;
 
+const FORK_PIPELINE = `name: ci
+stages:
+  build:
+    run: echo building
+  deploy:
+    needs: [build]
+    secrets: [DEPLOY_TOKEN]
+    run: test -n "$DEPLOY_TOKEN"
+`;
+const KEY = "cd".repeat(32);
+
 let h: Harness | null = null;
+let git: GitHttpServer | null = null;
 afterEach(async () => {
   await h?.stop();
+  await git?.stop();
   h = null;
+  git = null;
 });
 
 describeEachStore("GitHub after a restart", (store) => {
@@ -84,5 +117,48 @@ describeEachStore("GitHub after a restart", (store) => {
     const oldId = (testCheck?.answer?.body as { id: number }).id;
     expect(reports.filter((r) => r.path.endsWith(`/check-runs/${oldId}`))).toEqual([]);
     expect(github.violations).toEqual([]);
+  });
+});
+
+describeEachStore("GitHub fork approval across a restart", (store) => {
+  it("a fork's stage approved after a restart fetches its commit with a fresh installation token, asked for the run, not remembered from the webhook", async () => {
+    const repo = await createRepo();
+    const base = await repo.commit({ ".hodei/pipeline.yml": FORK_PIPELINE });
+    repo.git("checkout", "--quiet", "-b", "changes");
+    const head = await repo.commit({ "src/a.txt": "1\n" });
+    const basic = (token: string) => `Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
+    git = await startGitHttpServer(path.dirname(path.dirname(repo.dir)), basic("ghs_fakeinstallationtoken"));
+    const cloneUrl = `${git.url}/acme/widgets`;
+    const state: GithubState = { permissions: new Map([["writer", "write"]]), pulls: new Map([[1, { headSha: head, headRef: "changes", baseRef: "main", baseSha: base, fork: true }]]) };
+    h = await startHarness(store, state, { secretsKey: KEY });
+    await new SecretStore(h.control.db, parseSecretsKey(KEY, "test")).set("Codertocat/Hello-World", "DEPLOY_TOKEN", "a-token");
+
+    const opened = pullRequestPayload(repo, "opened", { number: 1, headSha: head, baseSha: base, fork: true });
+    opened.repository.clone_url = cloneUrl;
+    expect((await deliver(h.app, "pull_request", opened)).statusCode).toBe(202);
+    await deliveriesHandled(h.control);
+    const [run] = await listRuns(h.control.db, { limit: 5 });
+    await runUntil(h.control, run!.id, (r) => stageOf(r, "build")?.conclusion === "success" && stageOf(r, "deploy")?.waitingFor === "approval");
+    expect(git.requests.some((r) => r.allowed)).toBe(true);
+
+    // The server restarts; meanwhile the token it used expired and the mirror is gone (a new host, a cleaned disk).
+    await h.restart();
+    state.installationToken = "ghs_tokenafterrestart";
+    git.expectAuthorization = basic("ghs_tokenafterrestart");
+    await rm(new GitMirrors({ root: path.join(h.dataDir, "mirrors"), allowFileRepos: true }).dirOf(cloneUrl), { recursive: true, force: true });
+    const mark = git.requests.length;
+
+    const approve = commentPayload(repo, 1, "writer", "/hodei approve", 31);
+    approve.repository.clone_url = cloneUrl;
+    expect((await deliver(h.app, "issue_comment", approve)).statusCode).toBe(202);
+    await deliveriesHandled(h.control);
+    const done = await h.control.engine.waitForRun(run!.id);
+    expect([...done.stages.values()].map((s) => [s.plan.id, s.conclusion, s.reason])).toEqual([
+      ["build", "success", null],
+      ["deploy", "success", null],
+    ]);
+    expect(git.requests.slice(mark).length).toBeGreaterThan(0);
+    expect(git.requests.slice(mark).every((r) => r.allowed)).toBe(true);
+    expect(h.github.violations).toEqual([]);
   });
 });
