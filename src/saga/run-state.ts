@@ -125,6 +125,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case "stage.queued": {
       const s = stage(event.data.stageId);
       if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
+      if (s.needsApproval && state.approvedBy === null) fail(`stage ${s.plan.id} queued before the run was approved`);
       if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
       const delay = event.data.delayMs ?? 0;
       update(s.plan.id, {
