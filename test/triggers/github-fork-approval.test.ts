@@ -51,7 +51,8 @@ afterEach(async () => {
 });
 
 describeEachStore("GitHub fork approval", (store) => {
-  it("a fork's PR: build runs, deploy waits action_required without its secret, a reader's /hodei approve is refused, a writer's releases it in the same run with the secret; a new head waits again; closing the PR cancels it", async () => {
+  // Several runs and a restart (or approvals) in one story: minutes on a loaded 2-core machine, not seconds.
+  it("a fork's PR: build runs, deploy waits action_required without its secret, a reader's /hodei approve is refused, a writer's releases it in the same run with the secret; a new head waits again; closing the PR cancels it", { timeout: 120_000 }, async () => {
     const repo = await createRepo();
     const base = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
     repo.git("checkout", "--quiet", "-b", "changes");

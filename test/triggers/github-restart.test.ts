@@ -65,7 +65,8 @@ afterEach(async () => {
 });
 
 describeEachStore("GitHub after a restart", (store) => {
-  it("a restarted server gets a fresh installation token for a delivery it picks up on start and for a check re-run of a run from before the restart", async () => {
+  // Several runs and a restart (or approvals) in one story: minutes on a loaded 2-core machine, not seconds.
+  it("a restarted server gets a fresh installation token for a delivery it picks up on start and for a check re-run of a run from before the restart", { timeout: 120_000 }, async () => {
     const repo = await createRepo();
     const first = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
     const failing = await repo.commit({ "fail.txt": "1\n" });
@@ -121,7 +122,8 @@ describeEachStore("GitHub after a restart", (store) => {
 });
 
 describeEachStore("GitHub fork approval across a restart", (store) => {
-  it("a fork's stage approved after a restart fetches its commit with a fresh installation token, asked for the run, not remembered from the webhook", async () => {
+  // Several runs and a restart (or approvals) in one story: minutes on a loaded 2-core machine, not seconds.
+  it("a fork's stage approved after a restart fetches its commit with a fresh installation token, asked for the run, not remembered from the webhook", { timeout: 120_000 }, async () => {
     const repo = await createRepo();
     const base = await repo.commit({ ".hodei/pipeline.yml": FORK_PIPELINE });
     repo.git("checkout", "--quiet", "-b", "changes");
