@@ -26,8 +26,8 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
-  // Build scripts are plain Node ESM, run as they are; they are outside the TypeScript project.
-  { files: ["eslint.config.js", "vitest.config.ts", "scripts/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  // Build scripts (and the benchmarks' child processes) are plain Node ESM, run as they are; they are outside the TypeScript project.
+  { files: ["eslint.config.js", "vitest.config.ts", "scripts/**/*.mjs", "bench/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   // The dashboard: plain browser ES modules served as they are (no build step), outside the TS project.
   {
     files: ["dashboard/**/*.js"],

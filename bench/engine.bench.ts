@@ -1,16 +1,18 @@
 /**
  * Engine figures (issue: durable execution): per-stage scheduling overhead
  * on a chain of 50 trivial stages, and throughput of 500 independent
- * trivial stages with 4 local agents, each against a shell doing the same.
+ * trivial stages with 4 local agents, each against a shell doing the same,
+ * and the server's and agents' peak RSS during the latter (issue #9, item 5).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PlannedStage } from "../src/pipeline-parser/types.js";
 import { ControlPlane } from "../src/server/control-plane.js";
 import { stage } from "../test/saga/plan-stages.js";
 import { timed, type Benchmark, type Samples } from "./harness.js";
+import { peakRssMb, resetPeakRss, ServerProcess } from "./control-plane-process.js";
 import { freshStore, type BenchStore } from "./stores.js";
 
 async function runOnce(control: ControlPlane, stages: PlannedStage[], source: string): Promise<number> {
@@ -81,29 +83,97 @@ export function chainBenchmark(kind: BenchStore): Benchmark {
   };
 }
 
-export function throughputBenchmark(kind: BenchStore): Benchmark {
-  const n = 500;
-  return {
-    id: `engine.throughput500.${kind}`,
-    title: `Throughput, 500 independent stages, 4 agents (${kind})`,
-    measures: `${n} independent stages \`true\` in one run, with 4 local agents on ${kind}: stages per second from start to completion.`,
-    baselineDescription: `the same ${n} commands as \`sh -e -c true\`, 4 at a time (xargs -P 4).`,
-    unit: "stages/s",
-    target: { direction: "above", value: 200 },
-    repetitions: 3,
-    limits:
-      "Two cores run the server, four agents and every stage's processes: each attempt fetches and unpacks the run's files and spawns two processes (the launcher and `sh`), which the baseline does not. The same per-attempt workspace cost as the chain figure dominates; the store's appends are one statement each.",
-    async run(reps): Promise<Samples> {
-      const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`));
-      return withControlPlane(kind, 4, async (control, source) => {
-        const values: number[] = [];
-        const baseline: number[] = [];
-        for (let i = 0; i < reps; i++) {
-          baseline.push(n / (shellScript(n, 4) / 1000));
-          values.push(n / ((await runOnce(control, stages, source)) / 1000));
-        }
-        return { values, baseline };
+interface ThroughputSamples {
+  stagesPerSecond: number[];
+  shellPerSecond: number[];
+  serverPeakMb: number[];
+  agentPeakMb: number[];
+}
+
+/**
+ * The throughput run, with the server in a process of its own
+ * (bench/server-process.ts) so its memory and its four agents' can be read
+ * from /proc while the stages run.
+ */
+async function measureThroughput(kind: BenchStore, n: number, reps: number): Promise<ThroughputSamples> {
+  const agents = 4;
+  const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`));
+  const store = await freshStore(kind);
+  const source = await mkdtemp(path.join(os.tmpdir(), "hodei-bench-src-"));
+  await writeFile(path.join(source, "README"), "bench\n");
+  // As in memory.bench.ts: the first start (initdb on PGlite, with its garbage) is not the one measured.
+  await (await ServerProcess.start({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, localAgents: 0 })).stop();
+  const server = await ServerProcess.start({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, localAgents: agents });
+  try {
+    const agentPids = await server.agentPids();
+    if (agentPids.length !== agents) throw new Error(`found ${agentPids.length} of the server's ${agents} local agent processes`);
+    const out: ThroughputSamples = { stagesPerSecond: [], shellPerSecond: [], serverPeakMb: [], agentPeakMb: [] };
+    for (let i = 0; i < reps; i++) {
+      out.shellPerSecond.push(n / (shellScript(n, agents) / 1000));
+      for (const pid of [server.pid, ...agentPids]) await resetPeakRss(pid);
+      const run = await server.run({
+        pipeline: "bench",
+        source: { kind: "directory", path: source },
+        repo: "bench/bench",
+        sha: "b".repeat(40),
+        ref: null,
+        event: "manual",
+        stages,
       });
+      if (run.conclusion !== "success") throw new Error(`bench run ended ${run.conclusion}`);
+      out.stagesPerSecond.push(n / (run.ms / 1000));
+      out.serverPeakMb.push(await peakRssMb(server.pid));
+      out.agentPeakMb.push(Math.max(...(await Promise.all(agentPids.map((pid) => peakRssMb(pid))))));
+    }
+    return out;
+  } finally {
+    await server.stop();
+    await store.dispose();
+    await rm(source, { recursive: true, force: true });
+  }
+}
+
+export function throughputBenchmarks(kind: BenchStore): Benchmark[] {
+  const n = 500;
+  const reps = 3;
+  let session: Promise<ThroughputSamples> | null = null;
+  const samples = () => (session ??= measureThroughput(kind, n, reps));
+  const how = `${n} independent stages \`true\` in one run, with 4 local agents on ${kind}, the server in a process of its own (bench/control-plane-child.mjs on the compiled code, restarted once after the store's first start).`;
+  return [
+    {
+      id: `engine.throughput500.${kind}`,
+      title: `Throughput, 500 independent stages, 4 agents (${kind})`,
+      measures: `${how} Stages per second from start to completion.`,
+      baselineDescription: `the same ${n} commands as \`sh -e -c true\`, 4 at a time (xargs -P 4).`,
+      unit: "stages/s",
+      target: { direction: "above", value: 200 },
+      repetitions: reps,
+      limits:
+        "Two cores run the server, four agents and every stage's processes: each attempt fetches and unpacks the run's files and spawns two processes (the launcher and `sh`), which the baseline does not. The same per-attempt workspace cost as the chain figure dominates; the store's appends are one statement each.",
+      run: async () => {
+        const s = await samples();
+        return { values: s.stagesPerSecond, baseline: s.shellPerSecond };
+      },
     },
-  };
+    {
+      id: `engine.throughput500.rss-server.${kind}`,
+      title: `Server peak RSS, 500 stages (${kind})`,
+      measures: `${how} The server process's peak RSS (VmHWM, reset when the run starts) during the run.`,
+      baselineDescription: null,
+      unit: "MB",
+      target: { direction: "below", value: 150 },
+      repetitions: reps,
+      run: async () => ({ values: (await samples()).serverPeakMb, baseline: [] }),
+    },
+    {
+      id: `engine.throughput500.rss-agent.${kind}`,
+      title: `Agent peak RSS, 500 stages (${kind})`,
+      measures: `${how} The largest peak RSS (VmHWM, reset when the run starts) of the four agent processes during the run.`,
+      baselineDescription: null,
+      unit: "MB",
+      target: { direction: "below", value: 150 },
+      repetitions: reps,
+      run: async () => ({ values: (await samples()).agentPeakMb, baseline: [] }),
+    },
+  ];
 }

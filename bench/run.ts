@@ -4,16 +4,25 @@
  * id starts with one of the given prefixes.
  */
 import { fileURLToPath } from "node:url";
-import { chainBenchmark, throughputBenchmark } from "./engine.bench.js";
+import { chainBenchmark, throughputBenchmarks } from "./engine.bench.js";
+import { logBenchmarks } from "./logs.bench.js";
+import { idleMemoryBenchmarks } from "./memory.bench.js";
 import { measure, type Benchmark, type Result } from "./harness.js";
 import { runsListBenchmark } from "./runs-list.bench.js";
 import { validateBenchmarks } from "./validate.bench.js";
+import { dockerStartBenchmark, localStartBenchmark } from "./provider-start.bench.js";
+import { recoveryBenchmark } from "./recovery.bench.js";
 import { writeReport } from "./report.js";
+import { webhookAckBenchmarks } from "./webhook-ack.bench.js";
+import { firstOutputBenchmark } from "./webhook-first-output.bench.js";
 import { benchStores } from "./stores.js";
 
 function all(): Benchmark[] {
-  const out: Benchmark[] = [...validateBenchmarks()];
-  for (const kind of benchStores()) out.push(chainBenchmark(kind), throughputBenchmark(kind), runsListBenchmark(kind));
+  const out: Benchmark[] = [...validateBenchmarks(), localStartBenchmark(), dockerStartBenchmark()];
+  for (const kind of benchStores()) {
+    out.push(chainBenchmark(kind), ...throughputBenchmarks(kind), runsListBenchmark(kind), ...webhookAckBenchmarks(kind), firstOutputBenchmark(kind), recoveryBenchmark(kind));
+    out.push(...logBenchmarks(kind), ...idleMemoryBenchmarks(kind));
+  }
   return out;
 }
 

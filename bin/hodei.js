@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The published entry point: the compiled CLI lives in dist/ (built by `npm install`'s prepare step).
-import { main } from "../dist/cli/main.js";
+// The published entry point: the CLI bundle in dist/cli-bundle/ (built by `npm install`'s prepare step,
+// scripts/build-cli.mjs), which imports the commands it does not bundle from dist/.
+import { main } from "../dist/cli-bundle/main.js";
 
 main(process.argv).then(
   (code) => {

@@ -19,7 +19,6 @@ import * as grpc from "@grpc/grpc-js";
 import {
   AGENT_ID_METADATA_KEY,
   SESSION_METADATA_KEY,
-  agentServiceClient,
   protocolMetadata,
   type AgentMessage,
   type AgentServiceClient,
@@ -31,6 +30,7 @@ import {
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
+import { serverClient } from "./server-channel.js";
 import type { StageResult } from "./stage-process.js";
 
 export interface AgentOptions {
@@ -89,8 +89,7 @@ export class Agent {
   private drainingSince = 0;
 
   constructor(private readonly options: AgentOptions) {
-    const ca = options.caPem ? Buffer.from(options.caPem) : null;
-    this.registrar = agentServiceClient(options.server, ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure());
+    this.registrar = serverClient(options.server, options.caPem ?? null);
     this.log = options.log ?? ((m) => console.error(`hodei agent: ${m}`));
     this.maxUnacked = options.maxUnackedLogBytes ?? 1024 * 1024;
   }
@@ -170,13 +169,7 @@ export class Agent {
       );
     });
     this.client?.close();
-    const ca = this.options.caPem;
-    this.client = agentServiceClient(
-      this.options.server,
-      ca
-        ? grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(keyPem), Buffer.from(response.certificatePem))
-        : grpc.credentials.createInsecure(),
-    );
+    this.client = serverClient(this.options.server, this.options.caPem ?? null, { keyPem, certificatePem: response.certificatePem });
     return response;
   }
 

@@ -4,6 +4,14 @@
  * (SPEC 7: at most 100 ms). Sequence numbers let the server drop a chunk it
  * already stored when the agent re-sends after a reconnect.
  */
+/**
+ * The default batch size. A stage printing at full speed fills a batch long
+ * before 100 ms: at 256 KiB, 1,000 lines of 80 bytes take about a third of a
+ * message (64 KiB needed 1.2), and the agent's 1 MiB flow-control window
+ * still holds four batches in flight.
+ */
+export const LOG_BATCH_BYTES = 256 * 1024;
+
 export interface LogBatcherOptions {
   maxBytes?: number;
   maxAgeMs?: number;
@@ -19,7 +27,7 @@ export class LogBatcher {
   private seq = 0;
 
   constructor(private readonly options: LogBatcherOptions) {
-    this.maxBytes = options.maxBytes ?? 64 * 1024;
+    this.maxBytes = options.maxBytes ?? LOG_BATCH_BYTES;
     this.maxAgeMs = options.maxAgeMs ?? 100;
   }
 

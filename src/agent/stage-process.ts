@@ -33,11 +33,14 @@ export interface StageProcessOptions {
   secrets?: Readonly<Record<string, string>>;
   /** When closed, the stage's output pipes are paused (and so, once they fill, the stage). */
   gate?: OutputGate;
-  /** Between SIGTERM and SIGKILL. */
+  /** Between SIGTERM and SIGKILL; default DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
 }
 
 /** The host variables a stage inherits; everything else comes from the assignment. */
+/** How long a cancelled or timed-out stage's process group has between SIGTERM and SIGKILL. */
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+
 const INHERITED = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM"];
 
 /** Flow control between the stage's output and the connection to the server. */
@@ -146,7 +149,7 @@ function runOne(command: string, input: string, options: StageProcessOptions, de
       if (ending) return;
       ending = result;
       killTree("SIGTERM");
-      setTimeout(() => killTree("SIGKILL"), options.killGraceMs ?? 5_000).unref();
+      setTimeout(() => killTree("SIGKILL"), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS).unref();
     };
     const timer = setTimeout(
       () => stop({ outcome: "timed_out", exitCode: null, reason: `timed out after ${options.timeoutSeconds}s` }),

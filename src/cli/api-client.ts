@@ -2,7 +2,15 @@
  * The operator commands' client for a running server's HTTP API (SPEC 3).
  * Errors carry the status and the server's `{ error }` message.
  */
+import type { RegistrationTokenInfo } from "../grpc/agent-tokens.js";
 import type { RunView } from "../store/run-queries.js";
+
+export interface CreatedAgentToken {
+  id: string;
+  token: string;
+  description: string;
+  expiresAt: string | null;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -86,13 +94,26 @@ export class ApiClient {
     await this.request("PUT", `/api/repos/${encodeURIComponent(owner)}/${encodeURIComponent(project)}/secrets/${encodeURIComponent(name)}`, { value });
   }
 
-  private async json<T>(method: string, path: string): Promise<T> {
-    return (await (await this.request(method, path)).json()) as T;
+  createAgentToken(body: { description?: string; expiresInSeconds?: number }): Promise<CreatedAgentToken> {
+    return this.json("POST", "/api/agent-tokens", body);
+  }
+
+  listAgentTokens(): Promise<{ tokens: RegistrationTokenInfo[] }> {
+    return this.json("GET", "/api/agent-tokens");
+  }
+
+  async revokeAgentToken(id: string): Promise<void> {
+    await this.request("DELETE", `/api/agent-tokens/${encodeURIComponent(id)}`);
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (this.token && method !== "GET") headers.authorization = `Bearer ${this.token}`;
+    // Agent tokens are the operator's even to read.
+    if (this.token && (method !== "GET" || path.startsWith("/api/agent-tokens"))) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {

@@ -5,9 +5,7 @@
  * without loading the server's modules.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ApiError } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
-import { ConfigError } from "../server/config.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
@@ -163,6 +161,38 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await secretSetCommand({ server: o.server, token: token(), repo, name, stdin: process.stdin, stdout });
     });
 
+  const agentToken = program.command("agent-token").description("registration tokens for standalone agents; token from HODEI_ADMIN_TOKEN");
+  agentToken
+    .command("create")
+    .description("create a registration token; it is printed once")
+    .option("--description <text>", "what it is for, e.g. the agent host")
+    .option("--expires-in <duration>", "lifetime, e.g. 12h, 30d, 2w (default: never expires)")
+    .addOption(serverOption())
+    .option("--json", "print the API's JSON")
+    .action(async (o: { server: string; description?: string; expiresIn?: string; json?: boolean }) => {
+      const { agentTokenCreateCommand } = await import("./commands/agent-token.js");
+      exitCode = await agentTokenCreateCommand({ ...o, token: token(), json: o.json ?? false, stdout });
+    });
+  agentToken
+    .command("list")
+    .description("list registration tokens (never the tokens themselves)")
+    .addOption(serverOption())
+    .option("--json", "print the API's JSON")
+    .action(async (o: { server: string; json?: boolean }) => {
+      const { agentTokenListCommand } = await import("./commands/agent-token.js");
+      exitCode = await agentTokenListCommand({ server: o.server, token: token(), json: o.json ?? false, stdout });
+    });
+  agentToken
+    .command("revoke")
+    .description("revoke a registration token: agents can no longer register with it")
+    .argument("<id>", "token id, from create or list")
+    .addOption(serverOption())
+    .option("--json", "print JSON")
+    .action(async (id: string, o: { server: string; json?: boolean }) => {
+      const { agentTokenRevokeCommand } = await import("./commands/agent-token.js");
+      exitCode = await agentTokenRevokeCommand({ server: o.server, token: token(), id, json: o.json ?? false, stdout });
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -172,6 +202,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       stderr.write(`hodei: ${error.message}\n`);
       return 2;
     }
+    // Imported only now, so a short command does not load them: the same modules its command threw from.
+    const [{ ApiError }, { ConfigError }] = await Promise.all([import("./api-client.js"), import("../server/config.js")]);
     if (error instanceof ApiError) {
       stderr.write(`hodei: ${error.message}\n`);
       return 1;

@@ -16,13 +16,18 @@ export interface GitAuth {
   header: string;
 }
 
+/** A URL fit for a message: any user name or password in it replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1***@");
+}
+
 export class RepoUrlError extends Error {
   readonly retryable = false;
   constructor(
     readonly url: string,
     reason: string,
   ) {
-    super(`clone URL ${url}: ${reason}`);
+    super(`clone URL ${redactUrl(url)}: ${reason}`);
     this.name = "RepoUrlError";
   }
 }
@@ -33,8 +38,19 @@ export class CommitNotFoundError extends Error {
     readonly url: string,
     readonly sha: string,
   ) {
-    super(`commit ${sha} is not in ${url} after fetching`);
+    super(`commit ${sha} is not in ${redactUrl(url)} after fetching`);
     this.name = "CommitNotFoundError";
+  }
+}
+
+export class RefNotFoundError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly url: string,
+    readonly ref: string,
+  ) {
+    super(`${redactUrl(url)} has no ${ref}`);
+    this.name = "RefNotFoundError";
   }
 }
 
@@ -103,6 +119,26 @@ export class GitMirrors {
       () => false,
     );
     return SHA.test(sha) && exists && (await this.hasCommit(dir, sha));
+  }
+
+  /**
+   * Fetches branches and tags and returns the commit `ref` (`refs/heads/...`,
+   * `refs/tags/...`) points at in the mirror; RefNotFoundError if it has none.
+   */
+  async resolveRef(url: string, ref: string, options: { auth?: GitAuth } = {}): Promise<string> {
+    this.checkUrl(url);
+    if (!/^refs\/(heads|tags)\/./.test(ref) || ref.includes("..") || /[\s~^:?*[\\]/.test(ref)) throw new RepoUrlError(url, `${JSON.stringify(ref)} is not a branch or tag ref`);
+    return this.queue.run(url, async () => {
+      const dir = await this.init(url);
+      const git = this.git(dir, options.auth);
+      await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
+      const sha = await git.raw(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).then(
+        (s) => s.trim(),
+        () => "",
+      );
+      if (!SHA.test(sha)) throw new RefNotFoundError(url, ref);
+      return sha;
+    });
   }
 
   /** A file's text at `sha`, or null if the commit has no such file. */

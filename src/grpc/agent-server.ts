@@ -10,6 +10,7 @@ import { attemptKey } from "../engine/agent-pool.js";
 import type { AgentLink, Assignment, AttemptRef } from "../engine/ports.js";
 import type { CertificateAuthority } from "../pki/ca.js";
 import type { AttemptOutcome } from "../saga/events.js";
+import { agentLogBytes, agentLogMessages } from "../observability/metrics.js";
 import { identify, type AgentDirectory, type RegisteredAgent } from "./agent-identity.js";
 import { ArtifactStore } from "./artifact-store.js";
 import { fail, fileServiceHandlers, type AssignedAttempt, type CallIdentity, type Refusal } from "./file-service.js";
@@ -202,6 +203,8 @@ export class AgentServer {
     if (message.logs) {
       const ref = attemptRef(message.logs.ref);
       const chunks = message.logs.chunks;
+      agentLogMessages.inc();
+      agentLogBytes.inc(chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0));
       const ok = await engine.attemptLogs(agentId, ref, chunks);
       const through = chunks.reduce((max, c) => Math.max(max, c.seq), 0);
       writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: through, finished: false, refused: "" } : refusedAck(ref) });

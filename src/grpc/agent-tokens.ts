@@ -16,6 +16,17 @@ export interface IssuedToken {
   expiresAt: Date | null;
 }
 
+/** A registration token as the operator sees it: everything but the secret. */
+export interface RegistrationTokenInfo {
+  id: string;
+  description: string;
+  createdAt: string;
+  expiresAt: string | null;
+  /** The last registration with it (null: never used). */
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 /** Why a token was refused, for the agent's error message (never the token itself). */
 export type TokenRefusal = "unknown" | "used" | "expired" | "revoked";
 
@@ -38,7 +49,7 @@ export class AgentTokens {
   async redeem(token: string, at: Date = new Date()): Promise<{ ok: true; id: string; kind: AgentTokenKind } | { ok: false; why: TokenRefusal }> {
     const hash = hashToken(token);
     const { rows } = await this.db.query<{ id: string; kind: AgentTokenKind }>(
-      `update agent_tokens set used_at = coalesce(used_at, $2)
+      `update agent_tokens set used_at = $2
         where token_hash = $1 and revoked_at is null and (expires_at is null or expires_at > $2)
           and (kind = 'registration' or used_at is null)
         returning id, kind`,
@@ -57,6 +68,44 @@ export class AgentTokens {
     return { ok: false, why: "used" };
   }
 
+  /** The operator's registration tokens, newest first; never the token or its hash. */
+  async listRegistration(): Promise<RegistrationTokenInfo[]> {
+    const { rows } = await this.db.query<{
+      id: string;
+      description: string;
+      created_at: Date | string;
+      expires_at: Date | string | null;
+      used_at: Date | string | null;
+      revoked_at: Date | string | null;
+    }>(
+      `select id, description, created_at, expires_at, used_at, revoked_at from agent_tokens
+        where kind = 'registration' order by created_at desc, id`,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      description: r.description,
+      createdAt: iso(r.created_at),
+      expiresAt: r.expires_at === null ? null : iso(r.expires_at),
+      lastUsedAt: r.used_at === null ? null : iso(r.used_at),
+      revokedAt: r.revoked_at === null ? null : iso(r.revoked_at),
+    }));
+  }
+
+  /**
+   * Revokes a registration token: `revoked` now, `already` if it was, `unknown`
+   * for an id that is not a registration token (bootstrap tokens are the server's own).
+   */
+  async revokeRegistration(id: string, at: Date = new Date()): Promise<"revoked" | "already" | "unknown"> {
+    const { rows } = await this.db.query<{ revoked_now: boolean }>(
+      `update agent_tokens set revoked_at = coalesce(revoked_at, $2) where id = $1 and kind = 'registration'
+       returning revoked_at = $2 as revoked_now`,
+      [id, at],
+    );
+    const r = rows[0];
+    if (!r) return "unknown";
+    return r.revoked_now ? "revoked" : "already";
+  }
+
   async revoke(id: string, at: Date = new Date()): Promise<boolean> {
     const { rows } = await this.db.query<{ id: string }>(
       `update agent_tokens set revoked_at = $2 where id = $1 and revoked_at is null returning id`,
@@ -68,4 +117,8 @@ export class AgentTokens {
 
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
+}
+
+function iso(value: Date | string): string {
+  return new Date(value).toISOString();
 }

@@ -107,9 +107,10 @@ export function agentServiceDefinition(): grpc.ServiceDefinition {
   return load().hodei.agent.v1.AgentService.service;
 }
 
-export function agentServiceClient(address: string, credentials: grpc.ChannelCredentials): AgentServiceClient {
+export function agentServiceClient(address: string, credentials: grpc.ChannelCredentials, extra: grpc.ChannelOptions = {}): AgentServiceClient {
   const Client = load().hodei.agent.v1.AgentService;
   return new Client(address, credentials, {
+    ...extra,
     "grpc.keepalive_time_ms": 10_000,
     // Generous: on a loaded machine a server can be slow to answer a ping, and
     // a connection declared dead too early costs the attempts in flight on it.

@@ -9,6 +9,7 @@ import { createMetrics, webhookDeliveries, webhookOutcome } from "../observabili
 import { registerWebhookRoutes } from "../webhooks/routes.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
+import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
 import { registerLogRoutes } from "./routes/logs.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
@@ -73,6 +74,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   registerActionRoutes(app, options);
   registerLogRoutes(app, options);
   registerSecretRoutes(app, options);
+  registerAgentTokenRoutes(app, options);
   void app.register(registerDashboardRoutes);
 
   registerWebhookRoutes(app, { db, secrets: options.webhookSecrets });

@@ -14,6 +14,22 @@ export const webhookDeliveries = new Counter({
   registers: [],
 });
 
+/**
+ * Log batches agents sent over their streams, and the bytes in them: how well
+ * the agents' batching works (a stage printing at full speed should need few
+ * messages). Module-level, fed by the agent server as each batch arrives.
+ */
+export const agentLogMessages = new Counter({
+  name: "hodei_agent_log_messages_total",
+  help: "Log messages (batches of stage output) received from agents",
+  registers: [],
+});
+export const agentLogBytes = new Counter({
+  name: "hodei_agent_log_bytes_total",
+  help: "Bytes of stage output received from agents in log messages",
+  registers: [],
+});
+
 /** A delivery's outcome from the intake's status code (SPEC 3: 202 stored, 200 seen before, 401 bad signature, ...). */
 export function webhookOutcome(status: number): string {
   switch (status) {
@@ -52,6 +68,8 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   registry.registerMetric(webhookDeliveries);
+  registry.registerMetric(agentLogMessages);
+  registry.registerMetric(agentLogBytes);
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
 
   const runs = new Counter({

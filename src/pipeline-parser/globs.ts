@@ -3,9 +3,30 @@ import picomatch from "picomatch";
 const OPTIONS = { dot: true, strictBrackets: true } as const;
 const cache = new Map<string, (s: string) => boolean>();
 
+const problems = new Map<string, string | null>();
+
 /** Why `pattern` is not a usable glob, or null if it is. */
 export function globProblem(pattern: string): string | null {
+  // A pipeline repeats the same few patterns across its stages.
+  let problem = problems.get(pattern);
+  if (problem === undefined) {
+    problem = checkGlob(pattern);
+    if (problems.size > 1000) problems.clear();
+    problems.set(pattern, problem);
+  }
+  return problem;
+}
+
+/**
+ * Patterns of names, `/`, `.` and `*` only: nothing picomatch can refuse
+ * (brackets, braces, parens, extglobs, escapes), so its parser is skipped
+ * for the patterns most pipelines use.
+ */
+const PLAIN_GLOB = /^[A-Za-z0-9_./*-]{1,1000}$/;
+
+function checkGlob(pattern: string): string | null {
   if (pattern.trim() === "") return "a glob must not be empty";
+  if (PLAIN_GLOB.test(pattern)) return null;
   try {
     picomatch.makeRe(pattern, OPTIONS);
     return null;

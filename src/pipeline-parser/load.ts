@@ -45,7 +45,7 @@ export async function loadPipeline(pathOrDir: string, options: { cwd?: string } 
 
 /** The checked definition of an in-memory source for one trigger context. */
 export async function definitionFor(source: PipelineSource, ctx: TriggerContext): Promise<CheckResult> {
-  const parsed = source.kind === "yaml" ? parseYamlSource(source.file, source.text) : await (await tsSource()).evaluateTsPipeline(source, ctx);
+  const parsed = source.kind === "yaml" ? await parseYamlSource(source.file, source.text) : await (await tsSource()).evaluateTsPipeline(source, ctx);
   if (!parsed.ok) return parsed;
   return checkDefinition(parsed.doc);
 }

@@ -78,22 +78,22 @@ function stronglyConnected(names: readonly string[], needs: (name: string) => re
   let counter = 0;
   for (const root of names) {
     if (index.has(root)) continue;
-    const work: { node: string; edge: number }[] = [{ node: root, edge: 0 }];
+    const edgesOf = (node: string): string[] => needs(node).filter((n) => known.has(n));
+    const work: { node: string; edge: number; edges: string[] }[] = [{ node: root, edge: 0, edges: edgesOf(root) }];
     index.set(root, counter);
     low.set(root, counter++);
     stack.push(root);
     onStack.add(root);
     while (work.length > 0) {
-      const frame = work[work.length - 1] as { node: string; edge: number };
-      const edges = needs(frame.node).filter((n) => known.has(n));
-      if (frame.edge < edges.length) {
-        const next = edges[frame.edge++] as string;
+      const frame = work[work.length - 1] as { node: string; edge: number; edges: string[] };
+      if (frame.edge < frame.edges.length) {
+        const next = frame.edges[frame.edge++] as string;
         if (!index.has(next)) {
           index.set(next, counter);
           low.set(next, counter++);
           stack.push(next);
           onStack.add(next);
-          work.push({ node: next, edge: 0 });
+          work.push({ node: next, edge: 0, edges: edgesOf(next) });
         } else if (onStack.has(next)) {
           low.set(frame.node, Math.min(low.get(frame.node) ?? 0, index.get(next) ?? 0));
         }

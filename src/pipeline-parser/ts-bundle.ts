@@ -1,6 +1,12 @@
+import { createRequire } from "node:module";
 import posixPath from "node:path/posix";
-import { build, type Message, type Plugin } from "esbuild";
+import type { Message, Plugin } from "esbuild";
 import { PipelineError } from "./errors.js";
+
+// esbuild is CommonJS: require() it, so importing it from ESM does not first
+// scan its whole source for named exports (cjs-module-lexer), a cost every
+// `hodei validate` of a .ts pipeline paid.
+const { build } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
 
 /** The `hodei` module as seen from inside the sandbox. */
 const HODEI_MODULE = "export function definePipeline(pipeline) { return pipeline; }\n";

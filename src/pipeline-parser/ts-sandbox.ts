@@ -3,7 +3,7 @@ import {
   newQuickJSWASMModuleFromVariant,
   newVariant,
   RELEASE_SYNC,
-  type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
+  type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from "quickjs-emscripten";
 
 export interface SandboxLimits {
   cpuMilliseconds: number;
@@ -57,17 +57,33 @@ const PRELUDE = `Object.defineProperty(Math, "random", { value: function random(
 } });`;
 
 /**
- * Evaluates a bundled pipeline in a fresh QuickJS (WASM) instance: no file
- * system, network, process, timers or clock; CPU, memory, stack and result
- * size are capped. Each call gets its own WASM module, so nothing a pipeline
- * does can outlive the call.
+ * A fresh QuickJS WASM module (its own instance and memory) for one
+ * evaluation. Separate from `runInSandbox` so a caller can start it while it
+ * does other work (the TS path bundles with esbuild meanwhile); it must be
+ * passed to exactly one `runInSandbox`.
  */
-export async function runInSandbox(code: string, ctx: unknown, limits: SandboxLimits = DEFAULT_LIMITS): Promise<SandboxResult> {
+export function newSandboxModule(limits: SandboxLimits = DEFAULT_LIMITS): Promise<QuickJSWASMModule> {
   // QuickJS's own allocator limit misses some allocations (large arrays), so
   // the WASM memory itself is capped too: limit plus room for the engine.
   const pages = Math.ceil((limits.memoryBytes + 16 * 1024 * 1024) / 65536);
   const wasmMemory = new WasmMemory({ initial: 256, maximum: Math.max(256, pages) });
-  const quickjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory: wasmMemory as never }));
+  return newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory: wasmMemory as never }));
+}
+
+/**
+ * Evaluates a bundled pipeline in a fresh QuickJS (WASM) instance: no file
+ * system, network, process, timers or clock; CPU, memory, stack and result
+ * size are capped. Each call gets its own WASM module (from
+ * `newSandboxModule`, made with the same limits), so nothing a pipeline does
+ * can outlive the call.
+ */
+export async function runInSandbox(
+  code: string,
+  ctx: unknown,
+  limits: SandboxLimits = DEFAULT_LIMITS,
+  module: Promise<QuickJSWASMModule> = newSandboxModule(limits),
+): Promise<SandboxResult> {
+  const quickjs = await module;
   const runtime = quickjs.newRuntime();
   const deadline = Date.now() + limits.cpuMilliseconds;
   runtime.setMemoryLimit(limits.memoryBytes);

@@ -3,7 +3,7 @@ import { PipelineError, type SourcePosition } from "./errors.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
 import type { PipelineSource } from "./source-file.js";
 import { bundlePipeline } from "./ts-bundle.js";
-import { BUNDLE_FILENAME, DEFAULT_LIMITS, runInSandbox, type SandboxLimits } from "./ts-sandbox.js";
+import { BUNDLE_FILENAME, DEFAULT_LIMITS, newSandboxModule, runInSandbox, type SandboxLimits } from "./ts-sandbox.js";
 import type { TriggerContext } from "./types.js";
 
 export type TsEvaluation = { ok: true; doc: SourceDoc } | { ok: false; errors: PipelineError[] };
@@ -14,9 +14,13 @@ export type TsEvaluation = { ok: true; doc: SourceDoc } | { ok: false; errors: P
  */
 export async function evaluateTsPipeline(source: PipelineSource, ctx: TriggerContext, limits: SandboxLimits = DEFAULT_LIMITS): Promise<TsEvaluation> {
   const readModule = source.readModule ?? (() => Promise.resolve(null));
+  // The sandbox's WASM module loads while esbuild bundles (in its own process).
+  const module = newSandboxModule(limits);
+  // Not awaited when bundling fails: keep that rejection (if any) from going unhandled.
+  module.catch(() => undefined);
   const bundled = await bundlePipeline(source.file, source.text, readModule);
   if (!bundled.ok) return bundled;
-  const result = await runInSandbox(bundled.bundle.code, ctx, limits);
+  const result = await runInSandbox(bundled.bundle.code, ctx, limits, module);
   if (!result.ok) {
     const where = (result.failure.stack && originalPosition(bundled.bundle.map, result.failure.stack)) || {
       file: source.file,

@@ -24,6 +24,8 @@ import { openDatabase } from "../store/open.js";
 import { RunRepository } from "../store/run-repository.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
 import { AgentRepository } from "../store/agent-repository.js";
+import { ManualTriggers } from "../triggers/manual-trigger.js";
+import type { Tracing } from "../observability/tracing.js";
 import { nodeIdentity } from "./node-id.js";
 import { sweepLeftovers } from "./leftovers.js";
 
@@ -53,6 +55,8 @@ export interface ControlPlaneOptions {
   /** Webhook processing and forge reporting (`hodei server`); off when absent. */
   forge?: ForgeSettings;
   onAgentOutput?: (agentIndex: number, text: string) => void;
+  /** OpenTelemetry spans (observability/tracing.ts): its listener is subscribed before any run resumes. */
+  tracing?: Pick<Tracing, "spans" | "listener" | "deliveryHandler">;
   /** Per-attempt providers to enable (docker, kubernetes) and their settings. */
   provisioning?: {
     providers: readonly string[];
@@ -75,6 +79,8 @@ export class ControlPlane {
     private readonly providers: Provider[],
     readonly forge: ForgeIntegration | null = null,
     readonly provisioners: Provisioners | null = null,
+    /** Runs started by hand from a clone URL (`POST /api/runs`); with `forge` only, whose listener cleans the checkouts. */
+    readonly manualTriggers: ManualTriggers | null = null,
   ) {}
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -109,9 +115,10 @@ export class ControlPlane {
             })),
           log,
         });
-        provisioners = createProvisioners(options.provisioning.providers, settings, hooks, owner);
+        provisioners = await createProvisioners(options.provisioning.providers, settings, hooks, owner);
       }
       engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
+      if (options.tracing) engine.subscribe(options.tracing.listener);
 
       const instance = randomUUID();
       const ca = await loadOrCreateCa(options.dataDir);
@@ -158,8 +165,9 @@ export class ControlPlane {
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
-      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log });
-      return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners);
+      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log, tracing: options.tracing });
+      const manualTriggers = forge ? new ManualTriggers({ engine, sources, spans: options.tracing?.spans }) : null;
+      return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners, manualTriggers);
     } catch (error) {
       await forge?.stop();
       await provisioners?.stop();

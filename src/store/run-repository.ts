@@ -127,6 +127,17 @@ export class RunRepository implements RunStore {
   async appendLogs(ref: AttemptRef, chunks: readonly LogChunk[]): Promise<void> {
     if (chunks.length === 0) return;
     // A chunk re-sent after a reconnect has the same seq: keep the first copy.
+    const [only] = chunks;
+    if (chunks.length === 1 && only) {
+      // What agents send (one chunk per message): the text as a plain parameter,
+      // not copied into a JSON document that the database parses again.
+      await this.db.query(
+        `insert into log_chunks (run_id, stage_id, attempt, seq, data) values ($1, $2, $3, $4, $5)
+         on conflict do nothing`,
+        [ref.runId, ref.stageId, ref.attempt, only.seq, only.data],
+      );
+      return;
+    }
     await this.db.query(
       `insert into log_chunks (run_id, stage_id, attempt, seq, data)
        select $1, $2, $3, c.seq, c.data

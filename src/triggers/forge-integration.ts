@@ -11,6 +11,7 @@ import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
 import { ForgeReporter, target } from "../forge/reporter.js";
 import type { RetryPolicy } from "../forge/retry.js";
 import { GitMirrors } from "../git/mirror.js";
+import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
 import { GitSources } from "./git-sources.js";
@@ -38,8 +39,15 @@ export class ForgeIntegration {
     private readonly unsubscribe: (() => void)[],
   ) {}
 
-  static async start(args: { db: Database; engine: Engine; sources: GitSources; settings: ForgeSettings; log: (m: string) => void }): Promise<ForgeIntegration> {
-    const { db, engine, sources, settings, log } = args;
+  static async start(args: {
+    db: Database;
+    engine: Engine;
+    sources: GitSources;
+    settings: ForgeSettings;
+    log: (m: string) => void;
+    tracing?: Pick<Tracing, "spans" | "deliveryHandler">;
+  }): Promise<ForgeIntegration> {
+    const { db, engine, sources, settings, log, tracing } = args;
     const forges: Partial<Record<ForgeKind, Forge>> = {};
     if (settings.github) forges.github = new GithubForge(settings.github);
     if (settings.gitea) forges.gitea = new GiteaForge(settings.gitea);
@@ -52,10 +60,10 @@ export class ForgeIntegration {
       const forge = trigger ? forges[trigger.forge] : undefined;
       return trigger && forge ? forge.cloneAuth(target(trigger)) : null;
     });
-    const triggers = new TriggerService({ db, engine, sources, reporter, forges });
+    const triggers = new TriggerService({ db, engine, sources, reporter, forges, spans: tracing?.spans });
     const processor = new DeliveryProcessor({
       db,
-      handle: triggers.handle,
+      handle: tracing ? tracing.deliveryHandler(triggers.handle) : triggers.handle,
       onError: (error, d) => onError(error, `${d.forge} delivery ${d.deliveryId} (${d.event})`),
     });
     const { recovered } = await processor.start();

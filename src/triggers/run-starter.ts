@@ -10,6 +10,7 @@ import type { ForgeReporter } from "../forge/reporter.js";
 import { target } from "../forge/reporter.js";
 import { planPipelineSource, type PlannedStage, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
 import type { RunTrigger } from "../saga/events.js";
+import { noSpans, type Spans } from "../observability/spans.js";
 import type { Database } from "../store/database.js";
 import type { GitSources } from "./git-sources.js";
 import { pipelineFromCommit } from "./pipeline-from-commit.js";
@@ -34,12 +35,20 @@ export type StartOutcome =
 
 export class RunStarter {
   constructor(
-    private readonly deps: { db: Database; engine: Engine; sources: GitSources; reporter: ForgeReporter; forge: (kind: RunTrigger["forge"]) => Forge | undefined },
+    private readonly deps: {
+      db: Database;
+      engine: Engine;
+      sources: GitSources;
+      reporter: ForgeReporter;
+      forge: (kind: RunTrigger["forge"]) => Forge | undefined;
+      spans?: Spans;
+    },
   ) {}
 
   async start(req: StartRequest, options: { fresh?: boolean } = {}): Promise<StartOutcome> {
     const { trigger, sha } = req;
     const { db, engine, sources, reporter } = this.deps;
+    const spans = this.deps.spans ?? noSpans;
     if (!options.fresh && trigger.deliveryId) {
       const existing = await runForDelivery(db, trigger.forge, trigger.deliveryId);
       if (existing) return { kind: "started", runId: existing, waiting: [] };
@@ -47,7 +56,9 @@ export class RunStarter {
     const forge = this.deps.forge(trigger.forge);
     const auth = forge ? await forge.cloneAuth(target(trigger)) : null;
     const pr = trigger.pullRequest;
-    await sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined });
+    await spans.run("git fetch", { "hodei.repo": trigger.repo, "hodei.sha": sha }, () =>
+      sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined }),
+    );
 
     const pipeline = await pipelineFromCommit(sources.mirrors, trigger.cloneUrl, sha);
     if (!pipeline.ok && pipeline.none) return { kind: "skipped", reason: "no pipeline file in the commit" };
@@ -65,7 +76,7 @@ export class RunStarter {
       repo: { owner, name },
       pullRequest: pr ? { number: pr.number, baseBranch: pr.baseRef } : null,
     };
-    const planned = pipeline.ok ? await planPipelineSource(pipeline.source, ctx) : pipeline;
+    const planned = pipeline.ok ? await spans.run("pipeline plan", { "hodei.pipeline.file": pipeline.source.file }, () => planPipelineSource(pipeline.source, ctx)) : pipeline;
     if (!planned.ok) {
       const name = pipeline.ok ? pipelineNameOf(pipeline.source.text) : "pipeline";
       await reporter.reportInvalid(trigger, sha, name, planned.errors);

@@ -9,6 +9,7 @@ import type { Forge, ForgeKind } from "../forge/forge.js";
 import { target, type ForgeReporter } from "../forge/reporter.js";
 import { RerunRefusedError } from "../saga/rerun.js";
 import type { RunTrigger } from "../saga/events.js";
+import type { Spans } from "../observability/spans.js";
 import type { Database } from "../store/database.js";
 import type { StoredDelivery } from "../webhooks/delivery-store.js";
 import { type ForgeEvent, PayloadError } from "../webhooks/forge-event.js";
@@ -25,6 +26,8 @@ export interface TriggerServiceOptions {
   sources: GitSources;
   reporter: ForgeReporter;
   forges: Partial<Record<ForgeKind, Forge>>;
+  /** Spans around fetching and planning (tracing); default none. */
+  spans?: Spans;
 }
 
 export class TriggerService {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterEach, expect, it } from "vitest";
+import { LOG_BATCH_BYTES } from "../../src/agent/log-batcher.js";
 import { loadSecretsKey } from "../../src/secrets/key.js";
 import { SecretStore } from "../../src/secrets/secret-store.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
@@ -48,8 +49,8 @@ describeEachStore("secrets in stages", (store) => {
           leakChecks,
           'echo "whole: $TOKEN"',
           `${firstHalf}; sleep 0.001; ${secondHalf}; echo`,
-          // 65,530 filler bytes: the secret straddles the 64 KiB batch boundary.
-          `head -c 65530 /dev/zero | tr '\\0' x; echo "$TOKEN"`,
+          // Filler up to just short of a batch: the secret straddles the batch boundary.
+          `head -c ${LOG_BATCH_BYTES - 6} /dev/zero | tr '\\0' x; echo "$TOKEN"`,
           'printf %s "$TOKEN" | base64; printf "a%s" "$TOKEN" | base64; printf "ab%s" "$TOKEN" | base64',
           'echo "$MULTI"; echo "$MULTI" | tail -n 1',
         ],

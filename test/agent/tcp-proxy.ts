@@ -1,8 +1,14 @@
-/** A TCP proxy on 127.0.0.1 the test controls: `cut()` drops every connection and refuses new ones until `restore()`. */
+/**
+ * A TCP proxy on 127.0.0.1 the test controls: `cut()` drops every connection
+ * and refuses new ones until `restore()`; `stall()` keeps the connections but
+ * forwards nothing (a congested or hung network) until `resume()`.
+ */
 import net from "node:net";
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private stalled = false;
   private readonly server: net.Server;
   private open = true;
   port = 0;
@@ -16,8 +22,13 @@ export class TcpProxy {
         s.on("close", () => this.sockets.delete(s));
         s.on("error", () => undefined);
       }
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      if (!this.stalled) forward(pair);
+      client.on("close", () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on("close", () => client.destroy());
     });
   }
@@ -37,8 +48,29 @@ export class TcpProxy {
     this.open = true;
   }
 
+  /** Stops forwarding in both directions; what the peers send waits in the kernel's buffers and then in theirs. */
+  stall(): void {
+    this.stalled = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const pair of this.pairs) forward(pair);
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+function forward([client, upstream]: [net.Socket, net.Socket]): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
 }

@@ -110,7 +110,7 @@ describeEachStore("HTTP streams, paging, metrics, dashboard", (store) => {
   });
 
   describe("GET /metrics", () => {
-    it("counts runs and stages by conclusion, queue wait and duration, agents and webhook deliveries", async () => {
+    it("counts runs and stages by conclusion, queue wait and duration, agents, log messages and webhook deliveries", async () => {
       const id = await s.startRun([stage("m1"), stage("m2", { commands: ["exit 1"] })], "acme/metrics");
       await s.control.engine.waitForRun(id);
       // No secret configured: the intake answers 503, counted as not_configured; a bad signature 401.
@@ -131,6 +131,9 @@ describeEachStore("HTTP streams, paging, metrics, dashboard", (store) => {
       expect(text).toMatch(/^hodei_stage_queue_wait_seconds_count [1-9]/m);
       expect(text).toMatch(/^hodei_stage_duration_seconds_count\{outcome="failure"\} [1-9]/m);
       expect(text).toMatch(/^hodei_connected_agents 2$/m);
+      // Each stage's log ("$ true" at least) came in log messages.
+      expect(text).toMatch(/^hodei_agent_log_messages_total [1-9]/m);
+      expect(text).toMatch(/^hodei_agent_log_bytes_total [1-9]/m);
       expect(text).toMatch(/^hodei_webhook_deliveries_total\{forge="gitea",outcome="not_configured"\} [1-9]/m);
       expect(text).toMatch(/^hodei_webhook_deliveries_total\{forge="github",outcome="bad_signature"\} [1-9]/m);
     });

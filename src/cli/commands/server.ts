@@ -2,6 +2,7 @@
 import { buildHttpApp } from "../../http/app.js";
 import { createLogger, runEventLogger } from "../../observability/logger.js";
 import { createMetrics } from "../../observability/metrics.js";
+import { startTracing, tracingConfigFromEnv } from "../../observability/tracing.js";
 import { loadSecretsKey } from "../../secrets/key.js";
 import { SecretStore } from "../../secrets/secret-store.js";
 import { loadServerConfig, type ServerConfig } from "../../server/config.js";
@@ -14,7 +15,11 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
   const unsupported = config.providers.filter((p) => p !== "local");
   if (unsupported.length > 0) say(`warning: providers not available in this version, ignored: ${unsupported.join(", ")}`);
 
+  // Loaded only when an OTLP endpoint is configured.
+  const tracing = await startTracing(process.env);
+  if (tracing) say(`tracing: OpenTelemetry spans to ${tracingConfigFromEnv(process.env)?.endpoint ?? "?"}`);
   const control = await ControlPlane.start({
+    tracing: tracing ?? undefined,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     grpcHost: config.host,
@@ -42,12 +47,15 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
       engine: control.engine,
       adminToken: config.adminToken,
       secrets: new SecretStore(control.db, key),
+      triggerManual: control.manualTriggers?.trigger,
       metrics,
       logger,
     });
+    tracing?.instrumentHttp(app);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await control.stop();
+    await tracing?.shutdown();
     throw error;
   }
   // With HODEI_PORT=0 the OS picked the port: show the one in use.
@@ -66,6 +74,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
   for (const u of unsubscribe) u();
   await app.close();
   await control.stop();
+  await tracing?.shutdown();
   return 0;
 }
 

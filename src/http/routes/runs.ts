@@ -2,12 +2,23 @@
 import type { FastifyInstance } from "fastify";
 import { getRun, listRunEvents, listRuns } from "../../store/run-queries.js";
 import { adminAuth } from "../auth.js";
-import { badRequest, notFound, unavailable } from "../errors.js";
+import { ManualTriggerError, type ManualRefusal } from "../../triggers/manual-trigger.js";
+import { HttpError, badRequest, notFound, unavailable } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
 import { wantsFollow } from "../sse.js";
 import { streamRuns } from "./run-stream.js";
 
 const MAX_LIMIT = 500;
+
+/** A URL Hodei will not fetch is the caller's mistake (400); a repository git cannot fetch, 502; the rest is about the repository's content (422). */
+const MANUAL_REFUSAL_STATUS: Record<ManualRefusal, number> = {
+  bad_url: 400,
+  unreachable: 502,
+  no_ref: 422,
+  no_commit: 422,
+  no_pipeline: 422,
+  invalid_pipeline: 422,
+};
 
 export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions): void {
   const { db } = options;
@@ -50,7 +61,13 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
     },
     async (request, reply) => {
       if (!options.triggerManual) throw unavailable("manual triggers are not configured on this server");
-      const { id } = await options.triggerManual(request.body);
+      let id: string;
+      try {
+        ({ id } = await options.triggerManual(request.body));
+      } catch (error) {
+        if (error instanceof ManualTriggerError) throw new HttpError(MANUAL_REFUSAL_STATUS[error.refusal], error.message);
+        throw error;
+      }
       return reply.status(201).header("location", `/api/runs/${id}`).send({ id });
     },
   );
