@@ -166,6 +166,26 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Approves the run's head (SPEC 6): its stages that wait for approval may
+   * be queued; the run's owner (this process or another) drives them on.
+   * `approved` only when the run was waiting for it; `not_waiting` when it
+   * has completed, was approved already, needs no approval or is of another head.
+   */
+  async approveRun(runId: string, approval: { by: string; sha: string }): Promise<"approved" | "not_waiting"> {
+    let approved = false;
+    const state = await this.advance(
+      runId,
+      (s) => {
+        approved = s.conclusion === null && s.approvedBy === null && s.meta.sha === approval.sha && [...s.stages.values()].some((st) => st.needsApproval);
+        return approved ? [{ type: "run.approved", data: approval }] : null;
+      },
+      "external",
+    );
+    if (!state) throw new RunNotFoundError(runId);
+    return approved ? "approved" : "not_waiting";
+  }
+
   private cancelAttempts(state: RunState): void {
     for (const s of state.stages.values()) {
       if ((s.phase === "leased" || s.phase === "running") && s.agentId) {

@@ -4,7 +4,7 @@
  * command, attempt, duration and exit code, the log tail and annotations.
  */
 import type { PipelineError } from "../pipeline-parser/index.js";
-import type { RunState, StageState } from "../saga/run-state.js";
+import { waitingFor, type RunState, type StageState } from "../saga/run-state.js";
 import { parseAnnotations } from "./annotations.js";
 import type { CheckReport } from "./forge.js";
 
@@ -19,8 +19,14 @@ export function stageUrl(publicUrl: string, runId: string, stageId: string): str
   return `${publicUrl}/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(stageId)}`;
 }
 
+/** How to release a fork's stages that wait for approval (SPEC 6), as the check's details say it. */
+export const APPROVAL_HINT =
+  "This pull request comes from a fork and this stage uses secrets, so it waits. " +
+  "A user with write, maintain or admin permission on the repository can comment `/hodei approve` on the pull request to run it for this head; a new push needs a new approval.";
+
 export function stageCheck(state: RunState, stage: StageState, publicUrl: string, log: string | null): CheckReport {
   const { plan } = stage;
+  if (waitingFor(state, stage) === "approval") return approvalCheck(state, stage, publicUrl);
   const status: CheckReport["status"] =
     stage.phase === "completed" ? "completed" : stage.phase === "leased" || stage.phase === "running" ? "in_progress" : "queued";
   const conclusion = status === "completed" ? stage.conclusion : null;
@@ -50,6 +56,30 @@ export function stageCheck(state: RunState, stage: StageState, publicUrl: string
     rerunAction: conclusion === "failure" || conclusion === "timed_out" || conclusion === "cancelled",
     startedAt: stage.startedAt,
     completedAt: status === "completed" ? stage.finishedAt : null,
+  };
+}
+
+/**
+ * A stage waiting for `/hodei approve`: GitHub's `action_required` (a
+ * completed check; it is replaced by a new one when the stage is released),
+ * a pending status with the hint on Gitea and without an App.
+ */
+function approvalCheck(state: RunState, stage: StageState, publicUrl: string): CheckReport {
+  const url = stageUrl(publicUrl, state.id, stage.plan.id);
+  return {
+    name: checkName(state.meta.pipeline, stage.plan.id),
+    sha: state.meta.sha,
+    status: "completed",
+    conclusion: "action_required",
+    externalId: `${state.id}/${stage.plan.id}`,
+    detailsUrl: url,
+    title: "Waiting for /hodei approve",
+    summary: `${APPROVAL_HINT}\n\n**Secrets:** ${stage.plan.secrets.map((n) => `\`${n}\``).join(", ")}\n\n[Run on Hodei](${url})`,
+    text: null,
+    annotations: [],
+    rerunAction: false,
+    startedAt: null,
+    completedAt: state.createdAt,
   };
 }
 

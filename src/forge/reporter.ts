@@ -35,8 +35,6 @@ interface Wanted {
 export class ForgeReporter implements EngineListener {
   private readonly queue = new KeyedQueue();
   private readonly wanted = new Map<string, Wanted>();
-  /** What each check last showed: a completed check is not reopened but replaced (GitHub's re-run does the same). */
-  private readonly shown = new Map<string, string>();
   private stopped = false;
 
   constructor(private readonly options: ForgeReporterOptions) {}
@@ -48,6 +46,7 @@ export class ForgeReporter implements EngineListener {
     for (const e of events) {
       if (e.type === "run.planned") for (const id of state.stages.keys()) touched.add(id);
       else if (e.type === "run.rerun_requested") for (const id of e.data.stageIds) touched.add(id);
+      else if (e.type === "run.approved") for (const id of approvalStages(state)) touched.add(id);
       else if (e.type === "stage.queued" || e.type === "attempt.started" || e.type === "stage.completed") touched.add(e.data.stageId);
     }
     for (const stageId of touched) this.schedule({ state, stageId, seq: state.seq });
@@ -93,22 +92,27 @@ export class ForgeReporter implements EngineListener {
     const log = stage.phase === "completed" && stage.attempt > 0 ? await this.log(w.state.id, w.stageId, stage.attempt) : null;
     const check = stageCheck(w.state, stage, this.options.publicUrl, log);
     const signature = `${check.status}/${check.conclusion ?? ""}/${Math.max(1, stage.attempt)}`;
-    const before = this.shown.get(key);
+    // What the check last showed is in the store, so a restarted server knows it too.
+    const before = last?.shown ?? null;
     if (before === signature) {
-      await saveCheck(this.options.db, w.state.id, name, last?.externalId ?? null, w.seq);
+      await saveCheck(this.options.db, w.state.id, name, last?.externalId ?? null, w.seq, signature);
       return;
     }
+    // A completed check (or an action_required one) is not reopened but replaced, as GitHub's own re-run does.
     const reopen = before?.startsWith("completed/") && check.status !== "completed";
     const existing = reopen ? null : (last?.externalId ?? null);
     const id = await withRetry(() => forge.reportCheck(target(trigger), check, existing), this.options.retry ?? DEFAULT_RETRY, () => this.stopped);
-    this.shown.set(key, signature);
-    await saveCheck(this.options.db, w.state.id, name, id, w.seq);
+    await saveCheck(this.options.db, w.state.id, name, id, w.seq, signature);
   }
 
   private async log(runId: string, stageId: string, attempt: number): Promise<string> {
     const { chunks } = await readStageLog(this.options.db, { runId, stageId, attempt });
     return chunks.map((c) => c.data).join("");
   }
+}
+
+function approvalStages(state: RunState): string[] {
+  return [...state.stages.values()].filter((s) => s.needsApproval).map((s) => s.plan.id);
 }
 
 export function target(trigger: RunTrigger): RepoTarget {

@@ -4,7 +4,8 @@ import type { CheckReport } from "./forge.js";
 export type StatusState = "pending" | "success" | "failure" | "error";
 
 export function statusState(check: Pick<CheckReport, "status" | "conclusion" | "title">): { state: StatusState; description: string } {
-  const description = check.title.slice(0, 140);
+  // A status has only its description to say how to release a waiting stage.
+  const description = (check.conclusion === "action_required" ? "Waiting: a writer can comment /hodei approve on the pull request to run it" : check.title).slice(0, 140);
   if (check.status !== "completed") return { state: "pending", description };
   switch (check.conclusion) {
     case "success":

@@ -110,6 +110,17 @@ export class GitMirrors {
     });
   }
 
+  /** True if the mirror already holds `sha` (nothing to fetch). */
+  async hasCommitOf(url: string, sha: string): Promise<boolean> {
+    this.checkUrl(url);
+    const dir = this.dirOf(url);
+    const exists = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    return SHA.test(sha) && exists && (await this.hasCommit(dir, sha));
+  }
+
   /**
    * Fetches branches and tags and returns the commit `ref` (`refs/heads/...`,
    * `refs/tags/...`) points at in the mirror; RefNotFoundError if it has none.

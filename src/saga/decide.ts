@@ -71,6 +71,8 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
       return complete("skipped", `needs ${needId}, which ended ${conclusion}`);
     }
   }
+  // SPEC 6: ready, but it may not run (nor get its secrets) before the run is approved.
+  if (s.needsApproval && state.approvedBy === null) return null;
   return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
 }
 

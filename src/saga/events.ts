@@ -45,6 +45,12 @@ export interface RunPlannedData {
   stages: PlannedStage[];
   /** Added after the first release: older histories have none. */
   trigger?: RunTrigger;
+  /**
+   * Stages that are not queued until `run.approved` (SPEC 6: a fork's pull
+   * request, the stages that list secrets). Their dependents wait with them
+   * through their needs. Absent or empty: nothing waits.
+   */
+  approvalRequired?: string[];
 }
 
 export type RunEventBody =
@@ -65,6 +71,12 @@ export type RunEventBody =
    * its result, which the re-run stages reuse.
    */
   | { type: "run.rerun_requested"; data: { stageIds: string[]; reason: string } }
+  /**
+   * A user with write permission approved the run's head (`/hodei approve`):
+   * its `approvalRequired` stages may now be queued. `sha` is the head that
+   * was approved, always the run's own.
+   */
+  | { type: "run.approved"; data: { by: string; sha: string } }
   | { type: "run.completed"; data: { conclusion: RunConclusion } };
 
 export type RunEventType = RunEventBody["type"];

@@ -13,6 +13,8 @@ export type StagePhase = "pending" | "queued" | "leased" | "running" | "complete
 export interface StageState {
   plan: PlannedStage;
   phase: StagePhase;
+  /** Not queued before the run is approved (RunPlannedData.approvalRequired). */
+  needsApproval: boolean;
   /** The current (or last) attempt, from 1; 0 before the first. */
   attempt: number;
   agentId: string | null;
@@ -37,6 +39,8 @@ export interface RunState {
   /** In plan order (topological). */
   stages: Map<string, StageState>;
   cancelRequested: boolean;
+  /** Who approved the run's head (`run.approved`); null while not approved. */
+  approvedBy: string | null;
   conclusion: RunConclusion | null;
   createdAt: string;
   startedAt: string | null;
@@ -67,6 +71,8 @@ export function initialState(runId: string, event: RunEvent): RunState {
     throw new CorruptHistoryError(runId, event.seq, `a history starts with run.planned at seq 1, not ${event.type}`);
   }
   const { stages, ...meta } = event.data;
+  const approval = new Set(meta.approvalRequired ?? []);
+  for (const id of approval) if (!stages.some((s) => s.id === id)) throw new CorruptHistoryError(runId, 1, `approval required for unknown stage ${id}`);
   return {
     id: runId,
     seq: 1,
@@ -77,6 +83,7 @@ export function initialState(runId: string, event: RunEvent): RunState {
         {
           plan,
           phase: "pending",
+          needsApproval: approval.has(plan.id),
           attempt: 0,
           agentId: null,
           conclusion: null,
@@ -91,6 +98,7 @@ export function initialState(runId: string, event: RunEvent): RunState {
       ]),
     ),
     cancelRequested: false,
+    approvedBy: null,
     conclusion: null,
     createdAt: event.at,
     startedAt: null,
@@ -117,6 +125,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case "stage.queued": {
       const s = stage(event.data.stageId);
       if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
+      if (s.needsApproval && state.approvedBy === null) fail(`stage ${s.plan.id} queued before the run was approved`);
       if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
       const delay = event.data.delayMs ?? 0;
       update(s.plan.id, {
@@ -172,6 +181,12 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case "run.cancel_requested":
       next.cancelRequested = true;
       return next;
+    case "run.approved":
+      if (![...state.stages.values()].some((s) => s.needsApproval)) fail("approval of a run that needs none");
+      if (state.approvedBy !== null) fail("run approved twice");
+      if (event.data.sha !== state.meta.sha) fail(`approval for ${event.data.sha}, not the run's head ${state.meta.sha}`);
+      next.approvedBy = event.data.by;
+      return next;
     case "run.rerun_requested": {
       if (state.conclusion === null) fail("re-run of a run that has not completed");
       if (event.data.stageIds.length === 0) fail("re-run of no stage");
@@ -204,6 +219,15 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
 function currentAttempt(s: StageState, attempt: number, fail: (d: string) => never): StageState {
   if (attempt !== s.attempt) fail(`attempt ${attempt} of ${s.plan.id} is not its current attempt ${s.attempt}`);
   return s;
+}
+
+/**
+ * What a stage that is not running waits for besides its needs: `approval`
+ * while it needs the run approved (SPEC 6) and the run is not. SPEC 3 calls
+ * it `queued`; the API adds this as `waitingFor`.
+ */
+export function waitingFor(state: RunState, s: StageState): "approval" | null {
+  return s.needsApproval && state.approvedBy === null && s.phase === "pending" && s.lastOutcome === null ? "approval" : null;
 }
 
 /** The three-valued status of SPEC 3 (GitHub's check vocabulary). */

@@ -11,6 +11,8 @@ export interface StageView {
   exitCode: number | null;
   /** Why the stage ended as it did, when that is not plain from the exit code ("timed out after 10s", "agent lost"). */
   reason: string | null;
+  /** A `queued` stage that also waits for something besides its needs: `approval` (SPEC 6, a fork's stage with secrets). */
+  waitingFor: "approval" | null;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -53,6 +55,7 @@ interface StageRow {
   attempt: number;
   exit_code: number | null;
   reason: string | null;
+  waiting_for: "approval" | null;
   started_at: Date | null;
   finished_at: Date | null;
 }
@@ -97,7 +100,7 @@ export async function getRun(db: Queryable, runId: string): Promise<RunView | nu
   const row = rows[0];
   if (!row) return null;
   const stages = await db.query<StageRow>(
-    `select stage_id, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at
+    `select stage_id, name, needs, status, conclusion, attempt, exit_code, reason, waiting_for, started_at, finished_at
        from run_stages where run_id = $1 order by position`,
     [runId],
   );
@@ -153,6 +156,7 @@ function stageView(s: StageRow): StageView {
     attempt: s.attempt,
     exitCode: s.exit_code,
     reason: s.reason,
+    waitingFor: s.waiting_for,
     startedAt: s.started_at?.toISOString() ?? null,
     finishedAt: s.finished_at?.toISOString() ?? null,
   };

@@ -8,7 +8,7 @@ import type { AppendMode, AttemptRef, LogChunk, RunStore } from "../engine/ports
 import { ConcurrentAppendError, OwnershipLostError } from "../engine/ports.js";
 import type { RunEvent, RunEventBody } from "../saga/events.js";
 import { appendEvents, type AppendEventsParams } from "./sql/append-events.js";
-import { applyEvent, initialState, replay, runStatus, stageStatus, type RunState, type StageState } from "../saga/run-state.js";
+import { applyEvent, initialState, replay, runStatus, stageStatus, waitingFor, type RunState, type StageState } from "../saga/run-state.js";
 
 const UNIQUE_VIOLATION = "23505";
 const CHANNEL = "hodei_runs";
@@ -43,7 +43,7 @@ export class RunRepository implements RunStore {
         [runId, m.repo, m.sha, m.ref, m.event, m.pipeline, at, this.owner, this.ownershipSeconds],
       );
       await insertEvent(tx, runId, event);
-      await insertStages(tx, runId, [...state.stages.values()].map((s, position) => stageRow(position, s)));
+      await insertStages(tx, runId, [...state.stages.values()].map((s, position) => stageRow(position, state, s)));
     });
     return state;
   }
@@ -58,7 +58,7 @@ export class RunRepository implements RunStore {
       recorded.push(event);
     }
     const touched = new Set(recorded.flatMap((e) => ("stageId" in e.data ? [e.data.stageId] : [])));
-    if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested" || e.type === "run.rerun_requested")) {
+    if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested" || e.type === "run.rerun_requested" || e.type === "run.approved")) {
       for (const id of next.stages.keys()) touched.add(id);
     }
     const positions = [...next.stages.keys()];
@@ -69,7 +69,7 @@ export class RunRepository implements RunStore {
         owner: this.owner,
         ownershipSeconds: this.ownershipSeconds,
         events: recorded.map((e) => ({ seq: e.seq, type: e.type, data: e.data, at: e.at })),
-        stages: [...touched].map((id) => stageRow(positions.indexOf(id), next.stages.get(id)!)),
+        stages: [...touched].map((id) => stageRow(positions.indexOf(id), next, next.stages.get(id)!)),
         run: { status: runStatus(next), conclusion: next.conclusion, lastSeq: next.seq, startedAt: next.startedAt, finishedAt: next.finishedAt },
         notify: { channel: CHANNEL, payload: `${state.id} ${next.seq} ${this.owner}` },
       });
@@ -158,7 +158,7 @@ async function insertEvent(tx: Queryable, runId: string, event: RunEvent): Promi
   ]);
 }
 
-function stageRow(position: number, s: StageState): AppendEventsParams["stages"][number] {
+function stageRow(position: number, run: RunState, s: StageState): AppendEventsParams["stages"][number] {
   return {
     stage_id: s.plan.id,
     position,
@@ -169,6 +169,7 @@ function stageRow(position: number, s: StageState): AppendEventsParams["stages"]
     attempt: Math.max(s.attempt, 1),
     exit_code: s.exitCode,
     reason: s.reason,
+    waiting_for: waitingFor(run, s),
     started_at: s.startedAt,
     finished_at: s.finishedAt,
   };
@@ -176,10 +177,10 @@ function stageRow(position: number, s: StageState): AppendEventsParams["stages"]
 
 async function insertStages(tx: Queryable, runId: string, rows: AppendEventsParams["stages"]): Promise<void> {
   await tx.query(
-    `insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at)
-     select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.started_at, s.finished_at
+    `insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, waiting_for, started_at, finished_at)
+     select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.waiting_for, s.started_at, s.finished_at
        from jsonb_to_recordset($2::jsonb) as s(stage_id text, position integer, name text, needs jsonb, status text, conclusion text,
-                                              attempt integer, exit_code integer, reason text, started_at timestamptz, finished_at timestamptz)`,
+                                              attempt integer, exit_code integer, reason text, waiting_for text, started_at timestamptz, finished_at timestamptz)`,
     [runId, JSON.stringify(rows)],
   );
 }

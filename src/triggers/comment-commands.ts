@@ -56,8 +56,8 @@ export class CommentCommands {
     await forge.comment(
       target(trigger),
       trigger.pullRequest.number,
-      `This pull request comes from a fork, and ${stages.map((s) => `\`${s.id}\``).join(", ")} use secrets, so nothing ran for ${sha.slice(0, 12)}. ` +
-        `A user with write permission can comment \`/hodei approve\` to run this head.`,
+      `This pull request comes from a fork, and ${stages.map((s) => `\`${s.id}\``).join(", ")} use secrets, so they (and the stages that need them) wait for ${sha.slice(0, 12)}; the other stages run. ` +
+        `A user with write permission can comment \`/hodei approve\` to run them for this head; a new push needs a new approval.`,
     );
   }
 
@@ -84,10 +84,17 @@ export class CommentCommands {
         for (const r of running) await engine.cancelRun(r.runId, `/hodei cancel by ${by}`);
         return { ok: true, note: `cancelled ${running.length} run(s)` };
       }
-      case "approve":
+      case "approve": {
         if (!trigger.pullRequest?.fork) return { ok: false, unknown: false, reason: "`/hodei approve` is only needed for pull requests from forks." };
         await approve(db, { forge: trigger.forge, repo: trigger.repo, headSha, by: event.author }, new Date());
+        // The head's runs that wait go on in the same run; with none in flight, a fresh run (nothing in it waits: the head is approved).
+        const open = (await pullRequestRuns(db, trigger.forge, trigger.repo, event.number)).filter((r) => r.headSha === headSha && r.status !== "completed");
+        const released: string[] = [];
+        for (const r of open) if ((await engine.approveRun(r.runId, { by: event.author, sha: headSha })) === "approved") released.push(r.runId);
+        if (released.length > 0) return { ok: true, note: `approved ${headSha.slice(0, 12)}: released run(s) ${released.join(", ")}` };
+        if (open.length > 0) return { ok: true, note: `approved ${headSha.slice(0, 12)}: its running run(s) wait for nothing` };
         return this.fresh(trigger, headSha, baseSha, "approved");
+      }
       case "run":
         return this.fresh(trigger, headSha, baseSha, "run");
     }
@@ -109,11 +116,9 @@ export class CommentCommands {
     );
     switch (outcome.kind) {
       case "started":
-        return { ok: true, note: `${why}: started run ${outcome.runId}` };
+        return { ok: true, note: `${why}: started run ${outcome.runId}${outcome.waiting.length > 0 ? ` (${outcome.waiting.map((s) => s.id).join(", ")} wait for /hodei approve)` : ""}` };
       case "invalid":
         return { ok: false, unknown: false, reason: "the pipeline file does not validate; see the `validate` check." };
-      case "needs_approval":
-        return { ok: false, unknown: false, reason: "this fork's head needs `/hodei approve` first." };
       case "skipped":
         return { ok: false, unknown: false, reason: `nothing to run: ${outcome.reason}.` };
     }

@@ -8,13 +8,14 @@ import type { Engine } from "../engine/engine.js";
 import type { Forge, ForgeKind } from "../forge/forge.js";
 import { GiteaForge, type GiteaForgeOptions } from "../forge/gitea.js";
 import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
-import { ForgeReporter } from "../forge/reporter.js";
+import { ForgeReporter, target } from "../forge/reporter.js";
 import type { RetryPolicy } from "../forge/retry.js";
 import { GitMirrors } from "../git/mirror.js";
 import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
 import { GitSources } from "./git-sources.js";
+import { runTrigger } from "./run-index.js";
 import { TriggerService } from "./trigger-service.js";
 
 export interface ForgeSettings {
@@ -53,6 +54,12 @@ export class ForgeIntegration {
     const onError = (error: unknown, context: string) => log(`forge: ${context}: ${error instanceof Error ? error.message : String(error)}`);
     const reporter = new ForgeReporter({ db, forges, publicUrl: settings.publicUrl, retry: settings.retry, onError });
     const unsubscribe = [engine.subscribe(reporter), engine.subscribe(sources)];
+    // Fetch credentials from the run's own trigger (its history), asked for when a fetch needs them.
+    sources.useAuth(async (runId) => {
+      const trigger = await runTrigger(db, runId);
+      const forge = trigger ? forges[trigger.forge] : undefined;
+      return trigger && forge ? forge.cloneAuth(target(trigger)) : null;
+    });
     const triggers = new TriggerService({ db, engine, sources, reporter, forges, spans: tracing?.spans });
     const processor = new DeliveryProcessor({
       db,

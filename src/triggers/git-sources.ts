@@ -2,7 +2,10 @@
  * Turns a run's git source into a directory agents can copy (the engine's
  * resolveSource): the commit is fetched into the mirror if needed and
  * materialised once per run under HODEI_DATA_DIR/checkouts, removed when the
- * run completes.
+ * run completes. Credentials for the fetch are asked for the run when they
+ * are needed (`authFor`), not remembered from the webhook that started it:
+ * a restarted server, or another server adopting the run, has none of that,
+ * and an installation token would have expired by then anyway.
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -13,17 +16,16 @@ import type { RunState } from "../saga/run-state.js";
 
 export class GitSources implements EngineListener {
   private readonly checkouts = new Map<string, Promise<DirectorySource>>();
-  /** Credentials for fetching, by clone URL, as the triggers last got them from the forge. */
-  private readonly auth = new Map<string, GitAuth>();
+  /** The credentials to fetch a run's repository with (the forge integration's); none by default. */
+  private authFor: (runId: string) => Promise<GitAuth | null> = () => Promise.resolve(null);
 
   constructor(
     readonly mirrors: GitMirrors,
     private readonly root: string,
   ) {}
 
-  remember(url: string, auth: GitAuth | null): void {
-    if (auth) this.auth.set(url, auth);
-    else this.auth.delete(url);
+  useAuth(authFor: (runId: string) => Promise<GitAuth | null>): void {
+    this.authFor = authFor;
   }
 
   resolve = (runId: string, source: RunSource): Promise<DirectorySource> => {
@@ -44,7 +46,8 @@ export class GitSources implements EngineListener {
   }
 
   private async materialise(runId: string, url: string, sha: string): Promise<DirectorySource> {
-    await this.mirrors.ensureCommit(url, sha, { auth: this.auth.get(url) });
+    // Only a commit missing from the mirror needs the forge's credentials.
+    if (!(await this.mirrors.hasCommitOf(url, sha))) await this.mirrors.ensureCommit(url, sha, { auth: (await this.authFor(runId)) ?? undefined });
     const dir = this.dirOf(runId);
     await rm(dir, { recursive: true, force: true });
     await this.mirrors.materialise(url, sha, dir);

@@ -1,4 +1,8 @@
-/** Table `forge_runs`: which pull request and head a forge-triggered run belongs to. */
+/**
+ * Which forge object a run belongs to: table `forge_runs` (pull request and
+ * head), `fork_approvals`, and the trigger recorded in the run's history.
+ */
+import type { RunTrigger } from "../saga/events.js";
 import type { Queryable } from "../store/database.js";
 
 export interface ForgeRunRow {
@@ -62,4 +66,10 @@ export async function approve(db: Queryable, a: { forge: string; repo: string; h
 export async function isApproved(db: Queryable, forge: string, repo: string, headSha: string): Promise<boolean> {
   const { rows } = await db.query(`select 1 from fork_approvals where forge = $1 and repo = $2 and head_sha = $3`, [forge, repo, headSha]);
   return rows.length > 0;
+}
+
+/** The forge trigger recorded in a run's `run.planned` event; null for CLI and API runs. */
+export async function runTrigger(db: Queryable, runId: string): Promise<RunTrigger | null> {
+  const { rows } = await db.query<{ trigger: RunTrigger | null }>(`select data->'trigger' as trigger from run_events where run_id = $1 and seq = 1`, [runId]);
+  return rows[0]?.trigger ?? null;
 }

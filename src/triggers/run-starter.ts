@@ -28,10 +28,10 @@ export interface StartRequest {
 }
 
 export type StartOutcome =
-  | { kind: "started"; runId: string }
+  /** `waiting`: stages that wait for `/hodei approve` (a fork's stages with secrets), empty when none. */
+  | { kind: "started"; runId: string; waiting: PlannedStage[] }
   | { kind: "skipped"; reason: string }
-  | { kind: "invalid"; errors: number }
-  | { kind: "needs_approval"; stages: PlannedStage[] };
+  | { kind: "invalid"; errors: number };
 
 export class RunStarter {
   constructor(
@@ -51,11 +51,10 @@ export class RunStarter {
     const spans = this.deps.spans ?? noSpans;
     if (!options.fresh && trigger.deliveryId) {
       const existing = await runForDelivery(db, trigger.forge, trigger.deliveryId);
-      if (existing) return { kind: "started", runId: existing };
+      if (existing) return { kind: "started", runId: existing, waiting: [] };
     }
     const forge = this.deps.forge(trigger.forge);
     const auth = forge ? await forge.cloneAuth(target(trigger)) : null;
-    sources.remember(trigger.cloneUrl, auth);
     const pr = trigger.pullRequest;
     await spans.run("git fetch", { "hodei.repo": trigger.repo, "hodei.sha": sha }, () =>
       sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined }),
@@ -85,14 +84,22 @@ export class RunStarter {
     }
     const { plan } = planned;
     if (!plan.triggered) return { kind: "skipped", reason: `pipeline ${plan.name} is not triggered by this ${req.event}` };
-    if (pr?.fork) {
-      // SPEC 6: a fork's stages that use secrets wait for `/hodei approve` on this head.
-      const secretStages = plan.stages.filter((s) => !s.skip && s.secrets.length > 0);
-      if (secretStages.length > 0 && !(await isApproved(db, trigger.forge, trigger.repo, sha))) return { kind: "needs_approval", stages: secretStages };
-    }
-    const runId = await engine.startRun({ pipeline: plan.name, source: { kind: "git", url: trigger.cloneUrl, sha }, repo: trigger.repo, sha, ref: req.ref, event: req.event, stages: plan.stages, trigger });
+    // SPEC 6: a fork's stages that use secrets (and so their dependents) wait
+    // in the run for `/hodei approve` on this head; the others run now.
+    const waiting = pr?.fork && !(await isApproved(db, trigger.forge, trigger.repo, sha)) ? plan.stages.filter((s) => !s.skip && s.secrets.length > 0) : [];
+    const runId = await engine.startRun({
+      pipeline: plan.name,
+      source: { kind: "git", url: trigger.cloneUrl, sha },
+      repo: trigger.repo,
+      sha,
+      ref: req.ref,
+      event: req.event,
+      stages: plan.stages,
+      trigger,
+      ...(waiting.length > 0 ? { approvalRequired: waiting.map((s) => s.id) } : {}),
+    });
     await recordForgeRun(db, { runId, forge: trigger.forge, repo: trigger.repo, headSha: sha, prNumber: pr?.number ?? null, deliveryId: trigger.deliveryId }, new Date());
-    return { kind: "started", runId };
+    return { kind: "started", runId, waiting };
   }
 }
 

@@ -105,7 +105,7 @@ export class TriggerService {
       tag: null,
       diffFrom: { kind: "merge-base", base: event.base.sha ?? `refs/heads/${event.base.ref}` },
     });
-    if (outcome.kind === "needs_approval") await this.comments.askForApproval(trigger, event.head.sha, outcome.stages);
+    if (outcome.kind === "started" && outcome.waiting.length > 0) await this.comments.askForApproval(trigger, event.head.sha, outcome.waiting);
     const result = describe(outcome);
     return superseded.length > 0 ? { ...result, outcome: `${result.outcome}; superseded ${superseded.length} run(s)` } : result;
   }
@@ -128,11 +128,12 @@ export function triggerOf(repo: ForgeEvent["repo"], deliveryId: string | null, p
 export function describe(outcome: StartOutcome): DeliveryResult {
   switch (outcome.kind) {
     case "started":
-      return { status: "done", outcome: `started run ${outcome.runId}` };
+      return {
+        status: "done",
+        outcome: `started run ${outcome.runId}${outcome.waiting.length > 0 ? `; ${outcome.waiting.map((s) => s.id).join(", ")} wait for /hodei approve (secrets)` : ""}`,
+      };
     case "invalid":
       return { status: "done", outcome: `pipeline file does not validate (${outcome.errors} error(s)), reported` };
-    case "needs_approval":
-      return { status: "done", outcome: `waiting for /hodei approve: ${outcome.stages.map((s) => s.id).join(", ")} use secrets` };
     case "skipped":
       return { status: "ignored", outcome: outcome.reason };
   }

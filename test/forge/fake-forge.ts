@@ -14,6 +14,8 @@ export interface RecordedRequest {
   operationId: string | null;
   body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read nested fields
   authorization: string | undefined;
+  /** What the fake answered (set once answered). */
+  answer?: Answer;
 }
 
 export type Answer = { status: number; body?: unknown };
@@ -49,6 +51,7 @@ export class FakeForge {
           this.violations.push(...errors);
           answer = { status: 422, body: { message: "Validation Failed", errors } };
         } else answer = this.respond(recorded);
+        recorded.answer = answer;
         res.writeHead(answer.status, { "content-type": "application/json" });
         res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
       });

@@ -9,6 +9,8 @@ export interface GithubState {
   permissions: Map<string, string>;
   /** PR number → head/base. */
   pulls: Map<number, { headSha: string; headRef: string; baseRef: string; baseSha: string; fork?: boolean }>;
+  /** The installation token GitHub hands out now (default `ghs_fakeinstallationtoken`); change it to expire the old one. */
+  installationToken?: string;
 }
 
 export function fakeGithub(state: GithubState): FakeForge {
@@ -18,7 +20,7 @@ export function fakeGithub(state: GithubState): FakeForge {
     const parts = req.path.split("/").filter(Boolean);
     switch (req.operationId) {
       case "apps/create-installation-access-token":
-        return { status: 201, body: { token: "ghs_fakeinstallationtoken", expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { checks: "write" }, repository_selection: "all" } };
+        return { status: 201, body: { token: state.installationToken ?? "ghs_fakeinstallationtoken", expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { checks: "write" }, repository_selection: "all" } };
       case "checks/create":
         return { status: 201, body: { id: nextId++, head_sha: req.body.head_sha as string, name: req.body.name as string, status: req.body.status as string } };
       case "checks/update":

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decide } from "../../src/saga/decide.js";
 import type { RunEventBody } from "../../src/saga/events.js";
-import { applyEvent, initialState, stageStatus, type RunState } from "../../src/saga/run-state.js";
+import { applyEvent, CorruptHistoryError, initialState, stageStatus, waitingFor, type RunState } from "../../src/saga/run-state.js";
 import type { PlannedStage } from "../../src/pipeline-parser/types.js";
 import { stage } from "./plan-stages.js";
 
@@ -144,5 +144,97 @@ describe("re-runs", () => {
     const { state } = simulate([stage("t[node=18]", { name: "t" }), stage("t[node=20]", { name: "t" }), stage("u")], {});
     expect(rerunTargets(state, { stages: ["t"] })).toEqual(["t[node=18]", "t[node=20]"]);
     expect(rerunTargets(state, { stages: ["t[node=20]"] })).toEqual(["t[node=20]"]);
+  });
+});
+
+describe("decide: stages waiting for approval (SPEC 6)", () => {
+  function planned(approvalRequired: string[]) {
+    let seq = 0;
+    const at = () => new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString();
+    let state = initialState("r2", {
+      type: "run.planned",
+      seq: ++seq,
+      at: at(),
+      data: {
+        pipeline: "ci",
+        source: { kind: "directory", path: "/src" },
+        repo: "a/b",
+        sha: "abc",
+        ref: "refs/pull/1/head",
+        event: "pull_request",
+        stages: [stage("build"), stage("deploy", { needs: ["build"], secrets: ["TOKEN"] }), stage("notify", { needs: ["deploy"] })],
+        approvalRequired,
+      },
+    });
+    const apply = (body: RunEventBody) => {
+      state = applyEvent(state, { ...body, seq: ++seq, at: at() });
+    };
+    const settle = () => {
+      for (let d = decide(state); d.length > 0; d = decide(state)) d.forEach(apply);
+    };
+    const runQueued = () => {
+      for (const s of [...state.stages.values()].filter((x) => x.phase === "queued")) {
+        apply({ type: "attempt.leased", data: { stageId: s.plan.id, attempt: s.attempt, agentId: "a1" } });
+        apply({ type: "attempt.started", data: { stageId: s.plan.id, attempt: s.attempt, agentId: "a1" } });
+        apply({ type: "attempt.finished", data: { stageId: s.plan.id, attempt: s.attempt, outcome: "success", exitCode: 0, reason: null } });
+      }
+      settle();
+    };
+    return { get state() { return state; }, apply, settle, runQueued };
+  }
+
+  it("does not queue an unapproved stage (nor its dependents) until run.approved, then runs them in the same run", () => {
+    const run = planned(["deploy"]);
+    run.settle();
+    run.runQueued();
+    expect(run.state.stages.get("build")?.conclusion).toBe("success");
+    expect(run.state.stages.get("deploy")?.phase).toBe("pending");
+    expect(waitingFor(run.state, run.state.stages.get("deploy")!)).toBe("approval");
+    expect(waitingFor(run.state, run.state.stages.get("notify")!)).toBeNull();
+    expect(stageStatus(run.state.stages.get("deploy")!)).toBe("queued");
+    expect(decide(run.state)).toEqual([]);
+    expect(run.state.conclusion).toBeNull();
+
+    run.apply({ type: "run.approved", data: { by: "writer", sha: "abc" } });
+    expect(decide(run.state)).toEqual([{ type: "stage.queued", data: { stageId: "deploy", attempt: 1 } }]);
+    run.settle();
+    run.runQueued();
+    run.runQueued();
+    expect(conclusions(run.state)).toEqual({ build: "success", deploy: "success", notify: "success" });
+    expect(run.state.conclusion).toBe("success");
+    expect(run.state.approvedBy).toBe("writer");
+  });
+
+  it("a cancel ends the waiting stages cancelled and concludes the run", () => {
+    const run = planned(["deploy"]);
+    run.settle();
+    run.runQueued();
+    run.apply({ type: "run.cancel_requested", data: { reason: "pull request closed" } });
+    run.settle();
+    expect(conclusions(run.state)).toEqual({ build: "success", deploy: "cancelled", notify: "cancelled" });
+    expect(run.state.conclusion).toBe("cancelled");
+  });
+
+  it("a stage whose need failed is skipped without waiting for approval", () => {
+    const run = planned(["deploy"]);
+    run.settle();
+    const build = run.state.stages.get("build")!;
+    run.apply({ type: "attempt.leased", data: { stageId: "build", attempt: build.attempt, agentId: "a1" } });
+    run.apply({ type: "attempt.started", data: { stageId: "build", attempt: build.attempt, agentId: "a1" } });
+    run.apply({ type: "attempt.finished", data: { stageId: "build", attempt: build.attempt, outcome: "failure", exitCode: 1, reason: "exit code 1" } });
+    run.settle();
+    expect(conclusions(run.state)).toEqual({ build: "failure", deploy: "skipped", notify: "skipped" });
+    expect(run.state.conclusion).toBe("failure");
+  });
+
+  it("the fold refuses an approval of another head, a second approval, one of a run that needs none, and an unknown stage", () => {
+    const run = planned(["deploy"]);
+    const approve = (sha: string, seq: number) => applyEvent(run.state, { type: "run.approved", data: { by: "w", sha }, seq, at: "2026-01-01T00:01:00.000Z" });
+    expect(() => approve("def", run.state.seq + 1)).toThrow(CorruptHistoryError);
+    run.apply({ type: "run.approved", data: { by: "w", sha: "abc" } });
+    expect(() => approve("abc", run.state.seq + 1)).toThrow(/approved twice/);
+    const none = planned([]);
+    expect(() => applyEvent(none.state, { type: "run.approved", data: { by: "w", sha: "abc" }, seq: 2, at: "2026-01-01T00:01:00.000Z" })).toThrow(/needs none/);
+    expect(() => planned(["nope"])).toThrow(/unknown stage nope/);
   });
 });

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../../src/saga/events.js";
-import { CorruptHistoryError, replay, runStatus, stageStatus, type RunState } from "../../src/saga/run-state.js";
+import { CorruptHistoryError, replay, runStatus, stageStatus, waitingFor, type RunState } from "../../src/saga/run-state.js";
 import { decide } from "../../src/saga/decide.js";
 
 interface Fixture {
@@ -22,6 +22,7 @@ function summary(state: RunState) {
   return {
     status: runStatus(state),
     conclusion: state.conclusion,
+    approvedBy: state.approvedBy,
     stages: Object.fromEntries(
       [...state.stages.values()].map((s) => [
         s.plan.id,
@@ -34,6 +35,7 @@ function summary(state: RunState) {
 const expected: Record<string, ReturnType<typeof summary>> = {
   diamond: {
     status: "completed",
+    approvedBy: null,
     conclusion: "success",
     stages: {
       prepare: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
@@ -44,6 +46,7 @@ const expected: Record<string, ReturnType<typeof summary>> = {
   },
   failing: {
     status: "completed",
+    approvedBy: null,
     conclusion: "failure",
     stages: {
       build: { status: "completed", conclusion: "failure", attempt: 1, exitCode: 3, reason: "exit code 3" },
@@ -54,13 +57,47 @@ const expected: Record<string, ReturnType<typeof summary>> = {
   },
   flaky: {
     status: "completed",
+    approvedBy: null,
     conclusion: "success",
     stages: {
       flaky: { status: "completed", conclusion: "success", attempt: 2, exitCode: 0, reason: null },
       after: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
     },
   },
+  // A fork's pull request (test/triggers/github-fork-approval.test.ts): deploy lists a secret,
+  // waits for `/hodei approve`, and runs in the same run after it; notify needs deploy.
+  "fork-approval": {
+    status: "completed",
+    conclusion: "success",
+    approvedBy: "writer",
+    stages: {
+      build: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      deploy: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+      notify: { status: "completed", conclusion: "success", attempt: 1, exitCode: 0, reason: null },
+    },
+  },
 };
+
+describe("recorded history fork-approval: the wait before run.approved", () => {
+  const fixture = load("fork-approval");
+  const approvedAt = fixture.events.findIndex((e) => e.type === "run.approved");
+
+  it("before the approval, deploy waits (queued, waitingFor approval), notify waits on it, and nothing follows", () => {
+    const state = replay(fixture.runId, fixture.events.slice(0, approvedAt));
+    expect(stageStatus(state.stages.get("deploy")!)).toBe("queued");
+    expect(waitingFor(state, state.stages.get("deploy")!)).toBe("approval");
+    expect(waitingFor(state, state.stages.get("notify")!)).toBeNull();
+    expect(state.stages.get("build")?.conclusion).toBe("success");
+    expect(runStatus(state)).toBe("in_progress");
+    expect(decide(state)).toEqual([]);
+  });
+
+  it("after it, deploy is queued first", () => {
+    const state = replay(fixture.runId, fixture.events.slice(0, approvedAt + 1));
+    expect(waitingFor(state, state.stages.get("deploy")!)).toBeNull();
+    expect(decide(state)).toEqual([{ type: "stage.queued", data: { stageId: "deploy", attempt: 1 } }]);
+  });
+});
 
 describe.each(Object.keys(expected))("recorded history %s", (name) => {
   const fixture = load(name);

@@ -16,6 +16,7 @@ import { fakeGithub, type GithubState } from "../forge/fake-github.js";
 import type { FakeForge } from "../forge/fake-forge.js";
 import { createRepo, type TestRepo } from "../git/repos.js";
 import { githubExample, githubHeaders, type Payload } from "../webhooks/payloads.js";
+import { checkHistory } from "./github-harness.js";
 
 const SECRET = "webhook secret for tests";
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
@@ -77,23 +78,6 @@ async function settle(c: ControlPlane): Promise<void> {
   await c.forge?.idle();
   for (const run of await listRuns(c.db, { limit: 50 })) if (run.status !== "completed") await c.engine.waitForRun(run.id);
   await c.forge?.idle();
-}
-
-/** Each check's statuses in the order GitHub received them. */
-function checkHistory(g: FakeForge): Map<string, string[]> {
-  const ids = new Map<number, string>();
-  const out = new Map<string, string[]>();
-  let next = 1000;
-  for (const r of g.requests) {
-    if (r.operationId === "checks/create") ids.set(next++, r.body.name as string);
-    else if (r.operationId !== "checks/update") continue;
-    const name = r.operationId === "checks/create" ? (r.body.name as string) : (ids.get(Number(r.path.split("/")[5])) ?? "?");
-    if (!r.body.status) continue;
-    const list = out.get(name) ?? [];
-    list.push(r.body.status === "completed" ? `completed:${r.body.conclusion as string}` : (r.body.status as string));
-    out.set(name, list);
-  }
-  return out;
 }
 
 describeEachStore("GitHub end to end", (store) => {

@@ -26,6 +26,7 @@ export interface AppendEventsParams {
     attempt: number;
     exit_code: number | null;
     reason: string | null;
+    waiting_for: string | null;
     started_at: string | null;
     finished_at: string | null;
   }[];
@@ -47,14 +48,14 @@ with fence as (
     from jsonb_to_recordset($5::jsonb) as e(seq integer, type text, data jsonb, at timestamptz)
    where exists (select 1 from fence)
 ), staged as (
-  insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, started_at, finished_at)
-  select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.started_at, s.finished_at
+  insert into run_stages (run_id, stage_id, position, name, needs, status, conclusion, attempt, exit_code, reason, waiting_for, started_at, finished_at)
+  select $1, s.stage_id, s.position, s.name, s.needs, s.status, s.conclusion, s.attempt, s.exit_code, s.reason, s.waiting_for, s.started_at, s.finished_at
     from jsonb_to_recordset($6::jsonb) as s(stage_id text, position integer, name text, needs jsonb, status text, conclusion text,
-                                           attempt integer, exit_code integer, reason text, started_at timestamptz, finished_at timestamptz)
+                                           attempt integer, exit_code integer, reason text, waiting_for text, started_at timestamptz, finished_at timestamptz)
    where exists (select 1 from fence)
   on conflict (run_id, stage_id) do update set
     status = excluded.status, conclusion = excluded.conclusion, attempt = excluded.attempt,
-    exit_code = excluded.exit_code, reason = excluded.reason,
+    exit_code = excluded.exit_code, reason = excluded.reason, waiting_for = excluded.waiting_for,
     started_at = excluded.started_at, finished_at = excluded.finished_at
 )
 update runs
