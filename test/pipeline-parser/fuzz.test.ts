@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { PipelineError, planPipelineSource, validatePipelineSource } from "../../src/pipeline-parser/index.js";
 import { context } from "./helpers.js";
-import { mutateText, mutateValue, rng, seeds } from "./mutate.js";
+import { mutatedFile, rng, seeds } from "./mutate.js";
 
 describe("fuzz: mutated pipeline files", () => {
   it("never crash or hang; every failure is a positioned PipelineError", async () => {
@@ -12,19 +11,7 @@ describe("fuzz: mutated pipeline files", () => {
     let valid = 0;
     let slowest = 0;
     for (let i = 0; i < 3000; i++) {
-      const seed = base[Math.floor(next() * base.length)] ?? "";
-      let text: string;
-      if (i % 3 === 0) {
-        let parsed: unknown;
-        try {
-          parsed = parse(seed);
-        } catch {
-          parsed = {};
-        }
-        text = stringify(mutateValue(parsed, next));
-      } else {
-        text = mutateText(seed, next);
-      }
+      const text = mutatedFile(base, i, next);
       const t0 = Date.now();
       const source = { file: "fuzz.yml", text, kind: "yaml" as const };
       const { errors } = await validatePipelineSource(source);

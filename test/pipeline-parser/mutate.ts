@@ -1,6 +1,7 @@
 /** Seeded mutations of pipeline files, shared by the fuzz tests. */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { parse, stringify } from "yaml";
 import { fixture, repoRoot } from "./helpers.js";
 
 /** mulberry32: a small seeded PRNG, so a failure reproduces from its seed. */
@@ -82,4 +83,21 @@ export function mutateValue(value: unknown, next: () => number): unknown {
 export function seeds(): string[] {
   const dirs = ["valid", "errors"].map((d) => path.join(repoRoot, fixture(d)));
   return dirs.flatMap((d) => readdirSync(d).map((f) => readFileSync(path.join(d, f), "utf8")));
+}
+
+/**
+ * The `i`th mutated file from `base`: every third one re-serialised from a
+ * mutated value (`flowPadding`: also vary the flow collections' padding), the
+ * others mutated as text.
+ */
+export function mutatedFile(base: readonly string[], i: number, next: () => number, flowPadding = false): string {
+  const seed = base[Math.floor(next() * base.length)] ?? "";
+  if (i % 3 !== 0) return mutateText(seed, next);
+  let parsed: unknown;
+  try {
+    parsed = parse(seed);
+  } catch {
+    parsed = {};
+  }
+  return stringify(mutateValue(parsed, next), flowPadding ? { flowCollectionPadding: next() < 0.5 } : undefined);
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import type { PathSegment } from "../../src/pipeline-parser/source-doc.js";
 import { readPlainYaml } from "../../src/pipeline-parser/yaml-plain.js";
 import { fullYamlSource } from "../../src/pipeline-parser/yaml-full.js";
 import { plainYamlSource } from "../../src/pipeline-parser/yaml-source.js";
-import { mutateText, mutateValue, rng, seeds } from "./mutate.js";
+import { mutatedFile, rng, seeds } from "./mutate.js";
 
 /** Every path in a value, plus a few that leave it (a missing key, an index past the end). */
 function pathsOf(value: unknown, prefix: PathSegment[] = []): PathSegment[][] {
@@ -82,19 +81,7 @@ describe("the fast YAML reader", () => {
     const next = rng(7);
     let read = 0;
     for (let i = 0; i < 2500; i++) {
-      const seed = base[Math.floor(next() * base.length)] ?? "";
-      let text: string;
-      if (i % 3 === 0) {
-        let parsed: unknown;
-        try {
-          parsed = parse(seed);
-        } catch {
-          parsed = {};
-        }
-        text = stringify(mutateValue(parsed, next), { flowCollectionPadding: next() < 0.5 });
-      } else {
-        text = mutateText(seed, next);
-      }
+      const text = mutatedFile(base, i, next, true);
       if (agrees(text, `case ${i}`)) read++;
     }
     // Both paths must be exercised for this to mean anything.
