@@ -163,6 +163,8 @@ export function throughputBenchmarks(kind: BenchStore): Benchmark[] {
       unit: "MB",
       target: { direction: "below", value: 150 },
       repetitions: reps,
+      limits:
+        "On PGlite, Postgres itself runs in the server process: a restarted idle server already holds ~350 MB (memory.idle.server.pglite; its WASM memory is `process.memoryUsage().external`), so the embedded store cannot fit 150 MB; on Postgres the same run peaks under it (engine.throughput500.rss-server.postgres). Use Postgres where memory matters.",
       run: async () => ({ values: (await samples()).serverPeakMb, baseline: [] }),
     },
     {
