@@ -6,13 +6,14 @@
  * cache of the store and of the live agent connections, rebuilt on start.
  */
 import { randomUUID } from "node:crypto";
-import type { AttemptOutcome, RunEvent, RunEventBody, RunPlannedData } from "../saga/events.js";
+import type { AttemptOutcome, RunEventBody, RunPlannedData } from "../saga/events.js";
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
-import { applyEvent, type RunState, type StageState } from "../saga/run-state.js";
+import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
 import { Dispatcher } from "./dispatcher.js";
 import { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 import { OwnershipKeeper } from "./ownership-keeper.js";
+import { RunObservers } from "./run-observers.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -39,8 +40,7 @@ export class Engine {
   private readonly active = new Map<string, RunState>();
   private readonly dispatcher: Dispatcher;
   private readonly ownership: OwnershipKeeper;
-  private readonly listeners = new Set<EngineListener>();
-  private readonly waiters = new Map<string, ((s: RunState) => void)[]>();
+  private readonly observers: RunObservers;
   private sweepTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => Promise<void>) | null = null;
   private readonly ownershipMs: number;
@@ -53,6 +53,7 @@ export class Engine {
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
     this.onError = options.onError ?? ((error, context) => console.error(`hodei engine: ${context}:`, error));
+    this.observers = new RunObservers(this.onError);
     this.ownership = new OwnershipKeeper(this.store, {
       driven: () => this.active,
       disown: (runId) => this.disown(runId),
@@ -139,8 +140,7 @@ export class Engine {
   }
 
   subscribe(listener: EngineListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.observers.subscribe(listener);
   }
 
   async startRun(run: RunPlannedData): Promise<string> {
@@ -148,7 +148,7 @@ export class Engine {
     await this.queue.run(runId, async () => {
       const state = await this.store.create(runId, { type: "run.planned", data: run }, this.now());
       this.active.set(runId, state);
-      this.emit(state, [{ type: "run.planned", data: run, seq: 1, at: state.createdAt }]);
+      this.observers.events(state, [{ type: "run.planned", data: run, seq: 1, at: state.createdAt }]);
     });
     await this.advance(runId, null);
     return runId;
@@ -217,11 +217,7 @@ export class Engine {
       if (!stored) throw new RunNotFoundError(runId);
       if (stored.conclusion) return stored;
     }
-    return new Promise((resolve) => {
-      const list = this.waiters.get(runId) ?? [];
-      list.push(resolve);
-      this.waiters.set(runId, list);
-    });
+    return this.observers.completion(runId);
   }
 
   // ---- the agent side -------------------------------------------------------
@@ -258,7 +254,7 @@ export class Engine {
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
     if (!this.holds(agentId, ref)) return false;
     await this.store.appendLogs(ref, chunks);
-    for (const l of this.listeners) l.onLogs?.(ref, chunks);
+    this.observers.logs(ref, chunks);
     return true;
   }
 
@@ -385,10 +381,10 @@ export class Engine {
     }
     // The run is (or is about to be, by claim) this process's: add every decision
     // that follows, folded locally, and store it all in one append.
-    let working = foldBodies(state, batch);
+    let working = applyPending(state, batch);
     for (let decided = decide(working); decided.length > 0; decided = decide(working)) {
       batch.push(...decided);
-      working = foldBodies(working, decided);
+      working = applyPending(working, decided);
     }
     // An attempt that ends here frees its agent for what becomes ready here.
     this.dispatcher.releaseEnded(state, batch);
@@ -402,8 +398,7 @@ export class Engine {
     await this.dispatcher.assignPlaced(state, placed);
     if (state.conclusion) {
       this.active.delete(runId);
-      for (const resolve of this.waiters.get(runId) ?? []) resolve(state);
-      this.waiters.delete(runId);
+      this.observers.completed(runId, state);
     } else {
       this.active.set(runId, state);
       this.dispatcher.schedule();
@@ -415,21 +410,11 @@ export class Engine {
     const at = this.now();
     const next = await this.store.append(state, events, at, mode);
     this.dispatcher.releaseEnded(state, events);
-    this.emit(
+    this.observers.events(
       next,
       events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at })),
     );
     return next;
-  }
-
-  private emit(state: RunState, events: readonly RunEvent[]): void {
-    for (const l of this.listeners) {
-      try {
-        l.onEvents?.(state, events);
-      } catch (error) {
-        this.onError(error, "listener");
-      }
-    }
   }
 
   private async sweepLeases(): Promise<void> {
@@ -454,13 +439,6 @@ export class Engine {
   private now(): string {
     return this.clock.now().toISOString();
   }
-}
-
-/** Folds events not yet stored, to decide what follows them before appending them all at once. */
-function foldBodies(state: RunState, bodies: readonly RunEventBody[]): RunState {
-  let next = state;
-  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() });
-  return next;
 }
 
 function refOf(runId: string, s: StageState): AttemptRef {

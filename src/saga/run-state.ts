@@ -5,7 +5,7 @@
  * by the replay tests rather than silently tolerated.
  */
 import type { PlannedStage } from "../pipeline-parser/types.js";
-import type { AttemptOutcome, RunConclusion, RunEvent, RunPlannedData, StageConclusion } from "./events.js";
+import type { AttemptOutcome, RunConclusion, RunEvent, RunEventBody, RunPlannedData, StageConclusion } from "./events.js";
 
 /** `pending`: waiting for needs; `queued`: ready, waiting for an agent; `leased`: sent to an agent. */
 export type StagePhase = "pending" | "queued" | "leased" | "running" | "completed";
@@ -226,6 +226,13 @@ function currentAttempt(s: StageState, attempt: number, fail: (d: string) => nev
  * while it needs the run approved (SPEC 6) and the run is not. SPEC 3 calls
  * it `queued`; the API adds this as `waitingFor`.
  */
+/** Folds events not yet stored, so what follows them can be decided before they are all appended at once. */
+export function applyPending(state: RunState, bodies: readonly RunEventBody[]): RunState {
+  let next = state;
+  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() });
+  return next;
+}
+
 export function waitingFor(state: RunState, s: StageState): "approval" | null {
   return s.needsApproval && state.approvedBy === null && s.phase === "pending" && s.lastOutcome === null ? "approval" : null;
 }
