@@ -80,6 +80,10 @@ async function checkInvariants(where: StoreLocation, ids: string[], failingRun: 
     for (const s of run.stages.values()) {
       const finished = history.filter((e) => e.type === "attempt.finished" && e.data.stageId === s.plan.id);
       for (const f of finished.slice(0, -1)) expect(f.data.outcome, `${id} ${s.plan.id}#${f.data.attempt}: ${JSON.stringify(f.data)}`).toBe("lost");
+      // Every stage ran at least once, but for those skipped behind the failure and the failing
+      // stage (no retries) when its one attempt was lost before it ran: a failure for "agent lost".
+      if (s.conclusion === "skipped" || finished.at(-1)?.data.outcome === "lost") continue;
+      expect(ran.some((l) => l.stageId === s.plan.id), `${id} ${s.plan.id} never ran`).toBe(true);
     }
   }
   return { lines, lost: [...events.values()].flat().filter((e) => e.type === "attempt.finished" && e.data.outcome === "lost").length };
@@ -108,8 +112,6 @@ describeEachStore("crash recovery", (store) => {
       await last.exited;
     }
     const { lines, lost } = await checkInvariants(where, ids, ids[1]!, marker);
-    // Every stage of every run ran at least once, but for the two skipped behind the failure.
-    expect(lines.length).toBeGreaterThanOrEqual(28);
     console.info(`crash test seed ${seed}: ${lines.length} attempts ran, ${lost} recorded lost`);
   });
 });
