@@ -32,6 +32,19 @@ export class DataDirInUseError extends StoreError {
   }
 }
 
+/** The embedded store's process (store-process.ts) exited; what was in flight did not complete. */
+export class StoreProcessExitedError extends StoreError {
+  override readonly name = "StoreProcessExitedError";
+  readonly retryable = false;
+  constructor(
+    readonly pid: number,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(`the embedded store's process (pid ${pid}) exited (${signal ? `signal ${signal}` : `code ${exitCode}`})`);
+  }
+}
+
 /** The migrations on disk disagree with the ones recorded in the database. */
 export class MigrationMismatchError extends StoreError {
   override readonly name = "MigrationMismatchError";

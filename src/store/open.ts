@@ -1,11 +1,14 @@
 /**
  * Opens the store: Postgres when `DATABASE_URL` is given, otherwise the
- * embedded PGlite in `HODEI_DATA_DIR/pg`, guarded by `HODEI_DATA_DIR/pg.lock`.
+ * embedded PGlite in `HODEI_DATA_DIR/pg`, run in a store process this one
+ * starts and owns (sidecar/), guarded by `HODEI_DATA_DIR/pg.lock` (this
+ * process) and `HODEI_DATA_DIR/pg.store.lock` (the store process).
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PgliteDatabase } from "./adapters/pglite.js";
+import { PgliteProcessDatabase } from "./sidecar/store-client.js";
 import { PostgresDatabase } from "./adapters/postgres.js";
 import type { Database, Queryable, QueryResult, Unlisten } from "./database.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
@@ -13,13 +16,20 @@ import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 export interface OpenDatabaseOptions {
   /** A Postgres connection string; when set, `dataDir` is not used. */
   databaseUrl?: string;
-  /** `HODEI_DATA_DIR`; "memory://" opens a throwaway in-memory PGlite (tests). */
+  /** `HODEI_DATA_DIR`; "memory://" opens a throwaway in-memory PGlite in this process (tests). */
   dataDir: string;
   /** Progress and connection trouble, one line each. */
   log?: (msg: string) => void;
 }
 
 export const MEMORY_DATA_DIR = "memory://";
+
+/**
+ * How long a new store process waits for the previous one to exit: after a
+ * SIGKILL of its server, the old store process rolls back, closes PGlite and
+ * exits within 5 s (store-process.ts); the rest is slack for a loaded machine.
+ */
+const PREVIOUS_STORE_WAIT_MS = 15_000;
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const log = opts.log ?? (() => undefined);
@@ -39,7 +49,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     );
     const started = performance.now();
     await mkdir(pgDir, { recursive: true });
-    const db = await PgliteDatabase.open({ dataDir: pgDir });
+    const db = await PgliteProcessDatabase.open({
+      dataDir: pgDir,
+      lockFile: path.join(dataDir, "pg.store.lock"),
+      lockWaitMs: PREVIOUS_STORE_WAIT_MS,
+      log,
+    });
     log(`Embedded Postgres ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return new LockedDatabase(db, lock);
   } catch (err) {
@@ -48,7 +63,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
 }
 
-/** The PGlite database plus the lock it holds until closed. */
+/** The embedded database plus this process's lock, held until closed. */
 class LockedDatabase implements Database {
   readonly kind = "pglite";
   constructor(

@@ -16,7 +16,17 @@ import { INT8_ARRAY_OID, INT8_OID, parseInt8 } from "../int8.js";
 export interface PgliteOptions {
   /** A directory, or "memory://" for a throwaway in-memory database. */
   dataDir: string;
+  /** Postgres settings (`-c name=value` at start), on top of PGlite's own start parameters. */
+  settings?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The embedded store's settings. PGlite's WASM heap touches all of
+ * shared_buffers at start: its default 128MB alone is ~115 MB of RSS, idle.
+ * 16MB keeps the working set of a CI server (run events, leases, deliveries)
+ * and leaves the rest to the OS page cache, which PGlite reads through.
+ */
+export const EMBEDDED_SETTINGS: Readonly<Record<string, string>> = { shared_buffers: "16MB" };
 
 function toResult<R>(res: Results<R>): QueryResult<R> {
   // `rowCount` is the command tag's count, as pg reports it; older PGlite
@@ -61,7 +71,9 @@ export class PgliteDatabase implements Database {
   }
 
   static async open(opts: PgliteOptions): Promise<PgliteDatabase> {
+    const settings = Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     const db = await PGlite.create(opts.dataDir, {
+      startParams: [...PGlite.defaultStartParams, ...settings],
       parsers: { [INT8_OID]: parseInt8, [INT8_ARRAY_OID]: parseInt8Array },
     });
     return new PgliteDatabase(db);

@@ -1,0 +1,179 @@
+/**
+ * The store process: the embedded Postgres (PGlite) in a child of the server,
+ * so its WASM execution and its memory are off the server's event loop and
+ * out of the server's heap. Started and owned by store-client.ts; it serves
+ * the requests of protocol.ts and nothing else.
+ *
+ * It lives exactly as long as its server: when the IPC channel closes (the
+ * server exited, closed the store, or was killed with SIGKILL) it rolls back
+ * open transactions, closes PGlite and exits, within SHUTDOWN_LIMIT_MS.
+ *
+ * It holds its own lock file (its pid), besides the server's pg.lock: a server
+ * restarted after a SIGKILL takes over the dead server's pg.lock at once, and
+ * its new store process then waits, bounded, for the old one to let go.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { EMBEDDED_SETTINGS, PgliteDatabase } from "../adapters/pglite.js";
+import type { Queryable, Unlisten } from "../database.js";
+import { lockDataDir, type DataDirLock } from "../data-dir-lock.js";
+import { DataDirInUseError } from "../errors.js";
+import { toWireError, type Reply, type Request, type StoreMessage } from "./protocol.js";
+
+/** After the channel closes, the longest the process takes before it exits anyway. */
+const SHUTDOWN_LIMIT_MS = 5_000;
+
+class RolledBack extends Error {}
+
+interface OpenTransaction {
+  tx: Queryable;
+  finish(commit: boolean): void;
+  done: Promise<void>;
+}
+
+let db: PgliteDatabase | undefined;
+let lock: DataDirLock | undefined;
+const transactions = new Map<number, OpenTransaction>();
+const listening = new Map<string, Unlisten>();
+let nextTx = 1;
+let shuttingDown: Promise<void> | undefined;
+
+function send(msg: StoreMessage): void {
+  if (process.connected) process.send?.(msg);
+}
+
+function opened(): PgliteDatabase {
+  if (!db) throw new Error("the store process has no database open");
+  return db;
+}
+
+async function takeLock(dataDir: string, file: string, waitMs: number): Promise<DataDirLock> {
+  const deadline = Date.now() + waitMs;
+  let announced = false;
+  for (;;) {
+    try {
+      return await lockDataDir(dataDir, file);
+    } catch (err) {
+      if (!(err instanceof DataDirInUseError) || Date.now() >= deadline) throw err;
+      if (!announced) send({ log: `Waiting for the previous store process (pid ${err.pid}) to exit…` });
+      announced = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function open(dataDir: string, lockFile: string, lockWaitMs: number): Promise<void> {
+  if (db) throw new Error("the store process already has a database open");
+  lock = await takeLock(path.dirname(dataDir), lockFile, lockWaitMs);
+  try {
+    await mkdir(dataDir, { recursive: true });
+    db = await PgliteDatabase.open({ dataDir, settings: EMBEDDED_SETTINGS });
+  } catch (err) {
+    await lock.release();
+    lock = undefined;
+    throw err;
+  }
+}
+
+/** Resolves with the transaction's id once PGlite's transaction mutex is held. */
+function begin(): Promise<number> {
+  const database = opened();
+  const id = nextTx++;
+  return new Promise((resolve, reject) => {
+    let finish!: (commit: boolean) => void;
+    const decided = new Promise<boolean>((r) => (finish = r));
+    let started = false;
+    const done = database.transaction(async (tx) => {
+      started = true;
+      transactions.set(id, { tx, finish, done });
+      resolve(id);
+      if (!(await decided)) throw new RolledBack();
+    });
+    done.catch((err: unknown) => {
+      if (!started) reject(err);
+    });
+  });
+}
+
+async function end(id: number, commit: boolean): Promise<void> {
+  const open = transactions.get(id);
+  if (!open) throw new Error(`no open transaction ${id}`);
+  open.finish(commit);
+  try {
+    await open.done;
+  } catch (err) {
+    if (!(err instanceof RolledBack)) throw err;
+  } finally {
+    transactions.delete(id);
+  }
+}
+
+async function listen(channel: string): Promise<void> {
+  if (listening.has(channel)) return;
+  listening.set(channel, await opened().listen(channel, (payload) => send({ notify: channel, payload })));
+}
+
+async function unlisten(channel: string): Promise<void> {
+  const stop = listening.get(channel);
+  listening.delete(channel);
+  await stop?.();
+}
+
+async function handle(req: Request): Promise<unknown> {
+  switch (req.op) {
+    case "open":
+      return open(req.dataDir, req.lockFile, req.lockWaitMs);
+    case "query": {
+      const target = req.tx === undefined ? opened() : transactions.get(req.tx)?.tx;
+      if (!target) throw new Error(`no open transaction ${req.tx}`);
+      return target.query(req.text, req.params);
+    }
+    case "begin":
+      return begin();
+    case "end":
+      return end(req.tx, req.commit);
+    case "listen":
+      return listen(req.channel);
+    case "unlisten":
+      return unlisten(req.channel);
+    case "close":
+      return shutdown();
+  }
+}
+
+/** Rolls back what the server left open, closes PGlite and releases the lock; once. */
+function shutdown(): Promise<void> {
+  shuttingDown ??= (async () => {
+    for (const open of transactions.values()) open.finish(false);
+    await Promise.allSettled([...transactions.values()].map((t) => t.done));
+    try {
+      await db?.close();
+    } finally {
+      await lock?.release();
+    }
+  })();
+  return shuttingDown;
+}
+
+process.on("message", (req: Request) => {
+  handle(req).then(
+    (value) => send({ id: req.id, ok: true, value } satisfies Reply),
+    (err: unknown) => send({ id: req.id, ok: false, error: toWireError(err) } satisfies Reply),
+  );
+});
+
+process.on("disconnect", () => {
+  setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS);
+  shutdown().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`[store] closing the embedded Postgres failed: ${String(err)}`);
+      process.exit(1);
+    },
+  );
+});
+
+if (!process.connected) {
+  console.error("the store process is started by the Hodei server (store-client.ts), not by hand");
+  process.exit(2);
+}
