@@ -6,6 +6,7 @@
  * processes taking over the same stale lock at the same instant can still
  * both win; that needs a crashed holder and a simultaneous double start.
  */
+import { readFileSync } from "node:fs";
 import { open, readFile, unlink } from "node:fs/promises";
 import { DataDirInUseError } from "./errors.js";
 
@@ -17,10 +18,25 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
+/**
+ * A zombie has exited and holds nothing, but answers signal 0 until reaped; a
+ * store process whose server was killed is reparented to an init that may
+ * reap late. Linux only (/proc); elsewhere a zombie counts as running.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
+  }
+}
+
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch (err) {
     // EPERM: it exists, it is just not ours to signal.
     return (err as NodeJS.ErrnoException).code === "EPERM";

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Database, Queryable, QueryResult, Unlisten } from "../database.js";
 import { DataDirInUseError, StoreProcessExitedError, TransactionAbortedError } from "../errors.js";
 import { Int8RangeError } from "../int8.js";
-import type { Reply, Request, StoreMessage, WireError } from "./protocol.js";
+import type { Request, StoreMessage, WireError } from "./protocol.js";
 
 export interface StoreProcessOptions {
   /** The PGlite directory (HODEI_DATA_DIR/pg). */
@@ -162,10 +162,10 @@ export class PgliteProcessDatabase implements Database {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.handlers.clear();
-      let failure: unknown;
+      let failure: Error | undefined;
       if (!this.exited) {
         await this.request({ op: "close" }).catch((err: unknown) => {
-          if (!(err instanceof StoreProcessExitedError)) failure = err;
+          if (!(err instanceof StoreProcessExitedError)) failure = err instanceof Error ? err : new Error(String(err));
         });
       }
       // Closing the channel is what makes the store process exit.
@@ -184,7 +184,7 @@ export class PgliteProcessDatabase implements Database {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, stack });
       try {
-        this.child.send({ ...body, id } as Request);
+        this.child.send({ ...body, id });
       } catch (err) {
         // Not cloneable (a function in the parameters), or the channel is closed.
         this.pending.delete(id);

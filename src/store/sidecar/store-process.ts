@@ -90,7 +90,7 @@ function begin(): Promise<number> {
       if (!(await decided)) throw new RolledBack();
     });
     done.catch((err: unknown) => {
-      if (!started) reject(err);
+      if (!started) reject(err instanceof Error ? err : new Error(String(err)));
     });
   });
 }
