@@ -161,14 +161,23 @@ describe("the embedded store's process", () => {
 
   it("waits for a previous store process that still holds its lock, then opens", async () => {
     const { dataDir } = await store.create();
-    const previous = spawn(process.execPath, ["-e", "setTimeout(() => {}, 1500)"], { stdio: "ignore" });
+    const previous = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
     await writeFile(path.join(dataDir, "pg.store.lock"), `${previous.pid}\n`);
     const lines: string[] = [];
-    const db = await openDatabase({ dataDir, log: (l) => lines.push(l) });
+    const db = await openDatabase({
+      dataDir,
+      log: (l) => {
+        lines.push(l);
+        // The previous store process exits only once the new one has said it waits for it.
+        if (l.startsWith("Waiting for the previous store process")) previous.kill();
+      },
+    });
     try {
       expect(lines).toContain(`Waiting for the previous store process (pid ${previous.pid}) to exit…`);
-      expect(previous.exitCode).toBe(0);
+      expect(previous.signalCode).toBe("SIGTERM");
+      expect(await storePid(dataDir)).not.toBe(previous.pid);
     } finally {
+      previous.kill("SIGKILL");
       await db.close();
     }
   });
