@@ -26,17 +26,26 @@ interface DeliveryRow {
   received_at: Date;
 }
 
-/** Stores a new delivery as pending; false when this forge already sent this delivery id. */
+/**
+ * Stores a new delivery as pending and, when it is new, sends `notify` with
+ * it; false when this forge already sent this delivery id. One statement, so
+ * one round trip and its own transaction: the NOTIFY goes out when the insert
+ * commits, or not at all.
+ */
 export async function insertDelivery(
   db: Queryable,
   d: { forge: ForgeKind; deliveryId: string; event: string; payload: string },
   at: Date,
+  notify: { channel: string; payload: string },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `insert into webhook_deliveries (forge, delivery_id, event, payload, received_at, status)
-     values ($1, $2, $3, $4::jsonb, $5, 'pending')
-     on conflict (forge, delivery_id) do nothing`,
-    [d.forge, d.deliveryId, d.event, d.payload, at],
+    `with inserted as (
+       insert into webhook_deliveries (forge, delivery_id, event, payload, received_at, status)
+       values ($1, $2, $3, $4::jsonb, $5, 'pending')
+       on conflict (forge, delivery_id) do nothing
+       returning 1)
+     select pg_notify($6, $7) from inserted`,
+    [d.forge, d.deliveryId, d.event, d.payload, at, notify.channel, notify.payload],
   );
   return rowCount === 1;
 }

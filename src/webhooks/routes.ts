@@ -4,7 +4,7 @@
  * 401, nothing stored), the delivery headers and JSON are well formed (else
  * 400), then the delivery is stored and answered 202, or 200 when its id was
  * seen before. The work happens later, in the delivery processor, which a
- * NOTIFY in the same transaction wakes up.
+ * NOTIFY sent by the insert's own statement (so at its commit) wakes up.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Database } from "../store/database.js";
@@ -75,10 +75,9 @@ async function receive(
   if (!payload.ok) return reply.status(payload.status).send({ error: payload.error });
 
   const now = options.now?.() ?? new Date();
-  const inserted = await options.db.transaction(async (tx) => {
-    const fresh = await insertDelivery(tx, { forge, deliveryId, event, payload: payload.json }, now);
-    if (fresh) await tx.query("select pg_notify($1, $2)", [DELIVERY_CHANNEL, `${forge}:${deliveryId}`]);
-    return fresh;
+  const inserted = await insertDelivery(options.db, { forge, deliveryId, event, payload: payload.json }, now, {
+    channel: DELIVERY_CHANNEL,
+    payload: `${forge}:${deliveryId}`,
   });
   if (!inserted) return reply.status(200).send({ delivery: deliveryId, duplicate: true });
   return reply.status(202).send({ delivery: deliveryId, accepted: true });
