@@ -2,7 +2,8 @@
  * A control plane (and its local agents) in processes of their own, so a
  * benchmark can read each one's memory from /proc: the server runs
  * bench/control-plane-child.mjs on the compiled code, its local agents are
- * the real `hodei agent` processes it starts. Peak RSS is the kernel's VmHWM,
+ * the real `hodei agent` processes it starts, and on PGlite the store process
+ * it starts (src/store/sidecar). Peak RSS is the kernel's VmHWM,
  * reset (clear_refs 5) at the start of each measured interval.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -85,13 +86,23 @@ export class ServerProcess {
   }
 
   /** The local agents' processes (the server's children running `hodei agent`). */
-  async agentPids(): Promise<number[]> {
+  agentPids(): Promise<number[]> {
+    return this.childPids((argv) => argv.includes("agent"));
+  }
+
+  /** The embedded store's process (src/store/sidecar/store-process.ts), on PGlite; none on Postgres. */
+  async storePid(): Promise<number | undefined> {
+    const [pid] = await this.childPids((argv) => argv.some((a) => a.endsWith("store-process.js")));
+    return pid;
+  }
+
+  private async childPids(matches: (argv: string[]) => boolean): Promise<number[]> {
     const pids: number[] = [];
     for (const task of await readdir(`/proc/${this.pid}/task`)) {
       const children = await readFile(`/proc/${this.pid}/task/${task}/children`, "utf8").catch(() => "");
       for (const pid of children.split(" ").filter(Boolean).map(Number)) {
         const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmdline.split("\0").includes("agent")) pids.push(pid);
+        if (matches(cmdline.split("\0"))) pids.push(pid);
       }
     }
     return pids;

@@ -15,6 +15,8 @@ const INTERVAL_MS = 6_000;
 interface IdleSamples {
   server: number[];
   agent: number[];
+  /** The embedded store's process (PGlite only). */
+  store: number[];
 }
 
 async function measureIdle(kind: BenchStore): Promise<IdleSamples> {
@@ -27,13 +29,15 @@ async function measureIdle(kind: BenchStore): Promise<IdleSamples> {
   try {
     const [agentPid] = await server.agentPids();
     if (agentPid === undefined) throw new Error("the server's local agent process was not found");
-    const out: IdleSamples = { server: [], agent: [] };
+    const storePid = await server.storePid();
+    if (kind === "pglite" && storePid === undefined) throw new Error("the server's store process was not found");
+    const out: IdleSamples = { server: [], agent: [], store: [] };
     for (let i = 0; i < REPETITIONS; i++) {
-      await resetPeakRss(server.pid);
-      await resetPeakRss(agentPid);
+      for (const pid of [server.pid, agentPid, storePid]) if (pid !== undefined) await resetPeakRss(pid);
       await new Promise((r) => setTimeout(r, INTERVAL_MS));
       out.server.push(await peakRssMb(server.pid));
       out.agent.push(await peakRssMb(agentPid));
+      if (storePid !== undefined) out.store.push(await peakRssMb(storePid));
     }
     return out;
   } finally {
@@ -57,8 +61,25 @@ export function idleMemoryBenchmarks(kind: BenchStore): Benchmark[] {
     repetitions: REPETITIONS,
     run: async () => pick(await samples()),
   });
+  const store =
+    kind === "pglite"
+      ? [
+          figure(
+            `memory.idle.store.${kind}`,
+            `Store process peak RSS, idle (${kind})`,
+            "The embedded store's process (PGlite, src/store/sidecar/store-process.ts), which the server starts and owns; not in the server's figure.",
+            (s) => ({ values: s.store, baseline: [] }),
+          ),
+        ]
+      : [];
   return [
-    figure(`memory.idle.server.${kind}`, `Server peak RSS, idle (${kind})`, "The server process.", (s) => ({ values: s.server, baseline: [] })),
+    figure(
+      `memory.idle.server.${kind}`,
+      `Server peak RSS, idle (${kind})`,
+      kind === "pglite" ? "The server process alone: the embedded Postgres runs in the store process (memory.idle.store.pglite)." : "The server process.",
+      (s) => ({ values: s.server, baseline: [] }),
+    ),
+    ...store,
     figure(`memory.idle.agent.${kind}`, `Agent peak RSS, idle (${kind})`, "The agent process.", (s) => ({ values: s.agent, baseline: [] })),
   ];
 }
