@@ -118,6 +118,21 @@ describe("the embedded store's process", () => {
     await stopOther();
   });
 
+  it("keeps serving through SIGINT and SIGTERM (Ctrl-C reaches the whole process group; the server decides when it stops)", async () => {
+    const { dataDir } = await store.create();
+    const db = await openDatabase({ dataDir });
+    try {
+      const pid = await storePid(dataDir);
+      process.kill(pid, "SIGINT");
+      process.kill(pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(isRunning(pid)).toBe(true);
+      expect((await db.query("SELECT 2 AS two")).rows).toEqual([{ two: 2 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("fails what is in flight with StoreProcessExitedError when the store process dies", async () => {
     const { dataDir } = await store.create();
     const db = await openDatabase({ dataDir, log: () => undefined });

@@ -6,7 +6,8 @@
  *
  * It lives exactly as long as its server: when the IPC channel closes (the
  * server exited, closed the store, or was killed with SIGKILL) it rolls back
- * open transactions, closes PGlite and exits, within SHUTDOWN_LIMIT_MS.
+ * open transactions, closes PGlite and exits, within SHUTDOWN_LIMIT_MS; it
+ * ignores SIGINT, SIGTERM and SIGHUP, which are its server's to act on.
  *
  * It holds its own lock file (its pid), besides the server's pg.lock: a server
  * restarted after a SIGKILL takes over the dead server's pg.lock at once, and
@@ -161,6 +162,11 @@ process.on("message", (req: Request) => {
     (err: unknown) => send({ id: req.id, ok: false, error: toWireError(err) } satisfies Reply),
   );
 });
+
+// Ctrl-C reaches the whole foreground process group, and a service manager may
+// signal every process of the service: the server must still be able to store
+// what it does while it stops. So only the channel closing ends this process.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => undefined);
 
 process.on("disconnect", () => {
   setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS);
