@@ -30,6 +30,7 @@ import {
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
+import { RunFilesCache } from "./run-files-cache.js";
 import { serverClient } from "./server-channel.js";
 import type { StageResult } from "./stage-process.js";
 
@@ -81,6 +82,7 @@ export class Agent {
   private readonly log: (message: string) => void;
   private readonly maxUnacked: number;
   private readonly attempts = new Map<string, RunningAttempt>();
+  private readonly files = new RunFilesCache();
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -145,6 +147,7 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.client?.close();
     this.registrar.close();
+    await this.files.dispose();
   }
 
   private async register(): Promise<RegisterResponse> {
@@ -270,11 +273,14 @@ export class Agent {
     this.report(attempt, { started: { ref } });
     const batcher = new LogBatcher({ onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }) });
     const maxUnacked = this.maxUnacked;
+    const afterResult: (() => Promise<void>)[] = [];
     const result: StageResult = await runAttempt(assignment, {
       client: () => this.connected(),
       metadata: () => this.metadata(),
       output: (text) => batcher.push(text),
       signal: attempt.abort.signal,
+      files: this.files,
+      afterResult: (task) => afterResult.push(task),
       gate: {
         get open() {
           return attempt.unackedBytes < maxUnacked || attempt.abort.signal.aborted;
@@ -286,6 +292,7 @@ export class Agent {
     this.report(attempt, {
       finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "" },
     });
+    for (const task of afterResult) await task().catch((error: unknown) => this.log(`cleaning up after ${key(ref)}: ${String(error)}`));
     await this.drained(attempt);
   }
 

@@ -7,9 +7,11 @@
  * Secrets reach the command through a launcher (`launcherScript`): a shell
  * that reads `export NAME='value'` lines from its stdin, a pipe from the
  * agent, and then execs the command. They are never in an argv, a file, or
- * the agent's own environment.
+ * the agent's own environment. A stage without secrets runs `sh -e -c`
+ * directly, with stdin at end of file as before.
  */
 import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { SecretMasker } from "./masker.js";
 
@@ -104,19 +106,26 @@ export async function runStageProcess(options: StageProcessOptions): Promise<Sta
 
 function runOne(command: string, input: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
   return new Promise((resolve) => {
-    const child = spawn("/bin/sh", ["-c", launcherScript, "hodei-stage", command], {
+    const secrets = Object.values(options.secrets ?? {});
+    // Without secrets there is nothing to hand over: the command's shell
+    // directly, one process start instead of the launcher's three.
+    const argv = secrets.length > 0 ? ["-c", launcherScript, "hodei-stage", command] : ["-e", "-c", command];
+    const child = spawn("/bin/sh", argv, {
       cwd: options.cwd,
       env: { ...baseEnvironment(), ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [secrets.length > 0 ? "pipe" : "ignore", "pipe", "pipe"],
       detached: true,
     });
-    // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-    const secrets = Object.values(options.secrets ?? {});
+    if (child.stdin) {
+      // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(input);
+    }
+    // Both are pipes (stdio above); the types cannot tell from a computed stdio.
+    const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable];
     const streams = [
-      { pipe: child.stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
-      { pipe: child.stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
     ];
     let paused = false;
     const throttle = () => {
