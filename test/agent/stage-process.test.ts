@@ -53,3 +53,16 @@ describe("stopping a stage's process group", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
+
+describe("a stage without secrets", () => {
+  it("runs its command with sh -e and stdin at end of file, as with secrets", async () => {
+    for (const secrets of [{}, { TOKEN: "s3cret-value" }]) {
+      const s = await stage("cat; echo read-stdin; false; printf 'not-%s\\n' reached", new AbortController().signal, { secrets });
+      const result = await s.done;
+      expect(result).toMatchObject({ outcome: "failure", exitCode: 1 });
+      expect(s.output()).toContain("read-stdin\n");
+      expect(s.output()).not.toContain("not-reached\n");
+      expect(s.output()).not.toContain("export");
+    }
+  });
+});
