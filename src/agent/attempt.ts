@@ -90,6 +90,6 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
       return failure(`could not upload the artifacts: ${(error as Error).message}`);
     }
   } finally {
-    ctx.afterResult(workspace.dispose);
+    ctx.afterResult(() => workspace.dispose());
   }
 }

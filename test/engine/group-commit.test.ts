@@ -29,10 +29,10 @@ describe("GroupCommit", () => {
   it("gives every item of a failed batch the error, and goes on with the next batch", async () => {
     const queue = new KeyedQueue();
     let n = 0;
-    const commit = new GroupCommit<string, string>(queue, async (_key, items) => {
+    const commit = new GroupCommit<string, string>(queue, (_key, items) => {
       n++;
-      if (n === 1) throw new Error(`append failed for ${items.join(",")}`);
-      return items.join(",");
+      if (n === 1) return Promise.reject(new Error(`append failed for ${items.join(",")}`));
+      return Promise.resolve(items.join(","));
     });
     const a = commit.submit("run", "a");
     const b = commit.submit("run", "b");
