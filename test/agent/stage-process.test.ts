@@ -56,7 +56,7 @@ describe("stopping a stage's process group", () => {
 
 describe("a stage without secrets", () => {
   it("runs its command with sh -e and stdin at end of file, as with secrets", async () => {
-    for (const secrets of [{}, { TOKEN: "s3cret-value" }]) {
+    for (const secrets of [{}, { TOKEN: "s3cret-value" }] as Record<string, string>[]) {
       const s = await stage("cat; echo read-stdin; false; printf 'not-%s\\n' reached", new AbortController().signal, { secrets });
       const result = await s.done;
       expect(result).toMatchObject({ outcome: "failure", exitCode: 1 });
