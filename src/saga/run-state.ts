@@ -248,7 +248,7 @@ export function applyPending(state: RunState, bodies: readonly RunEventBody[]): 
   const at = new Date(0).toISOString();
   return applyEvents(
     state,
-    bodies.map((body, i) => ({ ...body, seq: state.seq + i + 1, at }) as RunEvent),
+    bodies.map((body, i) => ({ ...body, seq: state.seq + i + 1, at })),
   );
 }
 

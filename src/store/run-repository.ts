@@ -50,7 +50,7 @@ export class RunRepository implements RunStore {
 
   async append(state: RunState, events: readonly RunEventBody[], at: string, mode: AppendMode = "owner"): Promise<RunState> {
     if (events.length === 0) return state;
-    const recorded = events.map((body, i) => ({ ...body, seq: state.seq + i + 1, at }) as RunEvent);
+    const recorded = events.map((body, i) => ({ ...body, seq: state.seq + i + 1, at }));
     const next = applyEvents(state, recorded);
     const touched = new Set(recorded.flatMap((e) => ("stageId" in e.data ? [e.data.stageId] : [])));
     if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested" || e.type === "run.rerun_requested" || e.type === "run.approved")) {
