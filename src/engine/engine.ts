@@ -30,6 +30,9 @@ import {
 
 export { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 
+/** How long a start report waits to share its append with the attempt's next report. */
+export const STARTED_LINGER_MS = 10;
+
 export class Engine {
   private readonly store: RunStore;
   private readonly clock: Clock;
@@ -250,9 +253,18 @@ export class Engine {
   heartbeat(agentId: string, running: readonly AttemptRef[]): void {
     this.dispatcher.leases.renewRunning(agentId, running);
   }
+  /**
+   * Records that the attempt's command started. The append lingers up to
+   * STARTED_LINGER_MS for the attempt's next report, so a stage that ends
+   * that soon is one append (started and finished) rather than two; the
+   * start's time is then that much late at most.
+   */
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
-    return this.report(agentId, ref, (s) =>
-      s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null,
+    return this.report(
+      agentId,
+      ref,
+      (s) => (s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null),
+      STARTED_LINGER_MS,
     );
   }
 
@@ -326,15 +338,17 @@ export class Engine {
     agentId: string,
     ref: AttemptRef,
     events: (s: StageState) => RunEventBody[] | null,
+    lingerMs = 0,
   ): Promise<boolean> {
     let accepted = false;
-    await this.advance(ref.runId, (state) => {
+    const incoming: Incoming = (state) => {
       const s = state.stages.get(ref.stageId);
       if (!s || s.attempt !== ref.attempt || s.agentId !== agentId) return null;
       const out = events(s);
       accepted = out !== null;
       return out;
-    });
+    };
+    await this.driven.submit(ref.runId, incoming, { lingerMs });
     if (accepted) this.dispatcher.leases.renew(agentId, ref);
     return accepted;
   }

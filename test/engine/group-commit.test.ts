@@ -40,4 +40,25 @@ describe("GroupCommit", () => {
     await expect(b).rejects.toThrow("append failed for a,b");
     expect(await commit.submit("run", "c")).toBe("c");
   });
+
+  it("lets a lingering item wait for company, and starts at once when one that does not linger joins", async () => {
+    const queue = new KeyedQueue();
+    const batches: string[][] = [];
+    const commit = new GroupCommit<string, string>(queue, (_key, items) => {
+      batches.push([...items]);
+      return Promise.resolve(items.join("+"));
+    });
+    const started = performance.now();
+    const alone = await commit.submit("run", "started", { lingerMs: 40 });
+    expect(alone).toBe("started");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+
+    const lingering = commit.submit("run", "started", { lingerMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 5));
+    const at = performance.now();
+    const finished = commit.submit("run", "finished");
+    expect(await Promise.all([lingering, finished])).toEqual(["started+finished", "started+finished"]);
+    expect(performance.now() - at).toBeLessThan(5_000);
+    expect(batches).toEqual([["started"], ["started", "finished"]]);
+  });
 });
