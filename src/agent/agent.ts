@@ -32,7 +32,8 @@ import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
 import { RunFilesCache } from "./run-files-cache.js";
 import { serverClient } from "./server-channel.js";
-import type { StageResult } from "./stage-process.js";
+import { baseEnvironment, type StageResult } from "./stage-process.js";
+import { WarmShells } from "./warm-shell.js";
 
 export interface AgentOptions {
   server: string;
@@ -83,6 +84,7 @@ export class Agent {
   private readonly maxUnacked: number;
   private readonly attempts = new Map<string, RunningAttempt>();
   private readonly files = new RunFilesCache();
+  private readonly shells = new WarmShells(() => baseEnvironment());
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -140,6 +142,7 @@ export class Agent {
   /** Cancels running attempts, waits for their reports to be sent, and disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.shells.stop();
     for (const a of this.attempts.values()) a.abort.abort("agent stopping");
     await Promise.all([...this.attempts.values()].map((a) => a.done));
     // Cancel rather than half-close: a server that never ends its side must not keep us alive.
@@ -191,7 +194,10 @@ export class Agent {
     return new Promise((resolve, reject) => {
       const stream = this.connected().connect(this.metadata());
       this.stream = stream;
-      stream.on("metadata", () => onOpen());
+      stream.on("metadata", () => {
+        onOpen();
+        this.shells.refill();
+      });
       stream.on("data", (message: ServerMessage) => this.onServerMessage(message));
       stream.on("error", (error) => {
         this.stream = null;
@@ -280,6 +286,7 @@ export class Agent {
       output: (text) => batcher.push(text),
       signal: attempt.abort.signal,
       files: this.files,
+      shells: this.shells,
       afterResult: (task) => afterResult.push(task),
       gate: {
         get open() {

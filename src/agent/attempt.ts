@@ -13,6 +13,7 @@ import { ArtifactPatternError, expandArtifacts } from "./artifacts.js";
 import { runStageProcess, type OutputGate, type StageResult } from "./stage-process.js";
 import { fetchArtifact, fetchSource, uploadArtifact } from "./transfer.js";
 import type { RunFilesCache } from "./run-files-cache.js";
+import type { WarmShells } from "./warm-shell.js";
 import { prepareWorkspace } from "./workspace.js";
 
 export interface AttemptContext {
@@ -23,6 +24,8 @@ export interface AttemptContext {
   gate: OutputGate;
   /** The run's files, fetched once per run on this agent. */
   files: RunFilesCache;
+  /** Shells started ahead of need, for the stage's commands. */
+  shells?: WarmShells;
   /** Work to do once the result is reported (removing the workspace): off the stage's critical path. */
   afterResult: (task: () => Promise<void>) => void;
 }
@@ -78,6 +81,7 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
       onOutput: ctx.output,
       signal: ctx.signal,
       gate: ctx.gate,
+      shells: ctx.shells,
     });
     if (result.outcome !== "success" || assignment.artifactPatterns.length === 0) return result;
     try {
