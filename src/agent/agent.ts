@@ -30,8 +30,10 @@ import {
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
+import { RunFilesCache } from "./run-files-cache.js";
 import { serverClient } from "./server-channel.js";
-import type { StageResult } from "./stage-process.js";
+import { baseEnvironment, type StageResult } from "./stage-process.js";
+import { WarmShells } from "./warm-shell.js";
 
 export interface AgentOptions {
   server: string;
@@ -81,6 +83,8 @@ export class Agent {
   private readonly log: (message: string) => void;
   private readonly maxUnacked: number;
   private readonly attempts = new Map<string, RunningAttempt>();
+  private readonly files = new RunFilesCache();
+  private readonly shells = new WarmShells(() => baseEnvironment());
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -138,6 +142,7 @@ export class Agent {
   /** Cancels running attempts, waits for their reports to be sent, and disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.shells.stop();
     for (const a of this.attempts.values()) a.abort.abort("agent stopping");
     await Promise.all([...this.attempts.values()].map((a) => a.done));
     // Cancel rather than half-close: a server that never ends its side must not keep us alive.
@@ -145,6 +150,7 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.client?.close();
     this.registrar.close();
+    await this.files.dispose();
   }
 
   private async register(): Promise<RegisterResponse> {
@@ -188,7 +194,10 @@ export class Agent {
     return new Promise((resolve, reject) => {
       const stream = this.connected().connect(this.metadata());
       this.stream = stream;
-      stream.on("metadata", () => onOpen());
+      stream.on("metadata", () => {
+        onOpen();
+        this.shells.refill();
+      });
       stream.on("data", (message: ServerMessage) => this.onServerMessage(message));
       stream.on("error", (error) => {
         this.stream = null;
@@ -270,11 +279,15 @@ export class Agent {
     this.report(attempt, { started: { ref } });
     const batcher = new LogBatcher({ onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }) });
     const maxUnacked = this.maxUnacked;
+    const afterResult: (() => Promise<void>)[] = [];
     const result: StageResult = await runAttempt(assignment, {
       client: () => this.connected(),
       metadata: () => this.metadata(),
       output: (text) => batcher.push(text),
       signal: attempt.abort.signal,
+      files: this.files,
+      shells: this.shells,
+      afterResult: (task) => afterResult.push(task),
       gate: {
         get open() {
           return attempt.unackedBytes < maxUnacked || attempt.abort.signal.aborted;
@@ -286,6 +299,7 @@ export class Agent {
     this.report(attempt, {
       finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "" },
     });
+    for (const task of afterResult) await task().catch((error: unknown) => this.log(`cleaning up after ${key(ref)}: ${String(error)}`));
     await this.drained(attempt);
   }
 

@@ -1,6 +1,7 @@
 /**
  * One stage attempt on the agent, start to end: a fresh workspace with the
- * run's files and the needed artifacts from the server, the commands with the
+ * run's files (from the server, once per run: RunFilesCache) and the needed
+ * artifacts from the server, the commands with the
  * stage's secrets, then (after success) the stage's own artifacts packed and
  * uploaded. Every failure on the way becomes the attempt's result with a
  * reason; none escapes.
@@ -11,6 +12,8 @@ import type { AgentServiceClient, AssignmentMessage } from "../grpc/protocol.js"
 import { ArtifactPatternError, expandArtifacts } from "./artifacts.js";
 import { runStageProcess, type OutputGate, type StageResult } from "./stage-process.js";
 import { fetchArtifact, fetchSource, uploadArtifact } from "./transfer.js";
+import type { RunFilesCache } from "./run-files-cache.js";
+import type { WarmShells } from "./warm-shell.js";
 import { prepareWorkspace } from "./workspace.js";
 
 export interface AttemptContext {
@@ -19,6 +22,12 @@ export interface AttemptContext {
   output: (text: string) => void;
   signal: AbortSignal;
   gate: OutputGate;
+  /** The run's files, fetched once per run on this agent. */
+  files: RunFilesCache;
+  /** Shells started ahead of need, for the stage's commands. */
+  shells?: WarmShells;
+  /** Work to do once the result is reported (removing the workspace): off the stage's critical path. */
+  afterResult: (task: () => Promise<void>) => void;
 }
 
 const FETCH_TRIES = 8;
@@ -48,7 +57,7 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
   for (let tries = 1; ; tries++) {
     try {
       workspace = await prepareWorkspace(assignment.workdir, async (root) => {
-        await fetchSource(ctx.client(), ctx.metadata(), ref, root);
+        await ctx.files.fill(ref.runId, root, (dir) => fetchSource(ctx.client(), ctx.metadata(), ref, dir));
         for (const from of assignment.artifactsFrom) await fetchArtifact(ctx.client(), ctx.metadata(), ref, from, root);
       });
       break;
@@ -72,6 +81,7 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
       onOutput: ctx.output,
       signal: ctx.signal,
       gate: ctx.gate,
+      shells: ctx.shells,
     });
     if (result.outcome !== "success" || assignment.artifactPatterns.length === 0) return result;
     try {
@@ -84,6 +94,6 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
       return failure(`could not upload the artifacts: ${(error as Error).message}`);
     }
   } finally {
-    await workspace.dispose();
+    ctx.afterResult(() => workspace.dispose());
   }
 }

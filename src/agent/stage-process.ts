@@ -7,11 +7,16 @@
  * Secrets reach the command through a launcher (`launcherScript`): a shell
  * that reads `export NAME='value'` lines from its stdin, a pipe from the
  * agent, and then execs the command. They are never in an argv, a file, or
- * the agent's own environment.
+ * the agent's own environment. A stage without secrets runs `sh -e -c`
+ * directly, with stdin at end of file as before. With `shells`, a command
+ * starts in a shell the agent started ahead of need (warm-shell.ts), which
+ * gets the variables and secrets the same way, over its stdin.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { SecretMasker } from "./masker.js";
+import { warmScript, type WarmShells } from "./warm-shell.js";
 
 export type StageOutcome = "success" | "failure" | "timed_out" | "cancelled";
 
@@ -35,6 +40,8 @@ export interface StageProcessOptions {
   gate?: OutputGate;
   /** Between SIGTERM and SIGKILL; default DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
+  /** Shells started ahead of need; without them each command starts its own. */
+  shells?: WarmShells;
 }
 
 /** The host variables a stage inherits; everything else comes from the assignment. */
@@ -104,19 +111,34 @@ export async function runStageProcess(options: StageProcessOptions): Promise<Sta
 
 function runOne(command: string, input: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
   return new Promise((resolve) => {
-    const child = spawn("/bin/sh", ["-c", launcherScript, "hodei-stage", command], {
-      cwd: options.cwd,
-      env: { ...baseEnvironment(), ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
-    });
-    // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
     const secrets = Object.values(options.secrets ?? {});
+    const script = options.shells ? warmScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }) : null;
+    const warm = script === null ? null : (options.shells?.take() ?? null);
+    let child: ChildProcess;
+    if (warm) {
+      child = warm;
+      warm.stdin.end(script);
+    } else {
+      // Without secrets there is nothing to hand over: the command's shell
+      // directly, one process start instead of the launcher's three.
+      const argv = secrets.length > 0 ? ["-c", launcherScript, "hodei-stage", command] : ["-e", "-c", command];
+      child = spawn("/bin/sh", argv, {
+        cwd: options.cwd,
+        env: { ...baseEnvironment(), ...options.env },
+        stdio: [secrets.length > 0 ? "pipe" : "ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      if (child.stdin) {
+        // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+      }
+    }
+    // Both are pipes (stdio above); the types cannot tell from a computed stdio.
+    const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable];
     const streams = [
-      { pipe: child.stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
-      { pipe: child.stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
     ];
     let paused = false;
     const throttle = () => {

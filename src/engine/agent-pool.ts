@@ -56,6 +56,14 @@ export class AgentPool {
     return best;
   }
 
+  /** True if some agent serving `provider` has a free slot (it may still be dedicated to another attempt). */
+  hasFreeSlot(provider: string): boolean {
+    for (const agent of this.agents.values()) {
+      if (agent.held.size < agent.link.capacity && (agent.link.labels.provider ?? "local") === provider) return true;
+    }
+    return false;
+  }
+
   hold(agentId: string, ref: AttemptRef): void {
     this.agents.get(agentId)?.held.set(attemptKey(ref), ref);
   }

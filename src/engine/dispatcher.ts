@@ -95,6 +95,8 @@ export class Dispatcher {
     for (const state of this.deps.active().values()) {
       for (const s of state.stages.values()) {
         if (s.phase !== "queued") continue;
+        // Most queued stages of a wide run wait for a slot: skip them without building their keys.
+        if (!this.deps.provisioners[s.plan.provider] && !this.pool.hasFreeSlot(s.plan.provider)) continue;
         if (s.notBefore && Date.parse(s.notBefore) > this.deps.clock.now().getTime()) {
           this.dispatchAt(Date.parse(s.notBefore));
           continue;
@@ -181,7 +183,11 @@ export class Dispatcher {
   ): Promise<{ placed: { link: AgentLink; ref: AttemptRef }[] }> {
     const now = this.deps.clock.now().getTime();
     const ready = [...working.stages.values()].filter(
-      (s) => s.phase === "queued" && !(s.notBefore && Date.parse(s.notBefore) > now) && !this.leases.has(refOf(working.id, s)),
+      (s) =>
+        s.phase === "queued" &&
+        this.pool.hasFreeSlot(s.plan.provider) &&
+        !(s.notBefore && Date.parse(s.notBefore) > now) &&
+        !this.leases.has(refOf(working.id, s)),
     );
     const placed: { link: AgentLink; ref: AttemptRef }[] = [];
     if (ready.length === 0) return { placed };

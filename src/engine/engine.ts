@@ -14,6 +14,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
+import { GroupCommit } from "./group-commit.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -29,6 +30,9 @@ import {
 
 export { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 
+/** How long a start report waits to share its append with the attempt's next report. */
+export const STARTED_LINGER_MS = 10;
+
 export class Engine {
   private readonly store: RunStore;
   private readonly clock: Clock;
@@ -36,6 +40,10 @@ export class Engine {
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
   private readonly queue = new KeyedQueue();
+  /** `drive` advances of one run that queue up together are stored as one append. */
+  private readonly driven = new GroupCommit<Incoming | null, RunState | null>(this.queue, (runId, incomings) =>
+    this.advanceNow(runId, combine(incomings), "drive"),
+  );
   /** Unfinished runs, in creation order. */
   private readonly active = new Map<string, RunState>();
   private readonly dispatcher: Dispatcher;
@@ -245,9 +253,18 @@ export class Engine {
   heartbeat(agentId: string, running: readonly AttemptRef[]): void {
     this.dispatcher.leases.renewRunning(agentId, running);
   }
+  /**
+   * Records that the attempt's command started. The append lingers up to
+   * STARTED_LINGER_MS for the attempt's next report, so a stage that ends
+   * that soon is one append (started and finished) rather than two; the
+   * start's time is then that much late at most.
+   */
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
-    return this.report(agentId, ref, (s) =>
-      s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null,
+    return this.report(
+      agentId,
+      ref,
+      (s) => (s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null),
+      STARTED_LINGER_MS,
     );
   }
 
@@ -321,15 +338,17 @@ export class Engine {
     agentId: string,
     ref: AttemptRef,
     events: (s: StageState) => RunEventBody[] | null,
+    lingerMs = 0,
   ): Promise<boolean> {
     let accepted = false;
-    await this.advance(ref.runId, (state) => {
+    const incoming: Incoming = (state) => {
       const s = state.stages.get(ref.stageId);
       if (!s || s.attempt !== ref.attempt || s.agentId !== agentId) return null;
       const out = events(s);
       accepted = out !== null;
       return out;
-    });
+    };
+    await this.driven.submit(ref.runId, incoming, { lingerMs });
     if (accepted) this.dispatcher.leases.renew(agentId, ref);
     return accepted;
   }
@@ -341,33 +360,33 @@ export class Engine {
    * ready. `drive` (the default) touches only owned runs; `external` appends
    * to a run owned elsewhere without driving it; `claim` takes the run over.
    * A concurrent writer makes the append fail; the state is then re-read and
-   * `incoming` computed again.
+   * `incoming` computed again. `drive` advances that queue up behind one
+   * another are one group commit: one decide, one append.
    */
-  private advance(
-    runId: string,
-    incoming: ((s: RunState) => RunEventBody[] | null) | null,
-    mode: "drive" | "external" | "claim" = "drive",
-  ): Promise<RunState | null> {
-    return this.queue.run(runId, async () => {
-      for (let tries = 0; ; tries++) {
-        try {
-          return await this.advanceOnce(runId, incoming, mode);
-        } catch (error) {
-          if (error instanceof OwnershipLostError) {
-            this.disown(runId);
-            return null;
-          }
-          if (!(error instanceof ConcurrentAppendError) || tries >= 5) throw error;
-          const fresh = await this.store.load(runId);
-          if (fresh && this.active.has(runId)) this.active.set(runId, fresh);
+  private advance(runId: string, incoming: Incoming | null, mode: "drive" | "external" | "claim" = "drive"): Promise<RunState | null> {
+    if (mode === "drive") return this.driven.submit(runId, incoming);
+    return this.queue.run(runId, () => this.advanceNow(runId, incoming, mode));
+  }
+
+  private async advanceNow(runId: string, incoming: Incoming | null, mode: "drive" | "external" | "claim"): Promise<RunState | null> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.advanceOnce(runId, incoming, mode);
+      } catch (error) {
+        if (error instanceof OwnershipLostError) {
+          this.disown(runId);
+          return null;
         }
+        if (!(error instanceof ConcurrentAppendError) || tries >= 5) throw error;
+        const fresh = await this.store.load(runId);
+        if (fresh && this.active.has(runId)) this.active.set(runId, fresh);
       }
-    });
+    }
   }
 
   private async advanceOnce(
     runId: string,
-    incoming: ((s: RunState) => RunEventBody[] | null) | null,
+    incoming: Incoming | null,
     mode: "drive" | "external" | "claim",
   ): Promise<RunState | null> {
     const owned = this.active.get(runId);
@@ -439,6 +458,29 @@ export class Engine {
   private now(): string {
     return this.clock.now().toISOString();
   }
+}
+
+/** What a caller of advance wants appended, computed from the current state; null = nothing. */
+type Incoming = (s: RunState) => RunEventBody[] | null;
+
+/**
+ * The incomings of one group commit as one: each computed from the state
+ * after the ones before it, in submission order; null when none has anything.
+ */
+function combine(incomings: readonly (Incoming | null)[]): Incoming | null {
+  const given = incomings.filter((i): i is Incoming => i !== null);
+  if (given.length <= 1) return given[0] ?? null;
+  return (state) => {
+    let working = state;
+    let out: RunEventBody[] | null = null;
+    for (const incoming of given) {
+      const events = incoming(working);
+      if (events === null) continue;
+      out = [...(out ?? []), ...events];
+      working = applyPending(working, events);
+    }
+    return out;
+  };
 }
 
 function refOf(runId: string, s: StageState): AttemptRef {

@@ -196,8 +196,12 @@ export class AgentServer {
     }
     if (message.started) {
       const ref = attemptRef(message.started.ref);
-      const ok = await engine.attemptStarted(agentId, ref);
-      if (!ok) writeMessage(call, { ack: refusedAck(ref) });
+      // Not awaited: the engine stores reports of a run in the order they are
+      // given, so a result that follows at once joins the same append.
+      void engine.attemptStarted(agentId, ref).then(
+        (ok) => ok || writeMessage(call, { ack: refusedAck(ref) }),
+        (error: unknown) => this.onError(error, `start reported by agent ${agentId}`),
+      );
       return;
     }
     if (message.logs) {

@@ -61,9 +61,7 @@ export class CorruptHistoryError extends Error {
 export function replay(runId: string, events: readonly RunEvent[]): RunState {
   const [first, ...rest] = events;
   if (!first) throw new CorruptHistoryError(runId, 0, "history is empty");
-  let state = initialState(runId, first);
-  for (const event of rest) state = applyEvent(state, event);
-  return state;
+  return applyEvents(initialState(runId, first), rest);
 }
 
 export function initialState(runId: string, event: RunEvent): RunState {
@@ -108,12 +106,30 @@ export function initialState(runId: string, event: RunEvent): RunState {
 
 /** Returns a new state; the input is not modified. */
 export function applyEvent(state: RunState, event: RunEvent): RunState {
+  return applyEvents(state, [event]);
+}
+
+/**
+ * Folds several events in order; the same as applying them one by one, with
+ * one copy of the stage map instead of one per event (a run of 500 stages
+ * folds thousands of events). Returns a new state; the input is not modified.
+ */
+export function applyEvents(state: RunState, events: readonly RunEvent[]): RunState {
+  if (events.length === 0) return state;
+  const next: RunState = { ...state, stages: new Map(state.stages) };
+  for (const event of events) foldInto(next, event);
+  return next;
+}
+
+/** One fold step on a state this module owns (a copy made by applyEvents). */
+function foldInto(next: RunState, event: RunEvent): void {
+  // Checks read `next` before this event changes it: it is still the state the event applies to.
   const fail = (detail: string): never => {
-    throw new CorruptHistoryError(state.id, event.seq, detail);
+    throw new CorruptHistoryError(next.id, event.seq, detail);
   };
-  if (event.seq !== state.seq + 1) fail(`expected seq ${state.seq + 1}`);
-  if (state.conclusion !== null && event.type !== "run.rerun_requested") fail(`${event.type} after run.completed`);
-  const next: RunState = { ...state, seq: event.seq, stages: new Map(state.stages) };
+  if (event.seq !== next.seq + 1) fail(`expected seq ${next.seq + 1}`);
+  if (next.conclusion !== null && event.type !== "run.rerun_requested") fail(`${event.type} after run.completed`);
+  next.seq = event.seq;
   const stage = (stageId: string): StageState => next.stages.get(stageId) ?? fail(`unknown stage ${stageId}`);
   const update = (stageId: string, patch: Partial<StageState>) => {
     next.stages.set(stageId, { ...stage(stageId), ...patch });
@@ -121,11 +137,12 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
 
   switch (event.type) {
     case "run.planned":
-      return fail("run.planned twice");
+      fail("run.planned twice");
+      return;
     case "stage.queued": {
       const s = stage(event.data.stageId);
       if (s.phase !== "pending") fail(`stage ${s.plan.id} queued while ${s.phase}`);
-      if (s.needsApproval && state.approvedBy === null) fail(`stage ${s.plan.id} queued before the run was approved`);
+      if (s.needsApproval && next.approvedBy === null) fail(`stage ${s.plan.id} queued before the run was approved`);
       if (event.data.attempt !== s.attempt + 1) fail(`stage ${s.plan.id} queued as attempt ${event.data.attempt}`);
       const delay = event.data.delayMs ?? 0;
       update(s.plan.id, {
@@ -135,20 +152,20 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
         lastOutcome: null,
         notBefore: delay > 0 ? new Date(Date.parse(event.at) + delay).toISOString() : null,
       });
-      return next;
+      return;
     }
     case "attempt.leased": {
       const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
       if (s.phase !== "queued") fail(`attempt ${s.plan.id}#${s.attempt} leased while ${s.phase}`);
       update(s.plan.id, { phase: "leased", agentId: event.data.agentId });
-      return next;
+      return;
     }
     case "attempt.started": {
       const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
       if (s.phase !== "leased") fail(`attempt ${s.plan.id}#${s.attempt} started while ${s.phase}`);
       update(s.plan.id, { phase: "running", startedAt: s.startedAt ?? event.at });
       next.startedAt ??= event.at;
-      return next;
+      return;
     }
     case "attempt.finished": {
       const s = currentAttempt(stage(event.data.stageId), event.data.attempt, fail);
@@ -165,7 +182,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
         lastOutcome: event.data.outcome,
         reason: event.data.reason,
       });
-      return next;
+      return;
     }
     case "stage.completed": {
       const s = stage(event.data.stageId);
@@ -176,19 +193,19 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
         reason: event.data.reason,
         finishedAt: event.at,
       });
-      return next;
+      return;
     }
     case "run.cancel_requested":
       next.cancelRequested = true;
-      return next;
+      return;
     case "run.approved":
-      if (![...state.stages.values()].some((s) => s.needsApproval)) fail("approval of a run that needs none");
-      if (state.approvedBy !== null) fail("run approved twice");
-      if (event.data.sha !== state.meta.sha) fail(`approval for ${event.data.sha}, not the run's head ${state.meta.sha}`);
+      if (![...next.stages.values()].some((s) => s.needsApproval)) fail("approval of a run that needs none");
+      if (next.approvedBy !== null) fail("run approved twice");
+      if (event.data.sha !== next.meta.sha) fail(`approval for ${event.data.sha}, not the run's head ${next.meta.sha}`);
       next.approvedBy = event.data.by;
-      return next;
+      return;
     case "run.rerun_requested": {
-      if (state.conclusion === null) fail("re-run of a run that has not completed");
+      if (next.conclusion === null) fail("re-run of a run that has not completed");
       if (event.data.stageIds.length === 0) fail("re-run of no stage");
       for (const id of event.data.stageIds) {
         const s = stage(id);
@@ -206,13 +223,13 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       next.conclusion = null;
       next.finishedAt = null;
       next.cancelRequested = false;
-      return next;
+      return;
     }
     case "run.completed":
       for (const s of next.stages.values()) if (s.phase !== "completed") fail(`run completed while ${s.plan.id} is ${s.phase}`);
       next.conclusion = event.data.conclusion;
       next.finishedAt = event.at;
-      return next;
+      return;
   }
 }
 
@@ -228,9 +245,11 @@ function currentAttempt(s: StageState, attempt: number, fail: (d: string) => nev
  */
 /** Folds events not yet stored, so what follows them can be decided before they are all appended at once. */
 export function applyPending(state: RunState, bodies: readonly RunEventBody[]): RunState {
-  let next = state;
-  for (const body of bodies) next = applyEvent(next, { ...body, seq: next.seq + 1, at: new Date(0).toISOString() });
-  return next;
+  const at = new Date(0).toISOString();
+  return applyEvents(
+    state,
+    bodies.map((body, i) => ({ ...body, seq: state.seq + i + 1, at })),
+  );
 }
 
 export function waitingFor(state: RunState, s: StageState): "approval" | null {

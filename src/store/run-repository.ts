@@ -8,7 +8,7 @@ import type { AppendMode, AttemptRef, LogChunk, RunStore } from "../engine/ports
 import { ConcurrentAppendError, OwnershipLostError } from "../engine/ports.js";
 import type { RunEvent, RunEventBody } from "../saga/events.js";
 import { appendEvents, type AppendEventsParams } from "./sql/append-events.js";
-import { applyEvent, initialState, replay, runStatus, stageStatus, waitingFor, type RunState, type StageState } from "../saga/run-state.js";
+import { applyEvents, initialState, replay, runStatus, stageStatus, waitingFor, type RunState, type StageState } from "../saga/run-state.js";
 
 const UNIQUE_VIOLATION = "23505";
 const CHANNEL = "hodei_runs";
@@ -50,13 +50,8 @@ export class RunRepository implements RunStore {
 
   async append(state: RunState, events: readonly RunEventBody[], at: string, mode: AppendMode = "owner"): Promise<RunState> {
     if (events.length === 0) return state;
-    let next = state;
-    const recorded: RunEvent[] = [];
-    for (const body of events) {
-      const event = { ...body, seq: next.seq + 1, at };
-      next = applyEvent(next, event);
-      recorded.push(event);
-    }
+    const recorded = events.map((body, i) => ({ ...body, seq: state.seq + i + 1, at }));
+    const next = applyEvents(state, recorded);
     const touched = new Set(recorded.flatMap((e) => ("stageId" in e.data ? [e.data.stageId] : [])));
     if (recorded.some((e) => e.type === "run.completed" || e.type === "run.cancel_requested" || e.type === "run.rerun_requested" || e.type === "run.approved")) {
       for (const id of next.stages.keys()) touched.add(id);

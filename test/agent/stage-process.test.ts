@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_KILL_GRACE_MS, runStageProcess, type StageProcessOptions } from "../../src/agent/stage-process.js";
+import { WarmShells } from "../../src/agent/warm-shell.js";
 import { tempDir } from "../helpers/databases.js";
 
 async function stage(command: string, signal: AbortSignal, extra: Partial<StageProcessOptions> = {}) {
@@ -51,5 +52,92 @@ describe("stopping a stage's process group", () => {
     // Ended by the SIGKILL after 300 ms, not by the sleep.
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("a stage without secrets", () => {
+  it("runs its command with sh -e and stdin at end of file, as with secrets", async () => {
+    for (const secrets of [{}, { TOKEN: "s3cret-value" }] as Record<string, string>[]) {
+      const s = await stage("cat; echo read-stdin; false; printf 'not-%s\\n' reached", new AbortController().signal, { secrets });
+      const result = await s.done;
+      expect(result).toMatchObject({ outcome: "failure", exitCode: 1 });
+      expect(s.output()).toContain("read-stdin\n");
+      expect(s.output()).not.toContain("not-reached\n");
+      expect(s.output()).not.toContain("export");
+    }
+  });
+});
+
+describe("a command in a shell started ahead of need", () => {
+  const tricky = `printf '%s\\n' "it's \\"quoted\\" \\\\ back"
+echo "$GREETING from $(basename "$PWD")"
+printf '%s\n' "$TOKEN" | tr 'a-z' 'A-Z'
+if grep -qF -- "$TOKEN" /proc/$$/cmdline; then echo LEAK-cmdline; fi
+cat; echo stdin-at-end; false; printf 'not-%s\\n' reached`;
+
+  it("gets the workspace, variables and secrets over its stdin, and runs with sh -e", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
+    shells.refill();
+    try {
+      // Twice: the first uses the spare started above, the second the one started after it.
+      for (let i = 0; i < 2; i++) {
+        const s = await stage(tricky, new AbortController().signal, {
+          shells,
+          env: { GREETING: "hello" },
+          secrets: { TOKEN: "s3cr'et value" },
+        });
+        const result = await s.done;
+        expect(result).toMatchObject({ outcome: "failure", exitCode: 1 });
+        expect(s.output()).toContain(`it's "quoted" \\ back\n`);
+        expect(s.output()).toMatch(/hello from hodei-stage-/);
+        expect(s.output()).toContain("S3CR'ET VALUE\n");
+        expect(s.output()).toContain("stdin-at-end\n");
+        expect(s.output()).not.toContain("LEAK");
+        expect(s.output()).not.toContain("not-reached\n");
+      }
+    } finally {
+      shells.stop();
+    }
+  });
+
+  it("is one process group with what it starts: cancel ends it all", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
+    shells.refill();
+    try {
+      const abort = new AbortController();
+      const s = await stage(`sleep 1000 & echo "background $!"; printf 'rea%sdy\\n' ''; wait`, abort.signal, { shells });
+      await until(() => s.output().includes("\nready\n"));
+      const pid = Number(/background (\d+)/.exec(s.output())?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      abort.abort("cancelled by test");
+      expect((await s.done).outcome).toBe("cancelled");
+      await until(() => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    } finally {
+      shells.stop();
+    }
+  });
+
+  it("is not used once it has died: the command starts the usual way", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
+    shells.refill();
+    const spare = (shells as unknown as { spare: { pid: number; once(e: string, f: () => void): void } }).spare;
+    await new Promise<void>((resolve) => {
+      spare.once("exit", resolve);
+      process.kill(spare.pid, "SIGKILL");
+    });
+    try {
+      const s = await stage("echo still-runs", new AbortController().signal, { shells });
+      expect(await s.done).toMatchObject({ outcome: "success" });
+      expect(s.output()).toContain("still-runs\n");
+    } finally {
+      shells.stop();
+    }
   });
 });

@@ -72,10 +72,11 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   }
 
   const log = (m: string) => options.stderr.write(`${m}\n`);
+  const localAgents = Math.min(agents, Math.max(1, plan.stages.length));
   const control = await ControlPlane.start({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
-    localAgents: Math.min(agents, Math.max(1, plan.stages.length)),
+    localAgents,
     unfinishedRuns: "cancel",
     log,
     onAgentOutput: (_i, text) => options.stderr.write(text),
@@ -85,6 +86,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   const source = path.join(snapshotRoot, "sources", randomUUID());
   try {
     await snapshotCheckout(checkout, source);
+    // Stages that may run in parallel do, from the start: give the local agents
+    // (started with the server) a moment to connect before the run begins.
+    await agentsConnected(control, localAgents, AGENTS_WAIT_MS);
     const printer = new ProgressPrinter(
       { out: options.stdout, color: options.color ?? false },
       plan.stages.map((s) => s.id),
@@ -117,4 +121,12 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
 
 function defaultAgents(): number {
   return Math.max(2, Math.min(4, availableParallelism()));
+}
+
+/** How long `hodei run` waits for its local agents before starting the run anyway. */
+const AGENTS_WAIT_MS = 15_000;
+
+async function agentsConnected(control: ControlPlane, agents: number, waitMs: number): Promise<void> {
+  const until = Date.now() + waitMs;
+  while (control.engine.connectedAgents < agents && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
