@@ -37,5 +37,12 @@ export interface Database extends Queryable {
    * whoever wakes up must read the database to decide anything.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten>;
+  /**
+   * `query` for a statement someone is waiting on (a webhook's 202): the
+   * embedded store, whose one connection runs statements one at a time, runs
+   * it before the statements queued for background work; on Postgres, whose
+   * connections run side by side, it is `query`.
+   */
+  queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   close(): Promise<void>;
 }

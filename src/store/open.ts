@@ -75,6 +75,10 @@ class LockedDatabase implements Database {
     return this.db.query<R>(text, params);
   }
 
+  queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.db.queryUrgent<R>(text, params);
+  }
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.db.transaction(fn);
   }

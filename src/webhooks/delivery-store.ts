@@ -4,7 +4,7 @@
  * finished with an outcome; the primary key (forge, delivery id) is what makes
  * a redelivery start nothing new.
  */
-import type { Queryable } from "../store/database.js";
+import type { Database, Queryable } from "../store/database.js";
 
 export type ForgeKind = "github" | "gitea";
 export type DeliveryStatus = "pending" | "processing" | "done" | "ignored" | "failed";
@@ -33,12 +33,13 @@ interface DeliveryRow {
  * commits, or not at all.
  */
 export async function insertDelivery(
-  db: Queryable,
+  db: Pick<Database, "queryUrgent">,
   d: { forge: ForgeKind; deliveryId: string; event: string; payload: string },
   at: Date,
   notify: { channel: string; payload: string },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
+  // The forge waits for the answer: ahead of the background work (processing, runs).
+  const { rowCount } = await db.queryUrgent(
     `with inserted as (
        insert into webhook_deliveries (forge, delivery_id, event, payload, received_at, status)
        values ($1, $2, $3, $4::jsonb, $5, 'pending')

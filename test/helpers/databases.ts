@@ -65,6 +65,7 @@ function tracked(db: Database): Database {
   return {
     kind: db.kind,
     query: <R>(text: string, params?: readonly unknown[]) => db.query<R>(text, params),
+    queryUrgent: <R>(text: string, params?: readonly unknown[]) => db.queryUrgent<R>(text, params),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction(fn),
     listen: (channel, onNotify) => db.listen(channel, onNotify),
     close,

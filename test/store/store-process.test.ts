@@ -50,6 +50,26 @@ describe("the embedded store's process", () => {
     await expect(readFile(path.join(dataDir, "pg.store.lock"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("runs an urgent statement before the background statements queued ahead of it", async () => {
+    const { dataDir } = await store.create();
+    const db = await openDatabase({ dataDir });
+    const done: string[] = [];
+    const background = Array.from({ length: 40 }, (_, i) =>
+      db.query("SELECT pg_sleep(0.01), $1::int AS i", [i]).then(() => done.push(`background ${i}`)),
+    );
+    const urgent = db.queryUrgent("SELECT 1 AS one", []).then((r) => {
+      done.push("urgent");
+      return r.rows;
+    });
+    expect(await urgent).toEqual([{ one: 1 }]);
+    await Promise.all(background);
+    // Queued last, it overtook all but the few statements already under way.
+    expect(done.indexOf("urgent")).toBeLessThan(5);
+    // The background statements kept their own order.
+    expect(done.filter((d) => d !== "urgent")).toEqual(Array.from({ length: 40 }, (_, i) => `background ${i}`));
+    await db.close();
+  });
+
   it("keeps SQLSTATE codes and the other fields of a failed statement", async () => {
     const db = await store.open();
     await db.query("CREATE TABLE uniq (k text CONSTRAINT uniq_k PRIMARY KEY)");

@@ -83,6 +83,11 @@ export class PgliteDatabase implements Database {
     return queryable(this.db).query<R>(text, params);
   }
 
+  /** In process, PGlite's own queue is the only one; the store process (sidecar/) puts these first in its own. */
+  queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.query<R>(text, params);
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction((tx) => fn(queryable(tx)));

@@ -67,6 +67,11 @@ export class PostgresDatabase implements Database {
     return queryable(this.pool).query<R>(text, params);
   }
 
+  /** The pool's connections run side by side: nothing to overtake. */
+  queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.query<R>(text, params);
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client has no error listener of the pool's; without this

@@ -11,7 +11,7 @@
 
 export type Request =
   | { id: number; op: "open"; dataDir: string; lockFile: string; lockWaitMs: number }
-  | { id: number; op: "query"; text: string; params?: readonly unknown[]; tx?: number }
+  | { id: number; op: "query"; text: string; params?: readonly unknown[]; tx?: number; urgent?: boolean }
   | { id: number; op: "begin" }
   | { id: number; op: "end"; tx: number; commit: boolean }
   | { id: number; op: "listen"; channel: string }

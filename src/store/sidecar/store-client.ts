@@ -120,6 +120,10 @@ export class PgliteProcessDatabase implements Database {
     return this.request({ op: "query", text, params }) as Promise<QueryResult<R>>;
   }
 
+  queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.request({ op: "query", text, params, urgent: true }) as Promise<QueryResult<R>>;
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const tx = (await this.request({ op: "begin" })) as number;
     const queryable: Queryable = {

@@ -120,17 +120,53 @@ async function unlisten(channel: string): Promise<void> {
   await stop?.();
 }
 
+/**
+ * PGlite runs one statement at a time and queues the rest in arrival order.
+ * Statements outside transactions, and `begin`, go through this queue
+ * instead, one at a time, urgent ones first: a webhook's insert waits for
+ * the statement running, not for the background work queued before it.
+ * Statements of an open transaction (which holds PGlite's mutex) and `end`
+ * go straight to PGlite, or they would wait for the queue they block.
+ */
+const waiting: { urgent: (() => void)[]; normal: (() => void)[] } = { urgent: [], normal: [] };
+let running = false;
+
+function inTurn<T>(urgent: boolean, work: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    (urgent ? waiting.urgent : waiting.normal).push(() => {
+      work()
+        .then(resolve, reject)
+        .finally(() => {
+          running = false;
+          // PGlite blocks this event loop while a statement runs: let it read
+          // the requests that arrived meanwhile before choosing the next one.
+          setImmediate(next);
+        });
+    });
+    next();
+  });
+}
+
+function next(): void {
+  if (running) return;
+  const job = waiting.urgent.shift() ?? waiting.normal.shift();
+  if (!job) return;
+  running = true;
+  job();
+}
+
 async function handle(req: Request): Promise<unknown> {
   switch (req.op) {
     case "open":
       return open(req.dataDir, req.lockFile, req.lockWaitMs);
     case "query": {
-      const target = req.tx === undefined ? opened() : transactions.get(req.tx)?.tx;
+      if (req.tx === undefined) return inTurn(req.urgent === true, () => opened().query(req.text, req.params));
+      const target = transactions.get(req.tx)?.tx;
       if (!target) throw new Error(`no open transaction ${req.tx}`);
       return target.query(req.text, req.params);
     }
     case "begin":
-      return begin();
+      return inTurn(false, begin);
     case "end":
       return end(req.tx, req.commit);
     case "listen":
