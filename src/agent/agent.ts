@@ -30,6 +30,7 @@ import {
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
 import { LogBatcher } from "./log-batcher.js";
+import { ATTEMPT_LABEL } from "../engine/agent-pool.js";
 import { RunFilesCache } from "./run-files-cache.js";
 import { serverClient } from "./server-channel.js";
 import { baseEnvironment, type StageResult } from "./stage-process.js";
@@ -83,7 +84,8 @@ export class Agent {
   private readonly log: (message: string) => void;
   private readonly maxUnacked: number;
   private readonly attempts = new Map<string, RunningAttempt>();
-  private readonly files = new RunFilesCache();
+  /** None for an agent provisioned for one attempt: a copy of what it fetches once would only cost. */
+  private readonly files: RunFilesCache | null;
   private readonly shells = new WarmShells(() => baseEnvironment());
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
@@ -96,6 +98,7 @@ export class Agent {
     this.registrar = serverClient(options.server, options.caPem ?? null);
     this.log = options.log ?? ((m) => console.error(`hodei agent: ${m}`));
     this.maxUnacked = options.maxUnackedLogBytes ?? 1024 * 1024;
+    this.files = options.labels?.[ATTEMPT_LABEL] === undefined ? new RunFilesCache() : null;
   }
 
   /** Runs until `stop()`; rejects with AgentRefusedError when the server will never accept it. */
@@ -150,7 +153,7 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.client?.close();
     this.registrar.close();
-    await this.files.dispose();
+    await this.files?.dispose();
   }
 
   private async register(): Promise<RegisterResponse> {

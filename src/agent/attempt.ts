@@ -22,8 +22,8 @@ export interface AttemptContext {
   output: (text: string) => void;
   signal: AbortSignal;
   gate: OutputGate;
-  /** The run's files, fetched once per run on this agent. */
-  files: RunFilesCache;
+  /** The run's files, fetched once per run on this agent; null: fetched into each workspace. */
+  files: RunFilesCache | null;
   /** Shells started ahead of need, for the stage's commands. */
   shells?: WarmShells;
   /** Work to do once the result is reported (removing the workspace): off the stage's critical path. */
@@ -57,7 +57,8 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
   for (let tries = 1; ; tries++) {
     try {
       workspace = await prepareWorkspace(assignment.workdir, async (root) => {
-        await ctx.files.fill(ref.runId, root, (dir) => fetchSource(ctx.client(), ctx.metadata(), ref, dir));
+        const fetch = (dir: string) => fetchSource(ctx.client(), ctx.metadata(), ref, dir);
+        await (ctx.files ? ctx.files.fill(ref.runId, root, fetch) : fetch(root));
         for (const from of assignment.artifactsFrom) await fetchArtifact(ctx.client(), ctx.metadata(), ref, from, root);
       });
       break;
