@@ -46,6 +46,8 @@ export interface AgentOptions {
   log?: (message: string) => void;
   /** Flow control bound per attempt (default 1 MiB). */
   maxUnackedLogBytes?: number;
+  /** How long a draining agent tries to deliver its reports before it exits anyway (default 60 s). */
+  drainPatienceMs?: number;
 }
 
 /** The server refused the agent for good (bad token, wrong protocol): retrying cannot help. */
@@ -72,7 +74,7 @@ interface RunningAttempt {
   done: Promise<void>;
 }
 
-const DRAIN_PATIENCE_MS = 60_000;
+const DEFAULT_DRAIN_PATIENCE_MS = 60_000;
 
 const key = (r: AttemptRefMessage) => `${r.runId}/${r.stageId}/${r.attempt}`;
 
@@ -83,6 +85,7 @@ export class Agent {
   private client: AgentServiceClient | null = null;
   private readonly log: (message: string) => void;
   private readonly maxUnacked: number;
+  private readonly drainPatienceMs: number;
   private readonly attempts = new Map<string, RunningAttempt>();
   /** None for an agent provisioned for one attempt: a copy of what it fetches once would only cost. */
   private readonly files: RunFilesCache | null;
@@ -98,6 +101,7 @@ export class Agent {
     this.registrar = serverClient(options.server, options.caPem ?? null);
     this.log = options.log ?? ((m) => console.error(`hodei agent: ${m}`));
     this.maxUnacked = options.maxUnackedLogBytes ?? 1024 * 1024;
+    this.drainPatienceMs = options.drainPatienceMs ?? DEFAULT_DRAIN_PATIENCE_MS;
     this.files = options.labels?.[ATTEMPT_LABEL] === undefined ? new RunFilesCache() : null;
   }
 
@@ -115,7 +119,7 @@ export class Agent {
         if (e.code === grpc.status.UNAUTHENTICATED) this.session = null;
         if (this.stopping) break;
         // A draining agent whose server never comes back cannot deliver anything: give up.
-        if (this.draining && Date.now() - this.drainingSince > DRAIN_PATIENCE_MS) {
+        if (this.drainedOut()) {
           this.log("draining, and the server has not come back; exiting");
           await this.stop();
           break;
@@ -135,6 +139,13 @@ export class Agent {
   drain(): Promise<void> {
     this.draining = true;
     this.drainingSince = Date.now();
+    // Whatever the connection does (a call that never answers included), a
+    // draining agent is gone once its patience is over.
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.log(`draining for ${this.drainPatienceMs / 1000} s without delivering everything; exiting`);
+      void this.stop();
+    }, this.drainPatienceMs + 1_000).unref();
     return this.stopWhenIdle();
   }
 
@@ -319,9 +330,14 @@ export class Agent {
 
   /** Resolves when the server has acknowledged every report of the attempt (or the agent stops). */
   private async drained(attempt: RunningAttempt): Promise<void> {
-    while (attempt.outbox.length > 0 && !(this.stopping && !this.stream)) {
+    while (attempt.outbox.length > 0 && !(this.stopping && !this.stream) && !this.drainedOut()) {
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** Draining, and for longer than the server had to come back. */
+  private drainedOut(): boolean {
+    return this.draining && Date.now() - this.drainingSince > this.drainPatienceMs;
   }
 
   private runningRefs(): AttemptRefMessage[] {
