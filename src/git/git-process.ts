@@ -1,0 +1,56 @@
+/**
+ * One git process, run directly (no shell): its arguments, an environment
+ * given in full, optional standard input, and its standard output back.
+ *
+ * Not simple-git: for a command that prints nothing (`cat-file -e`,
+ * `read-tree`, a quiet `fetch`), simple-git waits a fixed 50 ms after the
+ * process ends before it resolves, which made the mirror's run of small git
+ * commands per push cost several times what the processes themselves do.
+ */
+import { spawn } from "node:child_process";
+
+/** A git command that exited non-zero (or could not start); its arguments name no credential (those travel in the environment). */
+export class GitCommandError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`git ${args.join(" ")} ${exitCode === null ? "did not run" : `exited ${exitCode}`}${stderr.trim() ? `: ${stderr.trim().slice(0, 2000)}` : ""}`);
+    this.name = "GitCommandError";
+  }
+}
+
+export interface GitRun {
+  /** The repository (GIT_DIR for a bare mirror), passed as `--git-dir`. */
+  gitDir: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  input?: string;
+}
+
+/** Runs git and resolves with its standard output (as a Buffer); GitCommandError on a non-zero exit. */
+export function runGitBuffer({ gitDir, args, env, input }: GitRun): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", [`--git-dir=${gitDir}`, ...args], { env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (error) => reject(new GitCommandError(args, null, error.message)));
+    child.on("close", (code) => {
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(new GitCommandError(args, code, Buffer.concat(err).toString("utf8")));
+    });
+    if (child.stdin) {
+      // git may exit before reading all of it (e.g. on a bad object); its exit code tells.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(input);
+    }
+  });
+}
+
+/** runGitBuffer with the output as UTF-8 text. */
+export async function runGit(run: GitRun): Promise<string> {
+  return (await runGitBuffer(run)).toString("utf8");
+}
