@@ -6,8 +6,10 @@
  * `read-tree`, a quiet `fetch`), simple-git waits a fixed 50 ms after the
  * process ends before it resolves, which made the mirror's run of small git
  * commands per push cost several times what the processes themselves do.
+ * Processes start from a small helper process (spawn-helper.ts): forking the
+ * control plane itself costs in proportion to its memory.
  */
-import { spawn } from "node:child_process";
+import { spawnViaHelper } from "./spawn-helper.js";
 
 /** A git command that exited non-zero (or could not start); its arguments name no credential (those travel in the environment). */
 export class GitCommandError extends Error {
@@ -30,24 +32,10 @@ export interface GitRun {
 }
 
 /** Runs git and resolves with its standard output (as a Buffer); GitCommandError on a non-zero exit. */
-export function runGitBuffer({ gitDir, args, env, input }: GitRun): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("git", [`--git-dir=${gitDir}`, ...args], { env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on("data", (b: Buffer) => out.push(b));
-    child.stderr?.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (error) => reject(new GitCommandError(args, null, error.message)));
-    child.on("close", (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new GitCommandError(args, code, Buffer.concat(err).toString("utf8")));
-    });
-    if (child.stdin) {
-      // git may exit before reading all of it (e.g. on a bad object); its exit code tells.
-      child.stdin.on("error", () => undefined);
-      child.stdin.end(input);
-    }
-  });
+export async function runGitBuffer({ gitDir, args, env, input }: GitRun): Promise<Buffer> {
+  const r = await spawnViaHelper({ file: "git", args: [`--git-dir=${gitDir}`, ...args], env, input });
+  if (r.code !== 0) throw new GitCommandError(args, r.code, r.stderr);
+  return r.stdout;
 }
 
 /** runGitBuffer with the output as UTF-8 text. */

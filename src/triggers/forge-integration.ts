@@ -11,6 +11,7 @@ import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
 import { ForgeReporter, target } from "../forge/reporter.js";
 import type { RetryPolicy } from "../forge/retry.js";
 import { GitMirrors } from "../git/mirror.js";
+import { startSpawnHelper } from "../git/spawn-helper.js";
 import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
@@ -29,6 +30,7 @@ export interface ForgeSettings {
 
 /** Mirrors and per-run checkouts under the data directory. */
 export function createGitSources(dataDir: string, allowFileRepos: boolean): GitSources {
+  startSpawnHelper();
   return new GitSources(new GitMirrors({ root: path.join(dataDir, "mirrors"), allowFileRepos }), path.join(dataDir, "checkouts"));
 }
 
