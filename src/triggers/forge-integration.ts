@@ -30,7 +30,6 @@ export interface ForgeSettings {
 
 /** Mirrors and per-run checkouts under the data directory. */
 export function createGitSources(dataDir: string, allowFileRepos: boolean): GitSources {
-  startSpawnHelper();
   return new GitSources(new GitMirrors({ root: path.join(dataDir, "mirrors"), allowFileRepos }), path.join(dataDir, "checkouts"));
 }
 
@@ -50,6 +49,8 @@ export class ForgeIntegration {
     tracing?: Pick<Tracing, "spans" | "deliveryHandler">;
   }): Promise<ForgeIntegration> {
     const { db, engine, sources, settings, log, tracing } = args;
+    // Webhooks mean git processes per push: the helper that starts them is started now, not on the first push.
+    startSpawnHelper();
     const forges: Partial<Record<ForgeKind, Forge>> = {};
     if (settings.github) forges.github = new GithubForge(settings.github);
     if (settings.gitea) forges.gitea = new GiteaForge(settings.gitea);
