@@ -1,8 +1,12 @@
 /**
  * Cuts a stage's output into numbered chunks: one is flushed when it reaches
  * `maxBytes` or when its oldest byte is `maxAgeMs` old, whichever is first
- * (SPEC 7: at most 100 ms). Sequence numbers let the server drop a chunk it
- * already stored when the agent re-sends after a reconnect.
+ * (SPEC 7: at most 100 ms). The first chunk is not held: a stage's first
+ * output goes at once (`firstMaxAgeMs`, default 0), so whoever watches sees
+ * it without the batch age added; only what follows is batched, and a stage
+ * printing at full speed costs one message more. Sequence numbers let the
+ * server drop a chunk it already stored when the agent re-sends after a
+ * reconnect.
  */
 /**
  * The default batch size. A stage printing at full speed fills a batch long
@@ -15,12 +19,15 @@ export const LOG_BATCH_BYTES = 256 * 1024;
 export interface LogBatcherOptions {
   maxBytes?: number;
   maxAgeMs?: number;
+  /** How long the first chunk may wait for more output; 0 sends it with the first push. */
+  firstMaxAgeMs?: number;
   onChunk: (chunk: { seq: number; data: string }) => void;
 }
 
 export class LogBatcher {
   private readonly maxBytes: number;
   private readonly maxAgeMs: number;
+  private readonly firstMaxAgeMs: number;
   private parts: string[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -29,14 +36,16 @@ export class LogBatcher {
   constructor(private readonly options: LogBatcherOptions) {
     this.maxBytes = options.maxBytes ?? LOG_BATCH_BYTES;
     this.maxAgeMs = options.maxAgeMs ?? 100;
+    this.firstMaxAgeMs = Math.min(options.firstMaxAgeMs ?? 0, this.maxAgeMs);
   }
 
   push(text: string): void {
     if (text.length === 0) return;
     this.parts.push(text);
     this.bytes += Buffer.byteLength(text);
-    if (this.bytes >= this.maxBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.maxAgeMs);
+    const maxAge = this.seq === 0 ? this.firstMaxAgeMs : this.maxAgeMs;
+    if (this.bytes >= this.maxBytes || maxAge === 0) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), maxAge);
   }
 
   flush(): void {

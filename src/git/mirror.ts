@@ -8,8 +8,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { simpleGit, type SimpleGit } from "simple-git";
 import { KeyedQueue } from "../engine/keyed-queue.js";
+import { GitCommandError, runGit, runGitBuffer } from "./git-process.js";
 
 /** An HTTP header git sends to the forge, e.g. `Authorization: Basic ...`. */
 export interface GitAuth {
@@ -98,14 +98,14 @@ export class GitMirrors {
       const dir = await this.init(url);
       if (await this.hasCommit(dir, sha)) return;
       const refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", ...(options.extraRefs ?? []).map((r) => `+${r}:${r}`)];
-      const git = this.git(dir, options.auth);
-      await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, ...refspecs]).catch(async (error: unknown) => {
+      const fetch = (args: string[]) => this.git(dir, ["fetch", "--quiet", "--no-write-fetch-head", ...args], options.auth);
+      await fetch(["--prune", "--", url, ...refspecs]).catch(async (error: unknown) => {
         // A missing extra ref (a pull ref already gone) should not hide the branches.
         if (!options.extraRefs?.length) throw error;
-        await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, ...refspecs.slice(0, 2)]);
+        await fetch(["--prune", "--", url, ...refspecs.slice(0, 2)]);
       });
       if (await this.hasCommit(dir, sha)) return;
-      await git.raw(["fetch", "--no-write-fetch-head", "--", url, sha]).catch(() => undefined);
+      await fetch(["--", url, sha]).catch(() => undefined);
       if (!(await this.hasCommit(dir, sha))) throw new CommitNotFoundError(url, sha);
     });
   }
@@ -130,9 +130,8 @@ export class GitMirrors {
     if (!/^refs\/(heads|tags)\/./.test(ref) || ref.includes("..") || /[\s~^:?*[\\]/.test(ref)) throw new RepoUrlError(url, `${JSON.stringify(ref)} is not a branch or tag ref`);
     return this.queue.run(url, async () => {
       const dir = await this.init(url);
-      const git = this.git(dir, options.auth);
-      await git.raw(["fetch", "--prune", "--no-write-fetch-head", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
-      const sha = await git.raw(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).then(
+      await this.git(dir, ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], options.auth);
+      const sha = await this.git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).then(
         (s) => s.trim(),
         () => "",
       );
@@ -143,49 +142,64 @@ export class GitMirrors {
 
   /** A file's text at `sha`, or null if the commit has no such file. */
   async readFile(url: string, sha: string, file: string): Promise<string | null> {
-    const git = this.git(this.dirOf(url));
-    const type = await git.raw(["cat-file", "-t", `${sha}:${file}`]).catch(() => "");
-    if (type.trim() !== "blob") return null;
-    return git.raw(["cat-file", "blob", `${sha}:${file}`]);
+    return (await this.readFiles(url, sha, [file]))[0] ?? null;
+  }
+
+  /**
+   * The text of each of `files` at `sha` (null where the commit has no such
+   * file, or it is not a file), read by one `git cat-file --batch`.
+   */
+  async readFiles(url: string, sha: string, files: readonly string[]): Promise<(string | null)[]> {
+    if (files.length === 0) return [];
+    if (files.some((f) => /[\r\n]/.test(f))) throw new RepoUrlError(url, "a file name with a line break cannot be read");
+    const out = await runGitBuffer({ gitDir: this.dirOf(url), args: ["cat-file", "--batch"], env: gitEnv(), input: files.map((f) => `${sha}:${f}\n`).join("") });
+    return parseBatch(out, files.length);
   }
 
   /** Paths (POSIX, from the repository root) of the files at `sha` under `dir`. */
   async listFiles(url: string, sha: string, dir: string): Promise<string[]> {
-    const out = await this.git(this.dirOf(url))
-      .raw(["ls-tree", "-r", "-z", "--name-only", sha, "--", dir])
-      .catch(() => "");
+    const out = await this.git(this.dirOf(url), ["ls-tree", "-r", "-z", "--name-only", sha, "--", dir]).catch(() => "");
     return out.split("\0").filter(Boolean);
   }
 
   /** Files that differ between two commits; null when `from` is unknown (treat all as changed). */
   async changedFiles(url: string, from: string | null, to: string): Promise<string[] | null> {
     if (!from || !SHA.test(from)) return null;
-    const git = this.git(this.dirOf(url));
-    if (!(await this.hasCommit(this.dirOf(url), from))) return null;
-    const out = await git.raw(["diff", "--name-only", "-z", "--no-renames", from, to]);
-    return out.split("\0").filter(Boolean);
+    const dir = this.dirOf(url);
+    // One process in the usual case; only a failed diff asks whether `from` is missing.
+    const out = await this.git(dir, ["diff-tree", "-r", "--name-only", "-z", "--no-renames", "--no-commit-id", from, to]).catch(async (error: unknown) => {
+      if (!(await this.hasCommit(dir, from))) return null;
+      throw error;
+    });
+    return out === null ? null : out.split("\0").filter(Boolean);
   }
 
   /** The files a pull request changes: from the merge base of base and head, as the forge shows them. */
   async changedSinceMergeBase(url: string, base: string, head: string): Promise<string[] | null> {
-    const git = this.git(this.dirOf(url));
-    const mergeBase = await git.raw(["merge-base", base, head]).then(
+    const mergeBase = await this.git(this.dirOf(url), ["merge-base", base, head]).then(
       (s) => s.trim() || null,
       () => null,
     );
     return this.changedFiles(url, mergeBase, head);
   }
 
-  /** Writes the tree of `sha` into `dest` (created), without touching the mirror's own state. */
+  /**
+   * Writes the tree of `sha` into `dest` (created), without touching the
+   * mirror's own state: one `read-tree -u` into a private index.
+   * CommitNotFoundError when the mirror does not have `sha`.
+   */
   async materialise(url: string, sha: string, dest: string): Promise<void> {
+    if (!SHA.test(sha)) throw new RepoUrlError(url, `${JSON.stringify(sha)} is not a full commit SHA`);
     const dir = this.dirOf(url);
     await mkdir(dest, { recursive: true });
     // A private index per checkout: concurrent checkouts of one mirror do not meet.
     const index = path.join(this.options.root, `.index-${randomUUID()}`);
     try {
-      const git = client(dir, { ...gitEnv(), GIT_INDEX_FILE: index });
-      await git.raw(["read-tree", sha]);
-      await git.raw([`--work-tree=${dest}`, "checkout-index", "--all", "--force"]);
+      // core.bare=false on the command line only: the mirror stays bare.
+      await runGit({ gitDir: dir, args: [`--work-tree=${dest}`, "-c", "core.bare=false", "read-tree", "--reset", "-u", `${sha}^{tree}`], env: { ...gitEnv(), GIT_INDEX_FILE: index } });
+    } catch (error) {
+      if (!(await this.hasCommit(dir, sha))) throw new CommitNotFoundError(url, sha);
+      throw error;
     } finally {
       await rm(index, { force: true });
     }
@@ -199,29 +213,49 @@ export class GitMirrors {
     );
     if (!exists) {
       await mkdir(dir, { recursive: true });
-      await client(dir, gitEnv()).raw(["init", "--bare", "--quiet"]);
+      await this.git(dir, ["init", "--bare", "--quiet"]);
     }
     return dir;
   }
 
   private async hasCommit(dir: string, sha: string): Promise<boolean> {
-    return this.git(dir)
-      .raw(["cat-file", "-e", `${sha}^{commit}`])
-      .then(
-        () => true,
-        () => false,
-      );
+    return this.git(dir, ["cat-file", "-e", `${sha}^{commit}`]).then(
+      () => true,
+      () => false,
+    );
   }
 
-  private git(dir: string, auth?: GitAuth): SimpleGit {
+  /** Runs git on the mirror `dir`; `auth` goes into that one process's environment. */
+  private git(dir: string, args: string[], auth?: GitAuth): Promise<string> {
     const env: Record<string, string> = gitEnv();
     if (auth) {
       env.GIT_CONFIG_COUNT = "1";
       env.GIT_CONFIG_KEY_0 = "http.extraHeader";
       env.GIT_CONFIG_VALUE_0 = auth.header;
     }
-    return client(dir, env);
+    return runGit({ gitDir: dir, args, env });
   }
+}
+
+/** Splits `git cat-file --batch` output: `<oid> <type> <size>\n<content>\n`, or `<name> missing\n`. */
+function parseBatch(out: Buffer, count: number): (string | null)[] {
+  const texts: (string | null)[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const eol = out.indexOf(10, at);
+    if (eol < 0) throw new GitCommandError(["cat-file", "--batch"], 0, "output ended early");
+    const header = out.subarray(at, eol).toString("utf8");
+    at = eol + 1;
+    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+    if (!m) {
+      texts.push(null); // missing, ambiguous
+      continue;
+    }
+    const size = Number(m[2]);
+    texts.push(m[1] === "blob" ? out.subarray(at, at + size).toString("utf8") : null);
+    at += size + 1;
+  }
+  return texts;
 }
 
 /** A small, predictable environment: no prompts, no user or system config. */
@@ -236,18 +270,4 @@ function gitEnv(): Record<string, string> {
     if (v !== undefined) env[key] = v;
   }
   return env;
-}
-
-/**
- * simple-git refuses config-path and config-count variables and --work-tree
- * by default, as guards against values from untrusted input. Here they are
- * Hodei's own: fixed variables, a token from the server's configuration and
- * paths under HODEI_DATA_DIR; nothing from a payload reaches them.
- */
-function client(dir: string, env: Record<string, string>): SimpleGit {
-  return simpleGit({
-    baseDir: dir,
-    allowEnvironment: Object.keys(env),
-    unsafe: { allowUnsafeConfigPaths: true, allowUnsafeConfigEnvCount: true },
-  }).env(env);
 }

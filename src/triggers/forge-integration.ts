@@ -11,6 +11,7 @@ import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
 import { ForgeReporter, target } from "../forge/reporter.js";
 import type { RetryPolicy } from "../forge/retry.js";
 import { GitMirrors } from "../git/mirror.js";
+import { startSpawnHelper } from "../git/spawn-helper.js";
 import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
@@ -48,6 +49,8 @@ export class ForgeIntegration {
     tracing?: Pick<Tracing, "spans" | "deliveryHandler">;
   }): Promise<ForgeIntegration> {
     const { db, engine, sources, settings, log, tracing } = args;
+    // Webhooks mean git processes per push: the helper that starts them is started now, not on the first push.
+    startSpawnHelper();
     const forges: Partial<Record<ForgeKind, Forge>> = {};
     if (settings.github) forges.github = new GithubForge(settings.github);
     if (settings.gitea) forges.gitea = new GiteaForge(settings.gitea);

@@ -5,8 +5,8 @@
  * refusal is a ManualTriggerError whose `refusal` says what went wrong, so
  * the HTTP layer picks the status without reading messages.
  */
-import { GitError } from "simple-git";
 import type { Engine } from "../engine/engine.js";
+import { GitCommandError } from "../git/git-process.js";
 import { CommitNotFoundError, RefNotFoundError, RepoUrlError, redactUrl } from "../git/mirror.js";
 import { repoFromUrl } from "../git/local-checkout.js";
 import { planPipelineSource, type TriggerContext } from "../pipeline-parser/index.js";
@@ -101,7 +101,7 @@ function refusalOf(error: unknown, url: string): unknown {
   if (error instanceof RepoUrlError) return new ManualTriggerError("bad_url", error.message);
   if (error instanceof RefNotFoundError) return new ManualTriggerError("no_ref", error.message);
   if (error instanceof CommitNotFoundError) return new ManualTriggerError("no_commit", error.message);
-  if (error instanceof GitError) return new ManualTriggerError("unreachable", `cannot fetch ${redactUrl(url)}: ${gitReason(error.message)}`);
+  if (error instanceof GitCommandError) return new ManualTriggerError("unreachable", `cannot fetch ${redactUrl(url)}: ${gitReason(error.stderr)}`);
   return error;
 }
 

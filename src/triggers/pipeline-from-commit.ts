@@ -8,14 +8,15 @@ import { PIPELINE_FILES, PipelineError, type PipelineSource } from "../pipeline-
 export type CommitPipeline = { ok: true; source: PipelineSource } | { ok: false; none: true } | { ok: false; none: false; errors: PipelineError[] };
 
 export async function pipelineFromCommit(mirrors: GitMirrors, url: string, sha: string): Promise<CommitPipeline> {
-  const files = new Set(await mirrors.listFiles(url, sha, ".hodei"));
-  const present = PIPELINE_FILES.filter((f) => files.has(f));
+  // Every candidate in one git process: the ones the commit has come back as text.
+  const texts = await mirrors.readFiles(url, sha, PIPELINE_FILES);
+  const present = PIPELINE_FILES.filter((_, i) => texts[i] !== null);
   const [file, second] = present;
   if (!file) return { ok: false, none: true };
   if (second) {
     return { ok: false, none: false, errors: [new PipelineError(second, { line: 1, column: 1 }, `more than one pipeline file (${present.join(", ")}); keep exactly one`)] };
   }
-  const text = (await mirrors.readFile(url, sha, file)) ?? "";
+  const text = texts[PIPELINE_FILES.indexOf(file)] ?? "";
   const kind = file.endsWith(".ts") ? "ts" : "yaml";
   const source: PipelineSource = { file, text, kind };
   if (kind === "ts") {

@@ -8,7 +8,7 @@ import type { Engine } from "../engine/engine.js";
 import type { Forge } from "../forge/forge.js";
 import type { ForgeReporter } from "../forge/reporter.js";
 import { target } from "../forge/reporter.js";
-import { planPipelineSource, type PlannedStage, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
+import { planPipelineSource, type Plan, type PlannedStage, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
 import type { RunTrigger } from "../saga/events.js";
 import { noSpans, type Spans } from "../observability/spans.js";
 import type { Database } from "../store/database.js";
@@ -47,7 +47,7 @@ export class RunStarter {
 
   async start(req: StartRequest, options: { fresh?: boolean } = {}): Promise<StartOutcome> {
     const { trigger, sha } = req;
-    const { db, engine, sources, reporter } = this.deps;
+    const { db, sources, reporter } = this.deps;
     const spans = this.deps.spans ?? noSpans;
     if (!options.fresh && trigger.deliveryId) {
       const existing = await runForDelivery(db, trigger.forge, trigger.deliveryId);
@@ -60,12 +60,15 @@ export class RunStarter {
       sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined }),
     );
 
+    // The pipeline file and the changed files side by side: two git processes at once.
+    const changed =
+      req.diffFrom.kind === "before"
+        ? sources.mirrors.changedFiles(trigger.cloneUrl, req.diffFrom.sha, sha)
+        : sources.mirrors.changedSinceMergeBase(trigger.cloneUrl, req.diffFrom.base, sha);
+    changed.catch(() => undefined); // awaited below, unless there is no pipeline
     const pipeline = await pipelineFromCommit(sources.mirrors, trigger.cloneUrl, sha);
     if (!pipeline.ok && pipeline.none) return { kind: "skipped", reason: "no pipeline file in the commit" };
-    const changedFiles =
-      req.diffFrom.kind === "before"
-        ? await sources.mirrors.changedFiles(trigger.cloneUrl, req.diffFrom.sha, sha)
-        : await sources.mirrors.changedSinceMergeBase(trigger.cloneUrl, req.diffFrom.base, sha);
+    const changedFiles = await changed;
     const [owner = "", name = ""] = trigger.repo.split("/");
     const ctx: TriggerContext = {
       event: req.event,
@@ -84,6 +87,19 @@ export class RunStarter {
     }
     const { plan } = planned;
     if (!plan.triggered) return { kind: "skipped", reason: `pipeline ${plan.name} is not triggered by this ${req.event}` };
+    // The run's checkout is made while the run is stored and its first stages decided; the run adopts it.
+    const release = sources.prepare(trigger.cloneUrl, sha);
+    try {
+      return await this.startPlanned(req, plan);
+    } finally {
+      await release();
+    }
+  }
+
+  private async startPlanned(req: StartRequest, plan: Plan): Promise<StartOutcome> {
+    const { trigger, sha } = req;
+    const { db, engine } = this.deps;
+    const pr = trigger.pullRequest;
     // SPEC 6: a fork's stages that use secrets (and so their dependents) wait
     // in the run for `/hodei approve` on this head; the others run now.
     const waiting = pr?.fork && !(await isApproved(db, trigger.forge, trigger.repo, sha)) ? plan.stages.filter((s) => !s.skip && s.secrets.length > 0) : [];

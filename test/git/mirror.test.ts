@@ -1,5 +1,5 @@
 /** Bare mirrors of local repositories: incremental fetch, files at a commit, changed files, exact checkouts. */
-import { readFile, readdir } from "node:fs/promises";
+import { chmod, readFile, readdir, readlink, stat, symlink } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CommitNotFoundError, GitMirrors, RepoUrlError } from "../../src/git/mirror.js";
@@ -63,5 +63,33 @@ describe("git mirrors", () => {
     const config = await readFile(path.join(m.dirOf(repo.url), "config"), "utf8");
     expect(config).not.toContain("c2VjcmV0LXRva2Vu");
     expect(config).not.toContain("extraHeader");
+  });
+
+  it("reads several files with one process (null for a missing file or a directory) and diffs only against a commit it has", async () => {
+    const repo = await createRepo();
+    const first = await repo.commit({ ".hodei/pipeline.yml": "a: 1\n", "lib/x.txt": "x\n", "b.bin": "\u00e9t\u00e9\n" });
+    const second = await repo.commit({ "lib/x.txt": "y\n", "new.txt": "n\n" });
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, second);
+    expect(await m.readFiles(repo.url, second, [".hodei/pipeline.ts", ".hodei/pipeline.yml", "lib", "b.bin", "lib/x.txt"])).toEqual([null, "a: 1\n", null, "\u00e9t\u00e9\n", "y\n"]);
+    expect(await m.changedFiles(repo.url, first, second)).toEqual(["lib/x.txt", "new.txt"]);
+    // A previous head the mirror never saw (a force-push's old head): every file counts as changed.
+    expect(await m.changedFiles(repo.url, "e".repeat(40), second)).toBeNull();
+  });
+
+  it("materialises with file modes and symlinks, and says CommitNotFoundError for a commit the mirror lacks", async () => {
+    const repo = await createRepo();
+    await repo.commit({ "run.sh": "#!/bin/sh\necho hi\n", "dir/target.txt": "t\n" });
+    await chmod(path.join(repo.dir, "run.sh"), 0o755);
+    await symlink("dir/target.txt", path.join(repo.dir, "link"));
+    const sha = await repo.commit({});
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, sha);
+    const dest = path.join(await tempDir(), "checkout");
+    await m.materialise(repo.url, sha, dest);
+    expect((await stat(path.join(dest, "run.sh"))).mode & 0o111).not.toBe(0);
+    expect(await readlink(path.join(dest, "link"))).toBe("dir/target.txt");
+    expect(await readFile(path.join(m.dirOf(repo.url), "config"), "utf8")).toMatch(/bare = true/);
+    await expect(m.materialise(repo.url, "d".repeat(40), path.join(await tempDir(), "other"))).rejects.toThrow(CommitNotFoundError);
   });
 });

@@ -146,7 +146,9 @@ export function storeKinds(): StoreKind[] {
 export function testStore(kind: StoreKind): TestStore {
   const create = async (): Promise<{ databaseUrl?: string; dataDir: string }> =>
     kind === "postgres"
-      ? { databaseUrl: await createPostgresDatabase(), dataDir: os.tmpdir() }
+      ? // A data directory of its own, not the shared tmpdir: a control plane removes what it finds in
+        // checkouts/ and sources/ at start (leftovers.ts), which deleted concurrent tests' run files.
+        { databaseUrl: await createPostgresDatabase(), dataDir: await tempDir("hodei-pgdata-") }
       : { dataDir: await createPgliteDataDir() };
   const open = async (): Promise<Database> => tracked(await openDatabase(await create()));
   return {
