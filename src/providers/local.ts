@@ -85,6 +85,8 @@ export class LocalProvider implements Provider {
         env: {
           ...agentEnvironment(),
           HODEI_AGENT_TOKEN: token,
+          // For --exit-with-parent: the server, even if it is gone before the agent looks.
+          HODEI_AGENT_PARENT_PID: String(process.pid),
           ...(this.options.caPem ? { HODEI_AGENT_CA: this.options.caPem } : {}),
         },
         stdio: ["ignore", "pipe", "pipe"],

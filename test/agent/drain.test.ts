@@ -47,3 +47,23 @@ it("exits once its drain patience is over, even while a call to a stalled server
   expect(took).toBeGreaterThan(1_400);
   expect(took).toBeLessThan(15_000);
 });
+
+it("an agent told to exit with a server that is already gone exits at once, without ever connecting", async () => {
+  const { spawn, spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const hodeiBin = fileURLToPath(new URL("../../bin/hodei.js", import.meta.url));
+  control = await ControlPlane.start({ ...(await store.create()), localAgents: 0 });
+  // A pid that is certainly not this agent's parent any more: a process that has exited.
+  const gone = spawnSync("true").pid;
+  const child = spawn(process.execPath, [hodeiBin, "agent", "--server", "127.0.0.1:9", "--exit-with-parent"], {
+    env: { PATH: process.env.PATH, HODEI_AGENT_TOKEN: "unused", HODEI_AGENT_CA: control.caPem, HODEI_AGENT_PARENT_PID: String(gone) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+  const started = performance.now();
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  expect(performance.now() - started).toBeLessThan(15_000);
+  expect(output).toContain("the server that started this agent is gone");
+  expect(code).not.toBeNull();
+});

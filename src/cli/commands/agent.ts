@@ -26,6 +26,8 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
   }
   // Credentials are read once; the stages' environment is built from scratch, but keep the agent's own lean too.
   delete process.env.HODEI_AGENT_TOKEN;
+  const parentPid = process.env.HODEI_AGENT_PARENT_PID;
+  delete process.env.HODEI_AGENT_PARENT_PID;
   const capacity = Number(options.capacity);
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError("--capacity must be an integer from 1 to 64");
   const labels: Record<string, string> = {};
@@ -41,14 +43,18 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
   process.stderr.on("error", () => undefined);
   process.stdout.on("error", () => undefined);
   if (options.exitWithParent) {
-    const parent = process.ppid;
-    const watch = setInterval(() => {
+    // The server names itself: one that died before this process looked would
+    // otherwise leave it a child of init from the start, with nothing to notice.
+    const parent = Number(parentPid) || process.ppid;
+    const check = () => {
       if (process.ppid === parent) return;
       clearInterval(watch);
       options.stderr.write("hodei agent: the server that started this agent is gone; finishing running stages, then exiting\n");
       void agent.drain();
-    }, 500);
+    };
+    const watch = setInterval(check, 500);
     watch.unref();
+    check();
   }
   try {
     await agent.run();
