@@ -40,14 +40,6 @@ export class Engine {
   private readonly newRunId: () => string;
   private readonly onError: (error: unknown, context: string) => void;
   private readonly queue = new KeyedQueue();
-  /**
-   * Log chunks of any attempt that arrive while an insert runs are stored by
-   * the next one, together: with many stages at once, one statement instead
-   * of one per agent message.
-   */
-  private readonly logWriter = new GroupCommit<{ ref: AttemptRef; chunks: readonly LogChunk[] }, void>(new KeyedQueue(), (_key, entries) =>
-    entries.length === 1 ? this.store.appendLogs(entries[0]!.ref, entries[0]!.chunks) : this.store.appendLogBatch(entries),
-  );
   /** `drive` advances of one run that queue up together are stored as one append. */
   private readonly driven = new GroupCommit<Incoming | null, RunState | null>(this.queue, (runId, incomings) =>
     this.advanceNow(runId, combine(incomings), "drive"),
@@ -278,7 +270,7 @@ export class Engine {
 
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
     if (!this.holds(agentId, ref)) return false;
-    await this.logWriter.submit("logs", { ref, chunks });
+    await this.store.appendLogs(ref, chunks);
     this.observers.logs(ref, chunks);
     return true;
   }

@@ -34,8 +34,6 @@ export interface RunStore {
   /** Calls `listener` with the run id whenever another writer appends to a run (a latency hint only). */
   watchRuns(listener: (runId: string) => void): Promise<() => Promise<void>>;
   appendLogs(ref: AttemptRef, chunks: readonly LogChunk[]): Promise<void>;
-  /** appendLogs for several attempts in one statement (chunks already stored are kept, as there). */
-  appendLogBatch(entries: readonly { ref: AttemptRef; chunks: readonly LogChunk[] }[]): Promise<void>;
 }
 
 export class OwnershipLostError extends Error {

@@ -141,25 +141,6 @@ export class RunRepository implements RunStore {
       [ref.runId, ref.stageId, ref.attempt, JSON.stringify(chunks)],
     );
   }
-
-  appendLogBatch(entries: readonly { ref: AttemptRef; chunks: readonly LogChunk[] }[]): Promise<void> {
-    return insertLogBatch(this.db, entries);
-  }
-}
-
-/** Several attempts' chunks in one statement: what agents sent while the previous insert ran. */
-export async function insertLogBatch(db: Queryable, entries: readonly { ref: AttemptRef; chunks: readonly LogChunk[] }[]): Promise<void> {
-  const rows = entries.flatMap(({ ref, chunks }) =>
-    chunks.map((c) => ({ run_id: ref.runId, stage_id: ref.stageId, attempt: ref.attempt, seq: c.seq, data: c.data })),
-  );
-  if (rows.length === 0) return;
-  await db.query(
-    `insert into log_chunks (run_id, stage_id, attempt, seq, data)
-     select c.run_id, c.stage_id, c.attempt, c.seq, c.data
-       from jsonb_to_recordset($1::jsonb) as c(run_id text, stage_id text, attempt integer, seq integer, data text)
-     on conflict do nothing`,
-    [JSON.stringify(rows)],
-  );
 }
 
 async function insertEvent(tx: Queryable, runId: string, event: RunEvent): Promise<void> {
