@@ -65,7 +65,7 @@ export function chainBenchmark(kind: BenchStore): Benchmark {
     target: { direction: "below", value: 10 },
     repetitions: 5,
     limits:
-      "Per stage, the events' own timestamps split the time (`attempt.leased` → `attempt.started` → `attempt.finished`): the engine's decide and append take under 1 ms, since a stage that becomes ready is queued and leased in the same append; about 6 ms is the assignment's trip over gRPC plus the `started` append; about 14 ms is the agent's work per attempt: a fresh workspace, the run's files fetched as a tar over gRPC and unpacked, the secrets launcher and `sh` spawned, the workspace removed. A CPU profile of the server (`node --cpu-prof`) shows it idle a quarter of the time, waiting on the agent. The next step is to reuse an unpacked copy of the run's files per agent instead of fetching them per attempt.",
+      "Per stage: one append (the attempt's `finished`, its `stage.completed`, the next stage's `stage.queued` and `attempt.leased`; the `started` report lingers up to 10 ms and joins it), the assignment over gRPC, and the agent's attempt: a fresh workspace with a copy of the run's files (fetched once per run and agent), the command in a shell started ahead of need, the result reported before the workspace is removed. What remains is mostly the two gRPC trips, the append's round trip to the store (on PGlite, through the store process) and the shell itself.",
     async run(reps): Promise<Samples> {
       const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`, { needs: i ? [`s${i - 1}`] : [] }));
       return withControlPlane(kind, 1, async (control, source) => {
@@ -159,7 +159,7 @@ export function throughputBenchmarks(kind: BenchStore): Benchmark[] {
       target: { direction: "above", value: 200 },
       repetitions: reps,
       limits:
-        "Two cores run the server, four agents and every stage's processes: each attempt fetches and unpacks the run's files and spawns two processes (the launcher and `sh`), which the baseline does not. The same per-attempt workspace cost as the chain figure dominates; the store's appends are one statement each.",
+        "CPU-bound: both cores are over 90% busy during the run, about 10 ms of CPU per stage over all processes (read from /proc): the server ~2 ms, the four agents ~4–5 ms together (gRPC messages, the workspace's copy and removal, and starting the next warm shell, a fork of the agent's address space), the store (Postgres backends, or PGlite in its process, which costs more), and the stage's shell; the baseline spends ~1.2 ms per command. Reports that arrive together are stored in one append (group commit); a batched log writer was tried and reverted, as it delayed each result behind its log acknowledgement.",
       run: async () => {
         const s = await samples();
         return { values: s.stagesPerSecond, baseline: s.shellPerSecond };
