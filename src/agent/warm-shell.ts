@@ -5,8 +5,8 @@
  * machine); a waiting `sh` moves that cost off the stage's path. The shell
  * reads a script from its stdin, a pipe from the agent, with builtins only,
  * then runs it: change to the workspace, export the stage's variables and
- * secrets, and evaluate the command with `set -e`, as `sh -e -c` would. Like
- * the launcher, nothing of the stage is in an argv, nor on disk.
+ * secrets, and exec the command's own `sh -e -c`. Like the launcher, nothing
+ * of the stage is in an argv but the command, nor on disk.
  *
  * Its own session from the start (detached), so the stage it becomes is a
  * process group that cancel and timeout can kill whole.
@@ -33,9 +33,7 @@ export function warmScript(command: string, cwd: string, variables: Readonly<Rec
     if (!NAME.test(name)) return null;
     script += `export ${name}=${shellQuote(value)}\n`;
   }
-  // The command runs in this shell, as `sh -e -c` would run it: no second
-  // exec of a shell per stage. The reader's own variables go first.
-  return `${script}unset script line\nset -e\neval ${shellQuote(command)}\n`;
+  return `${script}exec /bin/sh -e -c ${shellQuote(command)}\n`;
 }
 
 export class WarmShells {
