@@ -15,6 +15,7 @@ import { RunNotFoundError, type EngineListener, type EngineOptions } from "./eng
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
 import { GroupCommit } from "./group-commit.js";
+import { agentReport, combine, leaseExpiry, provisioningLoss, type Incoming } from "./incoming.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -295,23 +296,9 @@ export class Engine {
    * the history says who gave it up. False if the attempt is no longer current.
    */
   async provisioningFailed(ref: AttemptRef, provider: string, reason: string): Promise<boolean> {
-    let ended = false;
-    await this.advance(ref.runId, (state) => {
-      const s = state.stages.get(ref.stageId);
-      if (!s || s.attempt !== ref.attempt) return null;
-      const finished: RunEventBody = {
-        type: "attempt.finished",
-        data: { ...stageAttempt(ref), outcome: "lost", exitCode: null, reason },
-      };
-      if (s.phase === "queued") {
-        ended = true;
-        return [{ type: "attempt.leased", data: { ...stageAttempt(ref), agentId: `provisioner:${provider}` } }, finished];
-      }
-      if (s.phase !== "leased" && s.phase !== "running") return null;
-      ended = true;
-      return [finished];
-    });
-    return ended;
+    const loss = provisioningLoss(ref, provider, reason);
+    await this.advance(ref.runId, loss.incoming);
+    return loss.ended();
   }
 
   /** The assignment of an attempt this process has leased and not seen end, with its agent. */
@@ -340,17 +327,10 @@ export class Engine {
     events: (s: StageState) => RunEventBody[] | null,
     lingerMs = 0,
   ): Promise<boolean> {
-    let accepted = false;
-    const incoming: Incoming = (state) => {
-      const s = state.stages.get(ref.stageId);
-      if (!s || s.attempt !== ref.attempt || s.agentId !== agentId) return null;
-      const out = events(s);
-      accepted = out !== null;
-      return out;
-    };
-    await this.driven.submit(ref.runId, incoming, { lingerMs });
-    if (accepted) this.dispatcher.leases.renew(agentId, ref);
-    return accepted;
+    const report = agentReport(agentId, ref, events);
+    await this.driven.submit(ref.runId, report.incoming, { lingerMs });
+    if (report.accepted()) this.dispatcher.leases.renew(agentId, ref);
+    return report.accepted();
   }
 
   /**
@@ -442,13 +422,7 @@ export class Engine {
     for (const lease of this.dispatcher.leases.takeExpired()) {
       this.dispatcher.pool.release(lease.agentId, lease.ref);
       try {
-        await this.advance(lease.ref.runId, (state) => {
-          const s = state.stages.get(lease.ref.stageId);
-          if (!s || s.attempt !== lease.ref.attempt) return null;
-          if (s.phase === "queued") return []; // reserved but never leased: dispatch again
-          if (s.phase !== "leased" && s.phase !== "running") return null;
-          return [{ type: "attempt.finished", data: { ...stageAttempt(lease.ref), outcome: "lost", exitCode: null, reason: "agent lost" } }];
-        });
+        await this.advance(lease.ref.runId, leaseExpiry(lease.ref));
       } catch (error) {
         this.onError(error, "expiring a lease");
       }
@@ -460,33 +434,6 @@ export class Engine {
   }
 }
 
-/** What a caller of advance wants appended, computed from the current state; null = nothing. */
-type Incoming = (s: RunState) => RunEventBody[] | null;
-
-/**
- * The incomings of one group commit as one: each computed from the state
- * after the ones before it, in submission order; null when none has anything.
- */
-function combine(incomings: readonly (Incoming | null)[]): Incoming | null {
-  const given = incomings.filter((i): i is Incoming => i !== null);
-  if (given.length <= 1) return given[0] ?? null;
-  return (state) => {
-    let working = state;
-    let out: RunEventBody[] | null = null;
-    for (const incoming of given) {
-      const events = incoming(working);
-      if (events === null) continue;
-      out = [...(out ?? []), ...events];
-      working = applyPending(working, events);
-    }
-    return out;
-  };
-}
-
 function refOf(runId: string, s: StageState): AttemptRef {
   return { runId, stageId: s.plan.id, attempt: s.attempt };
-}
-
-function stageAttempt(ref: AttemptRef): { stageId: string; attempt: number } {
-  return { stageId: ref.stageId, attempt: ref.attempt };
 }

@@ -10,6 +10,7 @@
 import { PGlite, TransactionAbortedError as PgliteAbortedError, type Results } from "@electric-sql/pglite";
 import pg from "pg";
 import type { Database, Queryable, QueryResult, Unlisten } from "../database.js";
+import { ChannelHandlers } from "../channel-handlers.js";
 import { TransactionAbortedError } from "../errors.js";
 import { INT8_ARRAY_OID, INT8_OID, parseInt8 } from "../int8.js";
 
@@ -61,12 +62,19 @@ function queryable(target: PgliteQueryable): Queryable {
 
 export class PgliteDatabase implements Database {
   readonly kind = "pglite";
-  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly handlers = new ChannelHandlers(
+    async (channel) => {
+      await this.db.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    },
+    async (channel) => {
+      if (!this.db.closed) await this.db.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+    },
+  );
   private readonly stopNotifications: () => void;
 
   private constructor(private readonly db: PGlite) {
     this.stopNotifications = db.onNotification((channel, payload) => {
-      for (const fn of this.handlers.get(channel) ?? []) fn(payload);
+      this.handlers.deliver(channel, payload);
     });
   }
 
@@ -100,25 +108,8 @@ export class PgliteDatabase implements Database {
    * PGlite's own `listen` splices the channel into SQL unescaped and folds
    * its case; this keeps exact channel names, as the Postgres adapter does.
    */
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
-    let set = this.handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      try {
-        await this.db.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      } catch (err) {
-        this.handlers.delete(channel);
-        throw err;
-      }
-    }
-    set.add(onNotify);
-    return async () => {
-      set.delete(onNotify);
-      if (set.size > 0 || this.handlers.get(channel) !== set) return;
-      this.handlers.delete(channel);
-      if (!this.db.closed) await this.db.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
-    };
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
+    return this.handlers.add(channel, onNotify);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Database, Queryable, QueryResult, Unlisten } from "../database.js";
+import { ChannelHandlers } from "../channel-handlers.js";
 import { DataDirInUseError, StoreProcessExitedError, TransactionAbortedError } from "../errors.js";
 import { Int8RangeError } from "../int8.js";
 import type { Request, StoreMessage, WireError } from "./protocol.js";
@@ -67,7 +68,14 @@ function fromWire(wire: WireError, callerStack: string | undefined): Error {
 export class PgliteProcessDatabase implements Database {
   readonly kind = "pglite";
   private readonly pending = new Map<number, Pending>();
-  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly handlers = new ChannelHandlers(
+    async (channel) => {
+      await this.request({ op: "listen", channel });
+    },
+    async (channel) => {
+      if (!this.exited && !this.closing) await this.request({ op: "unlisten", channel });
+    },
+  );
   private nextId = 1;
   private exited: StoreProcessExitedError | undefined;
   private readonly exit: Promise<void>;
@@ -141,25 +149,8 @@ export class PgliteProcessDatabase implements Database {
     return result;
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
-    let set = this.handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      try {
-        await this.request({ op: "listen", channel });
-      } catch (err) {
-        this.handlers.delete(channel);
-        throw err;
-      }
-    }
-    set.add(onNotify);
-    return async () => {
-      set.delete(onNotify);
-      if (set.size > 0 || this.handlers.get(channel) !== set) return;
-      this.handlers.delete(channel);
-      if (!this.exited && !this.closing) await this.request({ op: "unlisten", channel });
-    };
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten> {
+    return this.handlers.add(channel, onNotify);
   }
 
   /** Closes the database in the store process and waits for the process to exit. */
@@ -200,7 +191,7 @@ export class PgliteProcessDatabase implements Database {
 
   private receive(msg: StoreMessage): void {
     if ("notify" in msg) {
-      for (const fn of this.handlers.get(msg.notify) ?? []) fn(msg.payload);
+      this.handlers.deliver(msg.notify, msg.payload);
       return;
     }
     if ("log" in msg) {

@@ -1,0 +1,87 @@
+/**
+ * What callers of the engine's advance want appended, as pure functions of a
+ * run's current state (null: nothing to do, the attempt is not current). The
+ * engine recomputes them after a concurrent append, and a group commit
+ * combines several into one.
+ */
+import type { RunEventBody } from "../saga/events.js";
+import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
+import type { AttemptRef } from "./ports.js";
+
+export type Incoming = (s: RunState) => RunEventBody[] | null;
+
+/**
+ * The incomings of one group commit as one: each computed from the state
+ * after the ones before it, in submission order; null when none has anything.
+ */
+export function combine(incomings: readonly (Incoming | null)[]): Incoming | null {
+  const given = incomings.filter((i): i is Incoming => i !== null);
+  if (given.length <= 1) return given[0] ?? null;
+  return (state) => {
+    let working = state;
+    let out: RunEventBody[] | null = null;
+    for (const incoming of given) {
+      const events = incoming(working);
+      if (events === null) continue;
+      out = [...(out ?? []), ...events];
+      working = applyPending(working, events);
+    }
+    return out;
+  };
+}
+
+export function stageAttempt(ref: AttemptRef): { stageId: string; attempt: number } {
+  return { stageId: ref.stageId, attempt: ref.attempt };
+}
+
+/** An agent's report on an attempt: `events` of its stage, only while the attempt is current and the agent's. */
+export function agentReport(
+  agentId: string,
+  ref: AttemptRef,
+  events: (s: StageState) => RunEventBody[] | null,
+): { incoming: Incoming; accepted(): boolean } {
+  let accepted = false;
+  const incoming: Incoming = (state) => {
+    // Computed again after a concurrent append: only the last computation counts.
+    accepted = false;
+    const s = state.stages.get(ref.stageId);
+    if (!s || s.attempt !== ref.attempt || s.agentId !== agentId) return null;
+    const out = events(s);
+    accepted = out !== null;
+    return out;
+  };
+  return { incoming, accepted: () => accepted };
+}
+
+/**
+ * A provisioner gave an attempt up: it ends lost with `reason`; one no agent
+ * took yet is first leased to the provisioner, so the history says who.
+ */
+export function provisioningLoss(ref: AttemptRef, provider: string, reason: string): { incoming: Incoming; ended(): boolean } {
+  let ended = false;
+  const incoming: Incoming = (state) => {
+    ended = false;
+    const s = state.stages.get(ref.stageId);
+    if (!s || s.attempt !== ref.attempt) return null;
+    const finished: RunEventBody = { type: "attempt.finished", data: { ...stageAttempt(ref), outcome: "lost", exitCode: null, reason } };
+    if (s.phase === "queued") {
+      ended = true;
+      return [{ type: "attempt.leased", data: { ...stageAttempt(ref), agentId: `provisioner:${provider}` } }, finished];
+    }
+    if (s.phase !== "leased" && s.phase !== "running") return null;
+    ended = true;
+    return [finished];
+  };
+  return { incoming, ended: () => ended };
+}
+
+/** A lease lapsed: its attempt ends lost; one only reserved (still queued) is dispatched again. */
+export function leaseExpiry(ref: AttemptRef): Incoming {
+  return (state) => {
+    const s = state.stages.get(ref.stageId);
+    if (!s || s.attempt !== ref.attempt) return null;
+    if (s.phase === "queued") return [];
+    if (s.phase !== "leased" && s.phase !== "running") return null;
+    return [{ type: "attempt.finished", data: { ...stageAttempt(ref), outcome: "lost", exitCode: null, reason: "agent lost" } }];
+  };
+}
