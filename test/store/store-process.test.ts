@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DataDirInUseError, StoreProcessExitedError, TransactionAbortedError } from "../../src/store/errors.js";
 import { Int8RangeError } from "../../src/store/int8.js";
 import { openDatabase } from "../../src/store/open.js";
+import { BULK_THRESHOLD } from "../../src/store/sidecar/bulk-channel.js";
 import { testStore } from "../helpers/databases.js";
 
 const store = testStore("pglite");
@@ -119,6 +120,27 @@ describe("the embedded store's process", () => {
     const { rows, rowCount } = await db.query("SELECT * FROM v");
     expect(rowCount).toBe(1);
     expect(rows[0]).toEqual({ n: 42, at, doc: { a: [1, "x"] }, raw: new Uint8Array([1, 2, 255]), tags: ["p", "q"], ids: [7, 8] });
+  });
+
+  it("carries large text and bytes parameters over the bulk pipe, in order, in and out of transactions", async () => {
+    const db = await store.open();
+    await db.query("CREATE TABLE big (n int PRIMARY KEY, body text, raw bytea)");
+    // Multi-byte characters: the frame length is in bytes, not characters.
+    const text = (n: number) => `${n}:` + "ä€🚀 line\n".repeat(4000 + n);
+    const bytes = (n: number) => Buffer.alloc(BULK_THRESHOLD + n, n);
+    const writes = Array.from({ length: 12 }, (_, n) =>
+      n % 3 === 2
+        ? db.transaction((tx) => tx.query("INSERT INTO big VALUES ($1, $2, $3)", [n, text(n), bytes(n)]))
+        : db.query("INSERT INTO big VALUES ($1, $2, $3)", [n, n % 2 === 0 ? text(n) : "small", bytes(n)]),
+    );
+    await Promise.all(writes);
+    const { rows } = await db.query<{ n: number; body: string; raw: Uint8Array }>("SELECT * FROM big ORDER BY n");
+    expect(rows).toHaveLength(12);
+    for (const row of rows) {
+      const n = row.n;
+      expect(row.body).toBe(n % 3 === 2 || n % 2 === 0 ? text(n) : "small");
+      expect(Buffer.from(row.raw).equals(bytes(n))).toBe(true);
+    }
   });
 
   it("delivers notifications across the boundary until unlistened", async () => {

@@ -3,6 +3,9 @@
  * over Node's IPC channel with `serialization: "advanced"` (structured clone:
  * Dates, Uint8Arrays, BigInts and plain objects cross as they are).
  *
+ * Large parameters do not cross here: bulk-channel.ts moves them to a pipe of
+ * their own and the request lists them in `bulk`, with null in their place.
+ *
  * Every request carries an id and gets exactly one reply with that id. A
  * transaction is opened by `begin`, which replies once the store holds
  * PGlite's transaction mutex; its statements name it by `tx`, and `end`
@@ -11,12 +14,18 @@
 
 export type Request =
   | { id: number; op: "open"; dataDir: string; lockFile: string; lockWaitMs: number }
-  | { id: number; op: "query"; text: string; params?: readonly unknown[]; tx?: number; urgent?: boolean }
+  | { id: number; op: "query"; text: string; params?: readonly unknown[]; bulk?: BulkParam[]; tx?: number; urgent?: boolean }
   | { id: number; op: "begin" }
   | { id: number; op: "end"; tx: number; commit: boolean }
   | { id: number; op: "listen"; channel: string }
   | { id: number; op: "unlisten"; channel: string }
   | { id: number; op: "close" };
+
+/** A parameter sent over the bulk pipe: its position and whether it is text or bytes. */
+export interface BulkParam {
+  index: number;
+  kind: "text" | "bytes";
+}
 
 /** What crosses for an error: its name, message and every primitive own field (SQLSTATE `code`, `constraint`, `pid`, ...). */
 export interface WireError {

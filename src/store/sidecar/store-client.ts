@@ -10,12 +10,14 @@
  * the child as it is in process (int8.ts).
  */
 import { fork, type ChildProcess } from "node:child_process";
+import type { Writable } from "node:stream";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Database, Queryable, QueryResult, Unlisten } from "../database.js";
 import { ChannelHandlers } from "../channel-handlers.js";
 import { DataDirInUseError, StoreProcessExitedError, TransactionAbortedError } from "../errors.js";
 import { Int8RangeError } from "../int8.js";
+import { sendBulk } from "./bulk-channel.js";
 import type { Request, StoreMessage, WireError } from "./protocol.js";
 
 export interface StoreProcessOptions {
@@ -81,10 +83,15 @@ export class PgliteProcessDatabase implements Database {
   private readonly exit: Promise<void>;
   private closing: Promise<void> | undefined;
 
+  private readonly bulk: Writable;
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly log: (msg: string) => void,
   ) {
+    this.bulk = child.stdio[4] as Writable;
+    // A failed write means the store process is gone: its 'exit' rejects what is pending.
+    this.bulk.on("error", (err) => this.log(`store process bulk pipe: ${err.message}`));
     this.exit = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
         this.exited = new StoreProcessExitedError(child.pid ?? 0, code, signal);
@@ -105,7 +112,8 @@ export class PgliteProcessDatabase implements Database {
     const { file, execArgv } = entry();
     const child = fork(file, [], {
       serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // fd 4: the bulk pipe (bulk-channel.ts).
+      stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"],
       execArgv,
       env: childEnv(),
     });
@@ -125,18 +133,17 @@ export class PgliteProcessDatabase implements Database {
   }
 
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.request({ op: "query", text, params }) as Promise<QueryResult<R>>;
+    return this.statement(text, params, {});
   }
 
   queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.request({ op: "query", text, params, urgent: true }) as Promise<QueryResult<R>>;
+    return this.statement(text, params, { urgent: true });
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const tx = (await this.request({ op: "begin" })) as number;
     const queryable: Queryable = {
-      query: <R>(text: string, params?: readonly unknown[]) =>
-        this.request({ op: "query", text, params, tx }) as Promise<QueryResult<R>>,
+      query: <R>(text: string, params?: readonly unknown[]) => this.statement<R>(text, params, { tx }),
     };
     let result: T;
     try {
@@ -170,6 +177,13 @@ export class PgliteProcessDatabase implements Database {
       if (failure) throw failure;
     })();
     return this.closing;
+  }
+
+  private statement<R>(text: string, params: readonly unknown[] | undefined, how: { tx?: number; urgent?: boolean }): Promise<QueryResult<R>> {
+    if (this.exited) return Promise.reject(this.exited);
+    // The large parameters go to the bulk pipe now, in the order of the requests.
+    const moved = sendBulk(this.bulk, params);
+    return this.request({ op: "query", text, params: moved.params, bulk: moved.bulk, ...how }) as Promise<QueryResult<R>>;
   }
 
   private request(body: Body): Promise<unknown> {
@@ -212,12 +226,15 @@ export class PgliteProcessDatabase implements Database {
    */
   private updateRef(): void {
     const channel = this.child.channel as { ref(): void; unref(): void } | undefined | null;
+    const bulk = this.bulk as Writable & { ref?(): void; unref?(): void };
     if (this.pending.size > 0 || this.closing) {
       this.child.ref();
       channel?.ref();
+      bulk.ref?.();
     } else {
       this.child.unref();
       channel?.unref();
+      bulk.unref?.();
     }
   }
 }

@@ -14,11 +14,13 @@
  * its new store process then waits, bounded, for the old one to let go.
  */
 import { mkdir } from "node:fs/promises";
+import { Socket } from "node:net";
 import path from "node:path";
 import { EMBEDDED_SETTINGS, PgliteDatabase } from "../adapters/pglite.js";
 import type { Queryable, Unlisten } from "../database.js";
 import { lockDataDir, type DataDirLock } from "../data-dir-lock.js";
 import { DataDirInUseError } from "../errors.js";
+import { BulkReader } from "./bulk-channel.js";
 import { toWireError, type Reply, type Request, type StoreMessage } from "./protocol.js";
 
 /** After the channel closes, the longest the process takes before it exits anyway. */
@@ -155,16 +157,21 @@ function next(): void {
   job();
 }
 
-async function handle(req: Request): Promise<unknown> {
+
+/** Called as the request arrives: a query claims its bulk parameters in arrival order. */
+function handle(req: Request): Promise<unknown> {
+  if (req.op !== "query") return handleOther(req);
+  const params = bulk.resolve(req.params, req.bulk);
+  if (req.tx === undefined) return inTurn(req.urgent === true, async () => opened().query(req.text, await params));
+  const target = transactions.get(req.tx)?.tx;
+  if (!target) return Promise.reject(new Error(`no open transaction ${req.tx}`));
+  return params.then((p) => target.query(req.text, p));
+}
+
+async function handleOther(req: Exclude<Request, { op: "query" }>): Promise<unknown> {
   switch (req.op) {
     case "open":
       return open(req.dataDir, req.lockFile, req.lockWaitMs);
-    case "query": {
-      if (req.tx === undefined) return inTurn(req.urgent === true, () => opened().query(req.text, req.params));
-      const target = transactions.get(req.tx)?.tx;
-      if (!target) throw new Error(`no open transaction ${req.tx}`);
-      return target.query(req.text, req.params);
-    }
     case "begin":
       return inTurn(false, begin);
     case "end":
@@ -219,3 +226,5 @@ if (!process.connected) {
   console.error("the store process is started by the Hodei server (store-client.ts), not by hand");
   process.exit(2);
 }
+/** Reads fd 4, the bulk pipe its server opened (bulk-channel.ts); set up once the process knows it has a server. */
+const bulk = new BulkReader(new Socket({ fd: 4, readable: true, writable: false }));
