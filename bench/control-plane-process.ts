@@ -10,6 +10,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { RunPlannedData } from "../src/saga/events.js";
+import { NODE_FLAGS } from "../src/server/node-flags.js";
 
 const childScript = fileURLToPath(new URL("./control-plane-child.mjs", import.meta.url));
 
@@ -47,9 +48,11 @@ export class ServerProcess {
 
   /** Starts the process and resolves once its local agents are connected. */
   static async start(options: ServerProcessOptions): Promise<ServerProcess> {
-    // BENCH_SERVER_NODE_ARGS: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-    const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const child = fork(childScript, [JSON.stringify(options)], { stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv });
+    // The flags `hodei server` runs with (its #! line), then BENCH_SERVER_NODE_ARGS: e.g.
+    // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server, or "--trace-gc" with
+    // BENCH_SERVER_STDOUT=1 to see its collections.
+    const execArgv = [...NODE_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+    const child = fork(childScript, [JSON.stringify(options)], { stdio: ["ignore", process.env.BENCH_SERVER_STDOUT ? "inherit" : "ignore", "pipe", "ipc"], execArgv });
     const server = new ServerProcess(child);
     // The child says `{ id: 0 }` once it is ready.
     await new Promise<void>((resolve, reject) => server.pending.set(0, { resolve: () => resolve(), reject }));

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The flags on the line above are src/server/node-flags.ts's (a bounded young generation: less RSS under load).
 // The published entry point: the CLI bundle in dist/cli-bundle/ (built by `npm install`'s prepare step,
 // scripts/build-cli.mjs), which imports the commands it does not bundle from dist/.
 import { main } from "../dist/cli-bundle/main.js";

@@ -12,6 +12,7 @@ import { access, realpath } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { NODE_FLAGS } from "../server/node-flags.js";
 
 export const RUNTIME_DIR = "/opt/hodei";
 const LIB_DIR = `${RUNTIME_DIR}/lib`;
@@ -44,7 +45,7 @@ export async function hostAgentRuntime(bundlePath = defaultBundlePath, nodePath 
     { host: bundlePath, container: `${RUNTIME_DIR}/agent-bundle.mjs` },
     { host: node, container: `${RUNTIME_DIR}/node` },
   ];
-  const agent = [`${RUNTIME_DIR}/node`, `${RUNTIME_DIR}/agent-bundle.mjs`];
+  const agent = [`${RUNTIME_DIR}/node`, ...NODE_FLAGS, `${RUNTIME_DIR}/agent-bundle.mjs`];
   const libs = await sharedLibraries(node);
   if (!libs) return { mounts, entrypoint: agent };
   for (const lib of libs.libraries) mounts.push({ host: await realpath(lib.path), container: `${LIB_DIR}/${lib.name}` });

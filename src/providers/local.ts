@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { AgentEndpoint, Provider } from "./provider.js";
+import { NODE_FLAGS } from "../server/node-flags.js";
 
 const hodeiBin = fileURLToPath(new URL("../../bin/hodei.js", import.meta.url));
 
@@ -67,6 +68,7 @@ export class LocalProvider implements Provider {
     const child = spawn(
       process.execPath,
       [
+        ...NODE_FLAGS,
         hodeiBin,
         "agent",
         "--server",
