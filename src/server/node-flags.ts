@@ -9,6 +9,7 @@
  * generation grown for that stream stays committed: on the 1M-line log
  * benchmark the server peaked at 141–155 MB RSS without the cap and 118 MB
  * with it, at the same lines per second, and 500 trivial stages ran as fast
- * (bench/ figures in BENCHMARKS.md). Set NODE_OPTIONS to override it.
+ * (bench/ figures in BENCHMARKS.md). The command line wins over NODE_OPTIONS:
+ * `node --max-semi-space-size=N bin/hodei.js server` runs a server with another.
  */
 export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
