@@ -36,6 +36,11 @@ import { serverClient } from "./server-channel.js";
 import { baseEnvironment, type StageResult } from "./stage-process.js";
 import { WarmShells } from "./warm-shell.js";
 
+/** How long a stage runs before the agent reports its start; one that ends sooner reports only its result. */
+export const STARTED_REPORT_DELAY_MS = 10;
+/** How long a stage's first output waits for more, or for the stage's end, before it is sent. */
+export const FIRST_OUTPUT_DELAY_MS = 5;
+
 export interface AgentOptions {
   server: string;
   token: string;
@@ -253,7 +258,10 @@ export class Agent {
         if (!keep) attempt.unackedBytes -= logBytes(m);
         return keep;
       }
-      if (m.finished) return !ack.finished;
+      if (m.finished) {
+        if (ack.finished) attempt.unackedBytes -= logBytes(m);
+        return !ack.finished;
+      }
       if (m.started) return false;
       return true;
     });
@@ -290,8 +298,13 @@ export class Agent {
 
   private async execute(assignment: AssignmentMessage, attempt: RunningAttempt): Promise<void> {
     const ref = assignment.ref;
-    this.report(attempt, { started: { ref } });
-    const batcher = new LogBatcher({ onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }) });
+    // A stage that ends sooner reports only its result, with its output: one
+    // message instead of three (protocol 3; a result implies the start).
+    const startReport = setTimeout(() => this.report(attempt, { started: { ref } }), STARTED_REPORT_DELAY_MS);
+    const batcher = new LogBatcher({
+      firstMaxAgeMs: FIRST_OUTPUT_DELAY_MS,
+      onChunk: (chunk) => this.report(attempt, { logs: { ref, chunks: [chunk] } }),
+    });
     const maxUnacked = this.maxUnacked;
     const afterResult: (() => Promise<void>)[] = [];
     const result: StageResult = await runAttempt(assignment, {
@@ -309,9 +322,10 @@ export class Agent {
         whenOpen: () => new Promise<void>((resolve) => attempt.wakers.push(resolve)),
       },
     });
-    batcher.flush();
+    clearTimeout(startReport);
+    const tail = batcher.take();
     this.report(attempt, {
-      finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "" },
+      finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "", logs: tail ? [tail] : [] },
     });
     for (const task of afterResult) await task().catch((error: unknown) => this.log(`cleaning up after ${key(ref)}: ${String(error)}`));
     await this.drained(attempt);
@@ -346,5 +360,6 @@ export class Agent {
 }
 
 function logBytes(m: AgentMessage): number {
-  return m.logs ? m.logs.chunks.reduce((n, c) => n + c.data.length, 0) : 0;
+  const chunks = m.logs?.chunks ?? m.finished?.logs ?? [];
+  return chunks.reduce((n, c) => n + c.data.length, 0);
 }

@@ -1,10 +1,11 @@
 /**
  * Cuts a stage's output into numbered chunks: one is flushed when it reaches
  * `maxBytes` or when its oldest byte is `maxAgeMs` old, whichever is first
- * (SPEC 7: at most 100 ms). The first chunk is not held: a stage's first
- * output goes at once (`firstMaxAgeMs`, default 0), so whoever watches sees
- * it without the batch age added; only what follows is batched, and a stage
- * printing at full speed costs one message more. Sequence numbers let the
+ * (SPEC 7: at most 100 ms). The first chunk is held only briefly
+ * (`firstMaxAgeMs`: 0 by default; the agent's FIRST_OUTPUT_DELAY_MS, so a
+ * stage that ends sooner sends its output with its result), so whoever
+ * watches sees it without the batch age added; only what follows is batched,
+ * and a stage printing at full speed costs one message more. Sequence numbers let the
  * server drop a chunk it already stored when the agent re-sends after a
  * reconnect.
  */
@@ -49,13 +50,19 @@ export class LogBatcher {
   }
 
   flush(): void {
+    const chunk = this.take();
+    if (chunk) this.options.onChunk(chunk);
+  }
+
+  /** The output not handed out yet as the next chunk, for the caller to send itself (with a stage's result); null if there is none. */
+  take(): { seq: number; data: string } | null {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.parts.length === 0) return;
+    if (this.parts.length === 0) return null;
     const data = this.parts.join("");
     this.parts = [];
     this.bytes = 0;
-    this.options.onChunk({ seq: ++this.seq, data });
+    return { seq: ++this.seq, data };
   }
 
   /** The seq of the last chunk handed out. */

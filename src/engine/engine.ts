@@ -255,7 +255,9 @@ export class Engine {
     this.dispatcher.leases.renewRunning(agentId, running);
   }
   /**
-   * Records that the attempt's command started. The append lingers up to
+   * Records that the attempt's command started (an agent of protocol 3 says so
+   * only for a stage still running after its STARTED_REPORT_DELAY_MS: a
+   * result implies the start). The append lingers up to
    * STARTED_LINGER_MS for the attempt's next report, so a stage that ends
    * that soon is one append (started and finished) rather than two; the
    * start's time is then that much late at most.
@@ -281,11 +283,15 @@ export class Engine {
     ref: AttemptRef,
     result: { outcome: AttemptOutcome; exitCode: number | null; reason: string | null },
   ): Promise<boolean> {
-    return this.report(agentId, ref, (s) =>
-      s.phase === "running" || (s.phase === "leased" && result.outcome === "cancelled")
-        ? [{ type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } }]
-        : null,
-    );
+    return this.report(agentId, ref, (s) => {
+      const finished = { type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } } as const;
+      if (s.phase === "running") return [finished];
+      if (s.phase !== "leased") return null;
+      // A result implies the start (protocol 3: an agent whose stage ends
+      // within moments reports only the result), except a cancellation,
+      // which may have come before the command ever ran.
+      return result.outcome === "cancelled" ? [finished] : [{ type: "attempt.started", data: { ...ref, agentId } } as const, finished];
+    });
   }
 
   /**

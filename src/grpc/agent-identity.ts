@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { CallIdentity, Refusal } from "./file-service.js";
-import { AGENT_ID_METADATA_KEY, PROTOCOL_METADATA_KEY, PROTOCOL_VERSION, SESSION_METADATA_KEY } from "./protocol.js";
+import { AGENT_ID_METADATA_KEY, PROTOCOL_METADATA_KEY, SERVER_PROTOCOL_VERSIONS, SESSION_METADATA_KEY } from "./protocol.js";
 import { verifiedPeer } from "./tls.js";
 
 export interface RegisteredAgent {
@@ -27,10 +27,10 @@ export interface AgentDirectory {
 
 export function checkProtocol(metadata: grpc.Metadata): Refusal | null {
   const version = metadata.get(PROTOCOL_METADATA_KEY)[0];
-  if (version === PROTOCOL_VERSION) return null;
+  if (typeof version === "string" && SERVER_PROTOCOL_VERSIONS.includes(version)) return null;
   return {
     code: grpc.status.FAILED_PRECONDITION,
-    details: `agent protocol ${typeof version === "string" ? version : "(none)"} is not supported: this server speaks protocol ${PROTOCOL_VERSION}; upgrade the agent`,
+    details: `agent protocol ${typeof version === "string" ? version : "(none)"} is not supported: this server speaks protocol ${SERVER_PROTOCOL_VERSIONS.join(" and ")}; upgrade the agent`,
   };
 }
 

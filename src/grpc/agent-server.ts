@@ -207,8 +207,7 @@ export class AgentServer {
     if (message.logs) {
       const ref = attemptRef(message.logs.ref);
       const chunks = message.logs.chunks;
-      agentLogMessages.inc();
-      agentLogBytes.inc(chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0));
+      countLogs(chunks);
       const ok = await engine.attemptLogs(agentId, ref, chunks);
       const through = chunks.reduce((max, c) => Math.max(max, c.seq), 0);
       writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: through, finished: false, refused: "" } : refusedAck(ref) });
@@ -221,13 +220,24 @@ export class AgentServer {
         writeMessage(call, { ack: { ...refusedAck(ref), refused: `unknown outcome ${outcome}` } });
         return;
       }
+      // Protocol 3: the attempt's last chunks come with its result, stored first.
+      const chunks = message.finished.logs ?? [];
+      let through = 0;
+      if (chunks.length > 0) {
+        countLogs(chunks);
+        if (!(await engine.attemptLogs(agentId, ref, chunks))) {
+          writeMessage(call, { ack: refusedAck(ref) });
+          return;
+        }
+        through = chunks.reduce((max, c) => Math.max(max, c.seq), 0);
+      }
       const ok = await engine.attemptFinished(agentId, ref, {
         outcome,
         exitCode: message.finished.exitCode < 0 ? null : message.finished.exitCode,
         reason: message.finished.reason || null,
       });
       if (ok) this.forget(ref);
-      writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: 0, finished: true, refused: "" } : refusedAck(ref) });
+      writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: through, finished: true, refused: "" } : refusedAck(ref) });
     }
   }
 
@@ -326,4 +336,10 @@ function assignmentMessage(a: Assignment): NonNullable<ServerMessage["assignment
     artifactPatterns: a.stage.artifacts,
     setupError: "",
   };
+}
+
+/** A message that carried log chunks, for the log metrics. */
+function countLogs(chunks: readonly { data: string }[]): void {
+  agentLogMessages.inc();
+  agentLogBytes.inc(chunks.reduce((n, c) => n + Buffer.byteLength(c.data), 0));
 }

@@ -6,8 +6,15 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
-/** Bumped when a change would break an agent of the previous version. */
-export const PROTOCOL_VERSION = "2";
+/**
+ * The version this agent speaks. Bumped when a change would break an agent or
+ * server of the previous version. 3: an attempt's result may carry its last
+ * log chunks and imply its start (an agent of 3 refused by a server of 2 is
+ * told so at once).
+ */
+export const PROTOCOL_VERSION = "3";
+/** The versions this server speaks: what an agent of 2 sends is still valid in 3. */
+export const SERVER_PROTOCOL_VERSIONS: readonly string[] = ["2", "3"];
 export const PROTOCOL_METADATA_KEY = "hodei-protocol";
 export const AGENT_ID_METADATA_KEY = "hodei-agent-id";
 export const SESSION_METADATA_KEY = "hodei-session";
@@ -40,7 +47,7 @@ export interface AgentMessage {
   heartbeat?: { running: AttemptRefMessage[] } | null;
   started?: { ref: AttemptRefMessage } | null;
   logs?: { ref: AttemptRefMessage; chunks: { seq: number; data: string }[] } | null;
-  finished?: { ref: AttemptRefMessage; outcome: string; exitCode: number; reason: string } | null;
+  finished?: { ref: AttemptRefMessage; outcome: string; exitCode: number; reason: string; logs?: { seq: number; data: string }[] } | null;
   body?: "heartbeat" | "started" | "logs" | "finished";
 }
 

@@ -39,6 +39,19 @@ describe("log batcher", () => {
     expect(chunks.map((c) => c.data)).toEqual(["a\nb\n"]);
   });
 
+  it("gives what it holds to take() as the next chunk, for a stage's result to carry, and nothing later", async () => {
+    const { batcher, chunks } = collect({ maxAgeMs: 20, firstMaxAgeMs: 20 });
+    batcher.push("quick\n");
+    batcher.push("stage\n");
+    expect(batcher.take()).toEqual({ seq: 1, data: "quick\nstage\n" });
+    expect(batcher.take()).toBeNull();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(chunks).toHaveLength(0);
+    batcher.push("more\n");
+    await new Promise((r) => setTimeout(r, 60));
+    expect(chunks.map((c) => [c.seq, c.data])).toEqual([[2, "more\n"]]);
+  });
+
   it("at full speed: the first line alone, then 256 KiB batches, in order and complete", () => {
     const { batcher, chunks } = collect();
     const line = `${"x".repeat(79)}\n`;

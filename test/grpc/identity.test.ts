@@ -6,57 +6,21 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, expect, it } from "vitest";
-import { createKeyAndCsr } from "../../src/pki/csr.js";
-import {
-  AGENT_ID_METADATA_KEY,
-  SESSION_METADATA_KEY,
-  agentServiceClient,
-  protocolMetadata,
-  type AgentServiceClient,
-  type RegisterResponse,
-  type ServerMessage,
-} from "../../src/grpc/protocol.js";
+import { AGENT_ID_METADATA_KEY, SESSION_METADATA_KEY, protocolMetadata } from "../../src/grpc/protocol.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
 import { startAgent, startRun, stopAgent, waitFor, type AgentProcess } from "../agent/helpers.js";
+import { clients, connect, mtls, register } from "./raw-agent.js";
 
 let control: ControlPlane | null = null;
 const agents: AgentProcess[] = [];
-const clients: AgentServiceClient[] = [];
 afterEach(async () => {
   for (const a of agents.splice(0)) await stopAgent(a);
   for (const c of clients.splice(0)) c.close();
   await control?.stop();
   control = null;
 });
-
-async function register(c: ControlPlane, token: string): Promise<{ session: RegisterResponse; keyPem: string }> {
-  const client = agentServiceClient(`127.0.0.1:${c.grpcPort}`, grpc.credentials.createSsl(Buffer.from(c.caPem)));
-  clients.push(client);
-  const { keyPem, csrPem } = createKeyAndCsr("test");
-  const session = await new Promise<RegisterResponse>((resolve, reject) =>
-    client.register({ token, hostname: "t", labels: {}, capacity: 1, csrPem }, protocolMetadata(), (e, r) => (e ? reject(e) : resolve(r!))),
-  );
-  return { session, keyPem };
-}
-
-/** Opens the stream; resolves with the first server message or rejects with the call's error. */
-function connect(c: ControlPlane, credentials: grpc.ChannelCredentials, session: RegisterResponse) {
-  const client = agentServiceClient(`127.0.0.1:${c.grpcPort}`, credentials);
-  clients.push(client);
-  const stream = client.connect(protocolMetadata({ [AGENT_ID_METADATA_KEY]: session.agentId, [SESSION_METADATA_KEY]: session.sessionSecret }));
-  const messages: ServerMessage[] = [];
-  const ended = new Promise<grpc.ServiceError | null>((resolve) => {
-    stream.on("data", (m: ServerMessage) => messages.push(m));
-    stream.on("error", (e: grpc.ServiceError) => resolve(e));
-    stream.on("end", () => resolve(null));
-  });
-  return { client, stream, messages, ended };
-}
-
-const mtls = (c: ControlPlane, keyPem: string, session: RegisterResponse) =>
-  grpc.credentials.createSsl(Buffer.from(c.caPem), Buffer.from(keyPem), Buffer.from(session.certificatePem));
 
 describeEachStore("agent identity", (store) => {
   it("refuses wrong, reused and expired tokens; a registration token serves many agents", async () => {
