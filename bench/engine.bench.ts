@@ -65,7 +65,7 @@ export function chainBenchmark(kind: BenchStore): Benchmark {
     target: { direction: "below", value: 10 },
     repetitions: 5,
     limits:
-      "Per stage: one append (the attempt's `finished`, its `stage.completed`, the next stage's `stage.queued` and `attempt.leased`; the `started` report lingers up to 10 ms and joins it), the assignment over gRPC, and the agent's attempt: a fresh workspace with a copy of the run's files (fetched once per run and agent), the command in a shell started ahead of need, the result reported before the workspace is removed. What remains is mostly the two gRPC trips, the append's round trip to the store (on PGlite, through the store process) and the shell itself.",
+      "Per stage: one append (the attempt's `started` and `finished`, its `stage.completed`, the next stage's `stage.queued` and `attempt.leased`), the assignment over gRPC, one message back (protocol 3: a stage that ends within 10 ms reports only its result, which carries its output and implies its start), and the agent's attempt: a fresh workspace with a copy of the run's files (fetched once per run and agent), the command in a shell started ahead of need, the result reported before the workspace is removed. What remains is mostly the two gRPC trips, the append's round trip to the store (on PGlite, through the store process) and the shell itself.",
     async run(reps): Promise<Samples> {
       const stages = Array.from({ length: n }, (_, i) => stage(`s${i}`, { needs: i ? [`s${i - 1}`] : [] }));
       return withControlPlane(kind, 1, async (control, source) => {
@@ -159,7 +159,7 @@ export function throughputBenchmarks(kind: BenchStore): Benchmark[] {
       target: { direction: "above", value: 200 },
       repetitions: reps,
       limits:
-        "CPU-bound: both cores are over 90% busy during the run, about 10 ms of CPU per stage over all processes (read from /proc): the server ~2 ms, the four agents ~4–5 ms together (gRPC messages, the workspace's copy and removal, and starting the next warm shell, a fork of the agent's address space), the store (Postgres backends, or PGlite in its process, which costs more), and the stage's shell; the baseline spends ~1.2 ms per command. Reports that arrive together are stored in one append (group commit); a batched log writer was tried and reverted, as it delayed each result behind its log acknowledgement.",
+        "CPU-bound: both cores are over 90% busy during the run, about 9 ms of CPU per stage over all processes on Postgres, ~10 on PGlite (read from /proc): the server ~1.7 ms, the four agents ~3.6–4.3 ms together (starting the next warm shell, a fork of the agent's address space, ~1 ms of it; gRPC messages; the workspace's copy and removal), the store (Postgres backends, or PGlite in its process, ~2.5 ms: three statements per stage, the lease, the output and the result), and the stage's shell; the baseline spends ~1.2 ms per command. Reports that arrive together are stored in one append (group commit), and a short stage's result carries its output and start (protocol 3: one message instead of three). Tried and reverted: a batched log writer (it delayed each result behind its log acknowledgement). Not done: the output's insert inside the result's append (one statement less per stage).",
       run: async () => {
         const s = await samples();
         return { values: s.stagesPerSecond, baseline: s.shellPerSecond };
