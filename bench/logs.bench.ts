@@ -190,7 +190,7 @@ export function logBenchmarks(kind: BenchStore): Benchmark[] {
         unit: "MB",
         target: { direction: "below", value: 150 },
         limits:
-          "The agent is ~73 MB at rest (memory.idle.agent: Node, grpc-js, protobufjs, the CSR code) and grows by 60–80 MB while it forwards 80 MB of output. That growth is garbage, not held output: each byte passes as a pipe Buffer, a decoded string, a 256 KiB batch string, a protobuf Buffer and HTTP/2 frames, and when the stream stalls the agent grows by under 30 MB while the stage prints 100 MB (test/agent/flow-control.test.ts; +141 MB without the window). Fewer copies would need the log as bytes in the protocol (version 3) rather than a string.",
+          "The agent is ~73 MB at rest (memory.idle.agent: Node, grpc-js, protobufjs, the CSR code) and grows by ~40 MB while it forwards 80 MB of output (60–80 MB before agents ran with `--max-semi-space-size=4`, src/server/node-flags.ts, which keeps V8's young generation from growing to 16 MB per semi-space). That growth is garbage, not held output: each byte passes as a pipe Buffer, a decoded string, a 256 KiB batch string, a protobuf Buffer and HTTP/2 frames, and when the stream stalls the agent grows by under 30 MB while the stage prints 100 MB (test/agent/flow-control.test.ts; +141 MB without the window). Fewer copies would need the log as bytes in the protocol rather than a string.",
       },
       (s) => ({ values: s.agentPeakMb, baseline: [] }),
     ),
