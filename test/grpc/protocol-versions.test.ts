@@ -7,6 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, expect, it } from "vitest";
 import type { AgentMessage } from "../../src/grpc/protocol.js";
+import { LOG_BATCH_BYTES } from "../../src/agent/log-batcher.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
@@ -60,6 +61,34 @@ describeEachStore("agent protocol versions", (store) => {
     const types = await eventTypes(control, runId);
     expect(types.slice(types.indexOf("attempt.leased"))).toEqual(["attempt.leased", "attempt.started", "attempt.finished", "stage.completed", "run.completed"]);
     agent.stream.end();
+  });
+
+  it("protocol 3: a result may carry a whole batch of output", async () => {
+    control = await ControlPlane.start({ ...(await store.create()), localAgents: 0 });
+    const { agent, runId, ref, send } = await assigned(control, "3");
+    const big = `$ echo hi\n${"é".repeat(LOG_BATCH_BYTES / 2 - 8)}\n`;
+    await send({ finished: { ref, outcome: "success", exitCode: 0, reason: "", logs: [{ seq: 1, data: big }] } }, 1);
+    expect(agent.messages.find((m) => m.ack)!.ack).toMatchObject({ logsThrough: 1, finished: true, refused: "" });
+    expect((await control.engine.waitForRun(runId)).conclusion).toBe("success");
+    expect(await stageLog(control, runId, "only")).toBe(big);
+    agent.stream.end();
+  });
+
+  it("protocol 3: a result refused (the attempt is not this agent's) stores none of its output", async () => {
+    control = await ControlPlane.start({ ...(await store.create()), localAgents: 0 });
+    const { agent, runId, ref } = await assigned(control, "3");
+    const other = await register(control, (await control.agentTokens.issue("bootstrap", { ttlMs: 60_000 })).token);
+    const intruder = connect(control, mtls(control, other.keyPem, other.session), other.session);
+    await waitFor("the second agent connected", () => control!.engine.connectedAgents === 2);
+    for (const data of ["forged\n", "x".repeat(LOG_BATCH_BYTES)]) {
+      intruder.stream.write({ finished: { ref, outcome: "success", exitCode: 0, reason: "", logs: [{ seq: 1, data }] } });
+    }
+    await waitFor("two refusals", () => intruder.messages.filter((m) => m.ack?.refused).length === 2);
+    expect(await stageLog(control, runId, "only")).toBe("");
+    expect((await control.runs.load(runId))!.stages.get("only")!.conclusion).toBeNull();
+    await control.engine.cancelRun(runId, "test over");
+    agent.stream.end();
+    intruder.stream.end();
   });
 
   it("protocol 2: a separate start, log batch and result are still taken", async () => {
