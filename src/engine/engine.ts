@@ -15,7 +15,7 @@ import { RunNotFoundError, type EngineListener, type EngineOptions } from "./eng
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
 import { GroupCommit } from "./group-commit.js";
-import { agentReport, combine, leaseExpiry, provisioningLoss, type Incoming } from "./incoming.js";
+import { agentReport, combine, leaseExpiry, provisioningLoss, type Incoming, type Submission } from "./incoming.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -23,6 +23,7 @@ import {
   type AgentLink,
   type AppendMode,
   type Assignment,
+  type AttemptLogs,
   type AttemptRef,
   type Clock,
   type LogChunk,
@@ -33,6 +34,8 @@ export { RunNotFoundError, type EngineListener, type EngineOptions } from "./eng
 
 /** How long a start report waits to share its append with the attempt's next report. */
 export const STARTED_LINGER_MS = 10;
+/** Output sent with a result up to this size (UTF-16 units) is stored in the result's append. */
+export const FOLDED_LOG_CHARS = 16 * 1024;
 
 export class Engine {
   private readonly store: RunStore;
@@ -42,8 +45,13 @@ export class Engine {
   private readonly onError: (error: unknown, context: string) => void;
   private readonly queue = new KeyedQueue();
   /** `drive` advances of one run that queue up together are stored as one append. */
-  private readonly driven = new GroupCommit<Incoming | null, RunState | null>(this.queue, (runId, incomings) =>
-    this.advanceNow(runId, combine(incomings), "drive"),
+  private readonly driven = new GroupCommit<Submission, RunState | null>(this.queue, (runId, items) =>
+    this.advanceNow(
+      runId,
+      combine(items.map((i) => i.incoming)),
+      "drive",
+      items.flatMap((i) => (i.logs ? [i.logs] : [])),
+    ),
   );
   /** Unfinished runs, in creation order. */
   private readonly active = new Map<string, RunState>();
@@ -278,20 +286,31 @@ export class Engine {
     return true;
   }
 
-  attemptFinished(
+  /**
+   * Records an attempt's result. `chunks`, its last output sent with it
+   * (protocol 3), are stored in the same append when they are small; larger
+   * ones first, on their own, rather than copied into the append's document.
+   */
+  async attemptFinished(
     agentId: string,
     ref: AttemptRef,
     result: { outcome: AttemptOutcome; exitCode: number | null; reason: string | null },
+    chunks: readonly LogChunk[] = [],
   ): Promise<boolean> {
-    return this.report(agentId, ref, (s) => {
+    if (chunks.reduce((n, c) => n + c.data.length, 0) > FOLDED_LOG_CHARS) {
+      if (!(await this.attemptLogs(agentId, ref, chunks))) return false;
+      chunks = [];
+    }
+    const events = (s: StageState): RunEventBody[] | null => {
       const finished = { type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } } as const;
       if (s.phase === "running") return [finished];
       if (s.phase !== "leased") return null;
       // A result implies the start (protocol 3: an agent whose stage ends
       // within moments reports only the result), except a cancellation,
       // which may have come before the command ever ran.
-      return result.outcome === "cancelled" ? [finished] : [{ type: "attempt.started", data: { ...ref, agentId } } as const, finished];
-    });
+      return result.outcome === "cancelled" ? [finished] : [{ type: "attempt.started", data: { ...ref, agentId } }, finished];
+    };
+    return this.report(agentId, ref, events, 0, chunks);
   }
 
   /**
@@ -332,9 +351,11 @@ export class Engine {
     ref: AttemptRef,
     events: (s: StageState) => RunEventBody[] | null,
     lingerMs = 0,
+    chunks: readonly LogChunk[] = [],
   ): Promise<boolean> {
     const report = agentReport(agentId, ref, events);
-    await this.driven.submit(ref.runId, report.incoming, { lingerMs });
+    const logs = chunks.length > 0 ? { logs: { ref, chunks }, accepted: () => report.accepted() } : undefined;
+    await this.driven.submit(ref.runId, { incoming: report.incoming, logs }, { lingerMs });
     if (report.accepted()) this.dispatcher.leases.renew(agentId, ref);
     return report.accepted();
   }
@@ -350,14 +371,19 @@ export class Engine {
    * another are one group commit: one decide, one append.
    */
   private advance(runId: string, incoming: Incoming | null, mode: "drive" | "external" | "claim" = "drive"): Promise<RunState | null> {
-    if (mode === "drive") return this.driven.submit(runId, incoming);
+    if (mode === "drive") return this.driven.submit(runId, { incoming });
     return this.queue.run(runId, () => this.advanceNow(runId, incoming, mode));
   }
 
-  private async advanceNow(runId: string, incoming: Incoming | null, mode: "drive" | "external" | "claim"): Promise<RunState | null> {
+  private async advanceNow(
+    runId: string,
+    incoming: Incoming | null,
+    mode: "drive" | "external" | "claim",
+    logs: NonNullable<Submission["logs"]>[] = [],
+  ): Promise<RunState | null> {
     for (let tries = 0; ; tries++) {
       try {
-        return await this.advanceOnce(runId, incoming, mode);
+        return await this.advanceOnce(runId, incoming, mode, logs);
       } catch (error) {
         if (error instanceof OwnershipLostError) {
           this.disown(runId);
@@ -374,6 +400,7 @@ export class Engine {
     runId: string,
     incoming: Incoming | null,
     mode: "drive" | "external" | "claim",
+    logs: readonly NonNullable<Submission["logs"]>[],
   ): Promise<RunState | null> {
     const owned = this.active.get(runId);
     if (!owned && mode === "drive") return null;
@@ -395,7 +422,9 @@ export class Engine {
     this.dispatcher.releaseEnded(state, batch);
     const { placed } = await this.dispatcher.leaseReady(working, batch);
     try {
-      if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim");
+      // The output of the results accepted in this computation of `incoming`.
+      const withLogs = logs.filter((l) => l.accepted()).map((l) => l.logs);
+      if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim", withLogs);
     } catch (error) {
       this.dispatcher.unplace(placed);
       throw error;
@@ -411,9 +440,10 @@ export class Engine {
     return state;
   }
 
-  private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode): Promise<RunState> {
+  private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode, logs: readonly AttemptLogs[] = []): Promise<RunState> {
     const at = this.now();
-    const next = await this.store.append(state, events, at, mode);
+    const next = await this.store.append(state, events, at, mode, logs);
+    for (const l of logs) this.observers.logs(l.ref, l.chunks);
     this.dispatcher.releaseEnded(state, events);
     this.observers.events(
       next,

@@ -6,9 +6,19 @@
  */
 import type { RunEventBody } from "../saga/events.js";
 import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
-import type { AttemptRef } from "./ports.js";
+import type { AttemptLogs, AttemptRef } from "./ports.js";
 
 export type Incoming = (s: RunState) => RunEventBody[] | null;
+
+/**
+ * What a group commit gathers: an incoming and, for an agent's result that
+ * came with the attempt's last output, those log chunks, stored in the same
+ * append if the result is accepted and not at all otherwise.
+ */
+export interface Submission {
+  incoming: Incoming | null;
+  logs?: { logs: AttemptLogs; accepted(): boolean };
+}
 
 /**
  * The incomings of one group commit as one: each computed from the state

@@ -22,10 +22,12 @@ export interface RunStore {
   create(runId: string, planned: Extract<RunEventBody, { type: "run.planned" }>, at: string): Promise<RunState>;
   /**
    * Appends events after `state.seq` and updates the projections, in one
-   * transaction, and notifies other processes. Throws ConcurrentAppendError
+   * transaction, with `logs` (the last output of attempts whose results are
+   * among the events: stored with them, or not at all), and notifies other
+   * processes. Throws ConcurrentAppendError
    * when another writer got there first, OwnershipLostError when fenced out.
    */
-  append(state: RunState, events: readonly RunEventBody[], at: string, mode?: AppendMode): Promise<RunState>;
+  append(state: RunState, events: readonly RunEventBody[], at: string, mode?: AppendMode, logs?: readonly AttemptLogs[]): Promise<RunState>;
   load(runId: string): Promise<RunState | null>;
   /** Claims unfinished runs nobody owns (or whose owner stopped renewing); returns their ids, oldest first. */
   claimRuns(): Promise<string[]>;
@@ -66,6 +68,12 @@ export interface AttemptRef {
 export interface LogChunk {
   seq: number;
   data: string;
+}
+
+/** Log chunks of one attempt. */
+export interface AttemptLogs {
+  ref: AttemptRef;
+  chunks: readonly LogChunk[];
 }
 
 /** One stage attempt as an agent receives it. */

@@ -220,22 +220,20 @@ export class AgentServer {
         writeMessage(call, { ack: { ...refusedAck(ref), refused: `unknown outcome ${outcome}` } });
         return;
       }
-      // Protocol 3: the attempt's last chunks come with its result, stored first.
+      // Protocol 3: the attempt's last chunks come with its result, stored with it.
       const chunks = message.finished.logs ?? [];
-      let through = 0;
-      if (chunks.length > 0) {
-        countLogs(chunks);
-        if (!(await engine.attemptLogs(agentId, ref, chunks))) {
-          writeMessage(call, { ack: refusedAck(ref) });
-          return;
-        }
-        through = chunks.reduce((max, c) => Math.max(max, c.seq), 0);
-      }
-      const ok = await engine.attemptFinished(agentId, ref, {
-        outcome,
-        exitCode: message.finished.exitCode < 0 ? null : message.finished.exitCode,
-        reason: message.finished.reason || null,
-      });
+      if (chunks.length > 0) countLogs(chunks);
+      const through = chunks.reduce((max, c) => Math.max(max, c.seq), 0);
+      const ok = await engine.attemptFinished(
+        agentId,
+        ref,
+        {
+          outcome,
+          exitCode: message.finished.exitCode < 0 ? null : message.finished.exitCode,
+          reason: message.finished.reason || null,
+        },
+        chunks,
+      );
       if (ok) this.forget(ref);
       writeMessage(call, { ack: ok ? { ref: refMessage(ref), logsThrough: through, finished: true, refused: "" } : refusedAck(ref) });
     }

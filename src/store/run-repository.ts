@@ -4,7 +4,7 @@
  * step, in the same transaction.
  */
 import type { Database, Queryable } from "./database.js";
-import type { AppendMode, AttemptRef, LogChunk, RunStore } from "../engine/ports.js";
+import type { AppendMode, AttemptLogs, AttemptRef, LogChunk, RunStore } from "../engine/ports.js";
 import { ConcurrentAppendError, OwnershipLostError } from "../engine/ports.js";
 import type { RunEvent, RunEventBody } from "../saga/events.js";
 import { appendEvents, type AppendEventsParams } from "./sql/append-events.js";
@@ -48,7 +48,7 @@ export class RunRepository implements RunStore {
     return state;
   }
 
-  async append(state: RunState, events: readonly RunEventBody[], at: string, mode: AppendMode = "owner"): Promise<RunState> {
+  async append(state: RunState, events: readonly RunEventBody[], at: string, mode: AppendMode = "owner", logs: readonly AttemptLogs[] = []): Promise<RunState> {
     if (events.length === 0) return state;
     const recorded = events.map((body, i) => ({ ...body, seq: state.seq + i + 1, at }));
     const next = applyEvents(state, recorded);
@@ -67,6 +67,7 @@ export class RunRepository implements RunStore {
         stages: [...touched].map((id) => stageRow(positions.indexOf(id), next, next.stages.get(id)!)),
         run: { status: runStatus(next), conclusion: next.conclusion, lastSeq: next.seq, startedAt: next.startedAt, finishedAt: next.finishedAt },
         notify: { channel: CHANNEL, payload: `${state.id} ${next.seq} ${this.owner}` },
+        logs: logs.flatMap((l) => l.chunks.map((c) => ({ stage_id: l.ref.stageId, attempt: l.ref.attempt, seq: c.seq, data: c.data }))),
       });
       if (!written) throw new OwnershipLostError(state.id);
     } catch (error) {

@@ -2,7 +2,8 @@
  * The run store's append against real databases: the unique (run, seq) is
  * the guard between two writers deciding from the same state, the ownership
  * fence keeps a writer that lost its runs out, and every append notifies the
- * other processes. (src/store/sql/append-events.ts, migrations/0008.)
+ * other processes; log chunks that come with an append share its fate.
+ * (src/store/sql/append-events.ts, migrations/0008.)
  */
 import { expect, it } from "vitest";
 import { ConcurrentAppendError, OwnershipLostError } from "../../src/engine/ports.js";
@@ -55,6 +56,25 @@ describeEachStore("run store appends", (store) => {
     const cancelled = await first.append(created, [{ type: "run.cancel_requested", data: { reason: "from elsewhere" } }], at(), "external");
     expect(cancelled.seq).toBe(2);
     expect((await db.query<{ owner: string }>("select owner from runs where id = $1", ["run-2"])).rows).toEqual([{ owner: "second" }]);
+  });
+
+  it("stores the log chunks that come with an append, and none when the fence refuses it", async () => {
+    const db = await store.openMigrated();
+    const owner = new RunRepository(db, { owner: "owner", ownershipMs: 1 });
+    const created = await owner.create("run-4", { type: "run.planned", data: planned }, at());
+    const ref = { runId: "run-4", stageId: "build", attempt: 1 };
+    const chunks = [
+      { seq: 1, data: "$ make\n" },
+      { seq: 2, data: "ünïcode ✓\n" },
+    ];
+    const next = await owner.append(created, [{ type: "stage.queued", data: { stageId: "build", attempt: 1 } }], at(), "owner", [{ ref, chunks }]);
+    const stored = await db.query<{ seq: number; data: string }>("select seq, data from log_chunks where run_id = $1 order by seq", ["run-4"]);
+    expect(stored.rows).toEqual(chunks);
+    await new Promise((r) => setTimeout(r, 20));
+    await new RunRepository(db, { owner: "other" }).claimRuns();
+    const late = { ref, chunks: [{ seq: 3, data: "after the fence\n" }] };
+    await expect(owner.append(next, [{ type: "run.cancel_requested", data: { reason: "x" } }], at(), "owner", [late])).rejects.toBeInstanceOf(OwnershipLostError);
+    expect((await db.query("select seq from log_chunks where run_id = $1", ["run-4"])).rows).toHaveLength(2);
   });
 
   it("tells the other processes of every append, and not the writer itself", async () => {

@@ -1,6 +1,6 @@
 /**
- * Appends a run's events, upserts the stages they touched and updates the
- * run row, in one statement (one round trip, atomic without a transaction):
+ * Appends a run's events, upserts the stages they touched, stores the log
+ * chunks that came with them and updates the run row, in one statement (one round trip, atomic without a transaction):
  * a call of hodei_append_events (migrations/0008_append_events_function.sql),
  * which keeps its plan for the session. Its fence decides whether the writer
  * may write at all:
@@ -34,9 +34,10 @@ export interface AppendEventsParams {
   }[];
   run: { status: string; conclusion: string | null; lastSeq: number; startedAt: string | null; finishedAt: string | null };
   notify: { channel: string; payload: string };
+  logs: { stage_id: string; attempt: number; seq: number; data: string }[];
 }
 
-const SQL = `select hodei_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) as written`;
+const SQL = `select hodei_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) as written`;
 
 /** Returns false when the fence refused the write. */
 export async function appendEvents(db: Queryable, p: AppendEventsParams): Promise<boolean> {
@@ -54,6 +55,7 @@ export async function appendEvents(db: Queryable, p: AppendEventsParams): Promis
     p.run.finishedAt,
     p.notify.channel,
     p.notify.payload,
+    JSON.stringify(p.logs),
   ]);
   return rows[0]?.written === true;
 }
