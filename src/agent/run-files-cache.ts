@@ -14,13 +14,17 @@
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { copyTree } from "./copy-tree.js";
+import { copyListedTreeSync, copyTree, listTree, type TreeEntry } from "./copy-tree.js";
 
 const PREFIX = "hodei-agent-files-";
+/** A run's files up to this many entries are listed once and copied with synchronous calls. */
+const LISTED_TREE_ENTRIES = 64;
 
 interface Entry {
   dir: string;
   ready: Promise<void>;
+  /** The files listed once fetched, if they are few; null: copied with copyTree. */
+  listed: TreeEntry[] | null;
   lastUsed: number;
   users: number;
 }
@@ -58,10 +62,11 @@ export class RunFilesCache {
     if (!entry) {
       // A directory of its own per entry: a dropped entry's removal can never hit a newer one.
       const dir = path.join(root, `${++this.made}`);
-      const created: Entry = { dir, lastUsed: Date.now(), users: 0, ready: Promise.resolve() };
+      const created: Entry = { dir, lastUsed: Date.now(), users: 0, ready: Promise.resolve(), listed: null };
       created.ready = (async () => {
         await mkdir(dir, { mode: 0o700 });
         await fetch(dir);
+        created.listed = await listTree(dir, LISTED_TREE_ENTRIES);
       })();
       created.ready.catch(() => {
         if (this.entries.get(runId) === created) this.entries.delete(runId);
@@ -74,7 +79,8 @@ export class RunFilesCache {
     entry.lastUsed = Date.now();
     try {
       await entry.ready;
-      await copyTree(entry.dir, into);
+      if (entry.listed) copyListedTreeSync(entry.dir, entry.listed, into);
+      else await copyTree(entry.dir, into);
     } finally {
       entry.users--;
       this.evict();

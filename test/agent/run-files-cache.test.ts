@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, write
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { copyTree } from "../../src/agent/copy-tree.js";
+import { copyListedTreeSync, copyTree, listTree } from "../../src/agent/copy-tree.js";
 import { RunFilesCache } from "../../src/agent/run-files-cache.js";
 import { tempDir } from "../helpers/databases.js";
 
@@ -93,22 +93,62 @@ describe("RunFilesCache", () => {
   });
 });
 
-describe("copyTree", () => {
+const copies: [string, (from: string, to: string) => Promise<void>][] = [
+  ["copyTree", copyTree],
+  [
+    "copyListedTreeSync",
+    async (from, to) => {
+      const listed = await listTree(from, 64);
+      if (!listed) throw new Error("the tree was not listed");
+      copyListedTreeSync(from, listed, to);
+    },
+  ],
+];
+
+describe.each(copies)("%s", (_name, copy) => {
   it("copies files with their modes and times, directories and symbolic links", async () => {
     const from = await tempDir("hodei-tree-");
     await mkdir(path.join(from, "bin"), { mode: 0o750 });
     await writeFile(path.join(from, "bin", "run.sh"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
     await writeFile(path.join(from, "data.txt"), "data\n", { mode: 0o600 });
     await utimes(path.join(from, "data.txt"), new Date("2020-01-02T03:04:05Z"), new Date("2020-01-02T03:04:05Z"));
+    await utimes(path.join(from, "bin"), new Date("2021-01-02T03:04:05Z"), new Date("2021-01-02T03:04:05Z"));
     await symlink("bin/run.sh", path.join(from, "link"));
     const to = await tempDir("hodei-tree-");
-    await copyTree(from, to);
+    await copy(from, to);
     expect((await stat(path.join(to, "bin"))).mode & 0o777).toBe(0o750);
+    expect((await stat(path.join(to, "bin"))).mtime.toISOString()).toBe("2021-01-02T03:04:05.000Z");
     expect((await stat(path.join(to, "bin", "run.sh"))).mode & 0o777).toBe(0o755);
     expect((await stat(path.join(to, "data.txt"))).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(to, "data.txt"))).mtime.toISOString()).toBe("2020-01-02T03:04:05.000Z");
     expect((await lstat(path.join(to, "link"))).isSymbolicLink()).toBe(true);
     expect(await readlink(path.join(to, "link"))).toBe("bin/run.sh");
     expect(await readFile(path.join(to, "bin", "run.sh"), "utf8")).toBe("#!/bin/sh\necho hi\n");
+  });
+});
+
+describe("listTree", () => {
+  it("lists directories before what they hold, and gives up past its limit", async () => {
+    const root = await tempDir("hodei-tree-");
+    await mkdir(path.join(root, "a", "b"), { recursive: true });
+    await writeFile(path.join(root, "a", "b", "f"), "x");
+    expect((await listTree(root, 3))?.map((e) => [e.path, e.kind])).toEqual([
+      ["a", "dir"],
+      [path.join("a", "b"), "dir"],
+      [path.join("a", "b", "f"), "file"],
+    ]);
+    expect(await listTree(root, 2)).toBeNull();
+  });
+
+  it("a run's files past the listing limit are still copied whole (by copyTree)", async () => {
+    const cache = new RunFilesCache({ parent: await tempDir("hodei-cache-") });
+    const many = async (dir: string) => {
+      for (let i = 0; i < 100; i++) await writeFile(path.join(dir, `f${i}`), `${i}\n`);
+    };
+    const ws = await tempDir("hodei-ws-");
+    await cache.fill("run-many", ws, many);
+    expect((await readdir(ws)).length).toBe(100);
+    expect(await readFile(path.join(ws, "f99"), "utf8")).toBe("99\n");
+    await cache.dispose();
   });
 });
