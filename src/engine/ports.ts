@@ -33,7 +33,11 @@ export interface RunStore {
   claimRuns(): Promise<string[]>;
   /** Renews this process's ownership; returns the runs it still owns with their last seq. */
   renewOwnership(): Promise<{ runId: string; lastSeq: number }[]>;
-  /** Calls `listener` with the run id whenever another writer appends to a run (a latency hint only). */
+  /**
+   * Calls `listener` with the run id whenever another process appends to a
+   * run it does not own, or claims it (a latency hint only: its owner learns
+   * of it at its next append anyway).
+   */
   watchRuns(listener: (runId: string) => void): Promise<() => Promise<void>>;
   appendLogs(ref: AttemptRef, chunks: readonly LogChunk[]): Promise<void>;
 }

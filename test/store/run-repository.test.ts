@@ -77,21 +77,33 @@ describeEachStore("run store appends", (store) => {
     expect((await db.query("select seq from log_chunks where run_id = $1", ["run-4"])).rows).toHaveLength(2);
   });
 
-  it("tells the other processes of every append, and not the writer itself", async () => {
+  it("tells the other processes of an append to a run its writer does not own and of a claim, not of an owner's own appends", async () => {
     const db = await store.openMigrated();
-    const writer = new RunRepository(db, { owner: "writer" });
-    const watcher = new RunRepository(db, { owner: "watcher" });
-    const seenByWatcher: string[] = [];
-    const seenByWriter: string[] = [];
-    const stopWatcher = await watcher.watchRuns((id) => seenByWatcher.push(id));
-    const stopWriter = await writer.watchRuns((id) => seenByWriter.push(id));
-    const created = await writer.create("run-3", { type: "run.planned", data: planned }, at());
-    await writer.append(created, [{ type: "stage.queued", data: { stageId: "build", attempt: 1 } }], at());
-    const deadline = Date.now() + 5_000;
-    while (seenByWatcher.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(seenByWatcher).toEqual(["run-3"]);
-    expect(seenByWriter).toEqual([]);
-    await stopWatcher();
-    await stopWriter();
+    const owner = new RunRepository(db, { owner: "owner", ownershipMs: 300 });
+    const other = new RunRepository(db, { owner: "other" });
+    const heardByOwner: string[] = [];
+    const heardByOther: string[] = [];
+    const stopOwner = await owner.watchRuns((id) => heardByOwner.push(id));
+    const stopOther = await other.watchRuns((id) => heardByOther.push(id));
+    const hear = async (heard: string[], count: number) => {
+      const deadline = Date.now() + 5_000;
+      while (heard.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    const created = await owner.create("run-3", { type: "run.planned", data: planned }, at());
+    const queued = await owner.append(created, [{ type: "stage.queued", data: { stageId: "build", attempt: 1 } }], at());
+    await other.append(queued, [{ type: "run.cancel_requested", data: { reason: "from the API of another process" } }], at(), "external");
+    await hear(heardByOwner, 1);
+    expect(heardByOwner).toEqual(["run-3"]);
+    // The owner's own append before it reached no one (the other process would have heard it first).
+    expect(heardByOther).toEqual([]);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await other.claimRuns()).toEqual(["run-3"]);
+    const reloaded = (await other.load("run-3"))!;
+    await other.append(reloaded, [{ type: "run.cancel_requested", data: { reason: "again, as its new owner" } }], at(), "claim");
+    await hear(heardByOwner, 2);
+    expect(heardByOwner).toEqual(["run-3", "run-3"]);
+    expect(heardByOther).toEqual([]);
+    await stopOwner();
+    await stopOther();
   });
 });

@@ -11,7 +11,10 @@
 -- cancel from another process); `claim`: when nobody owns the run, its owner
 -- lapsed, or it is completed. Returns false, having written nothing, when the
 -- fence refuses. A second writer deciding from the same state fails on
--- run_events' primary key (SQLSTATE 23505). Notifies `p_channel` on success.
+-- run_events' primary key (SQLSTATE 23505). Notifies `p_channel` when a
+-- process appended to a run it does not own (`external`) or took it over
+-- (`claim`): what its owner, or its previous one, must hear of. An owner's own
+-- appends concern no other process, and a NOTIFY wakes every listener.
 create or replace function hodei_append_events(
   p_run_id text,
   p_mode text,
@@ -31,7 +34,7 @@ create or replace function hodei_append_events(
 language plpgsql
 as $fn$
 declare
-  notified text;
+  appended_to text;
 begin
   with fence as (
     select id from runs
@@ -67,7 +70,10 @@ begin
          owner = case when p_mode = 'claim' then p_owner else owner end,
          owner_expires_at = case when p_mode = 'claim' then now() + make_interval(secs => p_ownership_seconds) else owner_expires_at end
    where id in (select id from fence)
-  returning pg_notify(p_channel, p_payload)::text into notified;
+  returning id into appended_to;
+  if found and p_mode <> 'owner' then
+    perform pg_notify(p_channel, p_payload);
+  end if;
   return found;
 end
 $fn$;
