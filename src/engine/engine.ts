@@ -15,7 +15,7 @@ import { RunNotFoundError, type EngineListener, type EngineOptions } from "./eng
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
 import { GroupCommit } from "./group-commit.js";
-import { agentReport, combine, leaseExpiry, provisioningLoss, type Incoming, type Submission } from "./incoming.js";
+import { agentReport, combine, leaseExpiry, provisioningLoss, resultReport, startReport, type Incoming, type Submission } from "./incoming.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -271,12 +271,7 @@ export class Engine {
    * start's time is then that much late at most.
    */
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
-    return this.report(
-      agentId,
-      ref,
-      (s) => (s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null),
-      STARTED_LINGER_MS,
-    );
+    return this.report(agentId, ref, startReport(ref, agentId), STARTED_LINGER_MS);
   }
 
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
@@ -301,16 +296,7 @@ export class Engine {
       if (!(await this.attemptLogs(agentId, ref, chunks))) return false;
       chunks = [];
     }
-    const events = (s: StageState): RunEventBody[] | null => {
-      const finished = { type: "attempt.finished", data: { stageId: ref.stageId, attempt: ref.attempt, ...result } } as const;
-      if (s.phase === "running") return [finished];
-      if (s.phase !== "leased") return null;
-      // A result implies the start (protocol 3: an agent whose stage ends
-      // within moments reports only the result), except a cancellation,
-      // which may have come before the command ever ran.
-      return result.outcome === "cancelled" ? [finished] : [{ type: "attempt.started", data: { ...ref, agentId } }, finished];
-    };
-    return this.report(agentId, ref, events, 0, chunks);
+    return this.report(agentId, ref, resultReport(ref, agentId, result), 0, chunks);
   }
 
   /**

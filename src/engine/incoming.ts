@@ -4,7 +4,7 @@
  * engine recomputes them after a concurrent append, and a group commit
  * combines several into one.
  */
-import type { RunEventBody } from "../saga/events.js";
+import type { AttemptOutcome, RunEventBody } from "../saga/events.js";
 import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
 import type { AttemptLogs, AttemptRef } from "./ports.js";
 
@@ -61,6 +61,29 @@ export function agentReport(
     return out;
   };
   return { incoming, accepted: () => accepted };
+}
+
+/** An agent's start report: the attempt's `started`, once. */
+export function startReport(ref: AttemptRef, agentId: string): (s: StageState) => RunEventBody[] | null {
+  return (s) => (s.phase === "leased" ? [{ type: "attempt.started", data: { ...ref, agentId } }] : s.phase === "running" ? [] : null);
+}
+
+/**
+ * An agent's result. It implies the start (protocol 3: an agent whose stage
+ * ends within moments reports only the result), except a cancellation, which
+ * may have come before the command ever ran.
+ */
+export function resultReport(
+  ref: AttemptRef,
+  agentId: string,
+  result: { outcome: AttemptOutcome; exitCode: number | null; reason: string | null },
+): (s: StageState) => RunEventBody[] | null {
+  return (s) => {
+    const finished: RunEventBody = { type: "attempt.finished", data: { ...stageAttempt(ref), ...result } };
+    if (s.phase === "running") return [finished];
+    if (s.phase !== "leased") return null;
+    return result.outcome === "cancelled" ? [finished] : [{ type: "attempt.started", data: { ...ref, agentId } }, finished];
+  };
 }
 
 /**
