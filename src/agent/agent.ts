@@ -307,22 +307,26 @@ export class Agent {
     });
     const maxUnacked = this.maxUnacked;
     const afterResult: (() => Promise<void>)[] = [];
-    const result: StageResult = await runAttempt(assignment, {
-      client: () => this.connected(),
-      metadata: () => this.metadata(),
-      output: (text) => batcher.push(text),
-      signal: attempt.abort.signal,
-      files: this.files,
-      shells: this.shells,
-      afterResult: (task) => afterResult.push(task),
-      gate: {
-        get open() {
-          return attempt.unackedBytes < maxUnacked || attempt.abort.signal.aborted;
+    let result: StageResult;
+    try {
+      result = await runAttempt(assignment, {
+        client: () => this.connected(),
+        metadata: () => this.metadata(),
+        output: (text) => batcher.push(text),
+        signal: attempt.abort.signal,
+        files: this.files,
+        shells: this.shells,
+        afterResult: (task) => afterResult.push(task),
+        gate: {
+          get open() {
+            return attempt.unackedBytes < maxUnacked || attempt.abort.signal.aborted;
+          },
+          whenOpen: () => new Promise<void>((resolve) => attempt.wakers.push(resolve)),
         },
-        whenOpen: () => new Promise<void>((resolve) => attempt.wakers.push(resolve)),
-      },
-    });
-    clearTimeout(startReport);
+      });
+    } finally {
+      clearTimeout(startReport);
+    }
     const tail = batcher.take();
     this.report(attempt, {
       finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "", logs: tail ? [tail] : [] },
