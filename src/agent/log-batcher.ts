@@ -5,9 +5,9 @@
  * (`firstMaxAgeMs`: 0 by default; the agent's FIRST_OUTPUT_DELAY_MS, so a
  * stage that ends sooner sends its output with its result), so whoever
  * watches sees it without the batch age added; only what follows is batched,
- * and a stage printing at full speed costs one message more. Sequence numbers let the
- * server drop a chunk it already stored when the agent re-sends after a
- * reconnect.
+ * and a stage printing at full speed costs one message more. Sequence
+ * numbers let the server drop a chunk it already stored when the agent
+ * re-sends after a reconnect.
  */
 /**
  * The default batch size. A stage printing at full speed fills a batch long

@@ -15,7 +15,8 @@ import { RunNotFoundError, type EngineListener, type EngineOptions } from "./eng
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
 import { GroupCommit } from "./group-commit.js";
-import { agentReport, combine, leaseExpiry, provisioningLoss, resultReport, startReport, type Incoming, type Submission } from "./incoming.js";
+import * as incomings from "./incoming.js";
+import type { Incoming, Submission } from "./incoming.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -48,7 +49,7 @@ export class Engine {
   private readonly driven = new GroupCommit<Submission, RunState | null>(this.queue, (runId, items) =>
     this.advanceNow(
       runId,
-      combine(items.map((i) => i.incoming)),
+      incomings.combine(items.map((i) => i.incoming)),
       "drive",
       items.flatMap((i) => (i.logs ? [i.logs] : [])),
     ),
@@ -173,11 +174,7 @@ export class Engine {
 
   /** Requests cancellation; the run's owner (this process or another) kills its running attempts. */
   async cancelRun(runId: string, reason: string): Promise<boolean> {
-    const state = await this.advance(
-      runId,
-      (s) => (s.conclusion || s.cancelRequested ? null : [{ type: "run.cancel_requested", data: { reason } }]),
-      "external",
-    );
+    const state = await this.advance(runId, incomings.cancelRequest(reason), "external");
     if (!state) return false;
     if (this.active.has(runId)) this.cancelAttempts(state);
     return true;
@@ -190,17 +187,10 @@ export class Engine {
    * has completed, was approved already, needs no approval or is of another head.
    */
   async approveRun(runId: string, approval: { by: string; sha: string }): Promise<"approved" | "not_waiting"> {
-    let approved = false;
-    const state = await this.advance(
-      runId,
-      (s) => {
-        approved = s.conclusion === null && s.approvedBy === null && s.meta.sha === approval.sha && [...s.stages.values()].some((st) => st.needsApproval);
-        return approved ? [{ type: "run.approved", data: approval }] : null;
-      },
-      "external",
-    );
+    const request = incomings.approvalOf(approval);
+    const state = await this.advance(runId, request.incoming, "external");
     if (!state) throw new RunNotFoundError(runId);
-    return approved ? "approved" : "not_waiting";
+    return request.approved() ? "approved" : "not_waiting";
   }
 
   private cancelAttempts(state: RunState): void {
@@ -263,15 +253,13 @@ export class Engine {
     this.dispatcher.leases.renewRunning(agentId, running);
   }
   /**
-   * Records that the attempt's command started (an agent of protocol 3 says so
-   * only for a stage still running after its STARTED_REPORT_DELAY_MS: a
-   * result implies the start). The append lingers up to
-   * STARTED_LINGER_MS for the attempt's next report, so a stage that ends
-   * that soon is one append (started and finished) rather than two; the
-   * start's time is then that much late at most.
+   * Records that the attempt's command started (protocol 3 agents say so only
+   * for a stage still running after STARTED_REPORT_DELAY_MS). The append
+   * lingers up to STARTED_LINGER_MS for the attempt's next report, so the
+   * start's time is that much late at most.
    */
   attemptStarted(agentId: string, ref: AttemptRef): Promise<boolean> {
-    return this.report(agentId, ref, startReport(ref, agentId), STARTED_LINGER_MS);
+    return this.report(agentId, ref, incomings.startReport(ref, agentId), STARTED_LINGER_MS);
   }
 
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
@@ -296,7 +284,7 @@ export class Engine {
       if (!(await this.attemptLogs(agentId, ref, chunks))) return false;
       chunks = [];
     }
-    return this.report(agentId, ref, resultReport(ref, agentId, result), 0, chunks);
+    return this.report(agentId, ref, incomings.resultReport(ref, agentId, result), 0, chunks);
   }
 
   /**
@@ -307,7 +295,7 @@ export class Engine {
    * the history says who gave it up. False if the attempt is no longer current.
    */
   async provisioningFailed(ref: AttemptRef, provider: string, reason: string): Promise<boolean> {
-    const loss = provisioningLoss(ref, provider, reason);
+    const loss = incomings.provisioningLoss(ref, provider, reason);
     await this.advance(ref.runId, loss.incoming);
     return loss.ended();
   }
@@ -339,7 +327,7 @@ export class Engine {
     lingerMs = 0,
     chunks: readonly LogChunk[] = [],
   ): Promise<boolean> {
-    const report = agentReport(agentId, ref, events);
+    const report = incomings.agentReport(agentId, ref, events);
     const logs = chunks.length > 0 ? { logs: { ref, chunks }, accepted: () => report.accepted() } : undefined;
     await this.driven.submit(ref.runId, { incoming: report.incoming, logs }, { lingerMs });
     if (report.accepted()) this.dispatcher.leases.renew(agentId, ref);
@@ -444,7 +432,7 @@ export class Engine {
     for (const lease of this.dispatcher.leases.takeExpired()) {
       this.dispatcher.pool.release(lease.agentId, lease.ref);
       try {
-        await this.advance(lease.ref.runId, leaseExpiry(lease.ref));
+        await this.advance(lease.ref.runId, incomings.leaseExpiry(lease.ref));
       } catch (error) {
         this.onError(error, "expiring a lease");
       }

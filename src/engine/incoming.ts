@@ -44,6 +44,21 @@ export function stageAttempt(ref: AttemptRef): { stageId: string; attempt: numbe
   return { stageId: ref.stageId, attempt: ref.attempt };
 }
 
+/** A cancellation, unless the run has completed or one was asked for already. */
+export function cancelRequest(reason: string): Incoming {
+  return (s) => (s.conclusion || s.cancelRequested ? null : [{ type: "run.cancel_requested", data: { reason } }]);
+}
+
+/** Approval of the run's head (SPEC 6), only while the run waits for it; `approved()` says whether it did. */
+export function approvalOf(approval: { by: string; sha: string }): { incoming: Incoming; approved(): boolean } {
+  let approved = false;
+  const incoming: Incoming = (s) => {
+    approved = s.conclusion === null && s.approvedBy === null && s.meta.sha === approval.sha && [...s.stages.values()].some((st) => st.needsApproval);
+    return approved ? [{ type: "run.approved", data: approval }] : null;
+  };
+  return { incoming, approved: () => approved };
+}
+
 /** An agent's report on an attempt: `events` of its stage, only while the attempt is current and the agent's. */
 export function agentReport(
   agentId: string,

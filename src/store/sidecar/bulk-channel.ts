@@ -67,12 +67,13 @@ export function sendBulk(
  * order to the requests that claim them.
  */
 export class BulkReader {
+  /** Frames no request has claimed yet. */
   private readonly frames: Buffer[] = [];
-  private readonly claims: ((frame: Buffer) => void)[] = [];
+  /** Requests waiting for frames not yet arrived, in claim order. */
+  private readonly claims: { resolve(frame: Buffer): void; reject(err: Error): void }[] = [];
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failure: BulkFrameError | undefined;
-  private readonly failed: ((err: Error) => void)[] = [];
 
   constructor(input: Readable) {
     input.on("data", (chunk: Buffer) => this.receive(chunk));
@@ -102,10 +103,7 @@ export class BulkReader {
     const ready = this.frames.shift();
     if (ready) return Promise.resolve(ready);
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.claims.push(resolve);
-      this.failed.push(reject);
-    });
+    return new Promise((resolve, reject) => this.claims.push({ resolve, reject }));
   }
 
   private receive(chunk: Buffer): void {
@@ -133,14 +131,12 @@ export class BulkReader {
 
   private deliver(frame: Buffer): void {
     const claim = this.claims.shift();
-    this.failed.shift();
-    if (claim) claim(frame);
+    if (claim) claim.resolve(frame);
     else this.frames.push(frame);
   }
 
   private fail(message: string): void {
     this.failure ??= new BulkFrameError(message, this.claims.length);
-    this.claims.length = 0;
-    for (const reject of this.failed.splice(0)) reject(this.failure);
+    for (const claim of this.claims.splice(0)) claim.reject(this.failure);
   }
 }
