@@ -1,22 +1,19 @@
 /**
- * Runs a stage's commands, one `sh -e -c` each, in their own process group so
- * that cancel and timeout kill the whole tree, background children included
- * (SPEC 7). Output of stdout and stderr goes to `onOutput` in arrival order,
- * with the stage's secrets masked.
+ * Runs a stage's commands, each in its own `sh` with `-e`, in their own
+ * process group so that cancel and timeout kill the whole tree, background
+ * children included (SPEC 7). Output of stdout and stderr goes to `onOutput`
+ * in arrival order, with the stage's secrets masked.
  *
- * Secrets reach the command through a launcher (`launcherScript`): a shell
- * that reads `export NAME='value'` lines from its stdin, a pipe from the
- * agent, and then execs the command. They are never in an argv, a file, or
- * the agent's own environment. A stage without secrets runs `sh -e -c`
- * directly, with stdin at end of file as before. With `shells`, a command
- * starts in a shell the agent started ahead of need (warm-shell.ts), which
- * gets the variables and secrets the same way, over its stdin.
+ * The workspace, the variables and the secrets reach the command's shell as
+ * a script on its stdin (warm-shell.ts): secrets are never in an argv, a
+ * file, or the agent's own environment. With `shells`, a command starts in a
+ * shell the agent started ahead of need.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { SecretMasker } from "./masker.js";
-import { warmScript, type WarmShells } from "./warm-shell.js";
+import { exportableName, stageScript, startStageShell, type WarmShells } from "./warm-shell.js";
 
 export type StageOutcome = "success" | "failure" | "timed_out" | "cancelled";
 
@@ -57,26 +54,20 @@ export interface OutputGate {
   whenOpen(): Promise<void>;
 }
 
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export class BadSecretNameError extends Error {
-  constructor(readonly secretName: string) {
-    super(`secret name ${JSON.stringify(secretName)} is not a valid environment variable name`);
-    this.name = "BadSecretNameError";
+/** A variable or secret whose name a shell cannot export (the pipeline schema allows none: an assignment from elsewhere). */
+export class BadVariableNameError extends Error {
+  constructor(
+    readonly kind: "secret" | "variable",
+    readonly variableName: string,
+  ) {
+    super(`${kind} name ${JSON.stringify(variableName)} is not a valid environment variable name`);
+    this.name = "BadVariableNameError";
   }
 }
 
-/** `$1` is the command; the secrets arrive on stdin as shell assignments. */
-export const launcherScript = 'eval "$(cat)" && exec /bin/sh -e -c "$1"';
-
-/** The launcher's stdin: one `export NAME='value'` per secret. */
-export function launcherInput(secrets: Readonly<Record<string, string>>): string {
-  let out = "";
-  for (const [name, value] of Object.entries(secrets)) {
-    if (!SECRET_NAME.test(name)) throw new BadSecretNameError(name);
-    out += `export ${name}='${value.replace(/'/g, "'\\''")}'\n`;
-  }
-  return out;
+function checkNames(options: StageProcessOptions): void {
+  for (const name of Object.keys(options.env)) if (!exportableName(name)) throw new BadVariableNameError("variable", name);
+  for (const name of Object.keys(options.secrets ?? {})) if (!exportableName(name)) throw new BadVariableNameError("secret", name);
 }
 
 export function baseEnvironment(host: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -92,49 +83,28 @@ export async function runStageProcess(options: StageProcessOptions): Promise<Sta
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   let exitCode: number | null = null;
   const secrets = Object.values(options.secrets ?? {});
-  let input: string;
   try {
-    input = launcherInput(options.secrets ?? {});
+    checkNames(options);
   } catch (error) {
-    if (error instanceof BadSecretNameError) return { outcome: "failure", exitCode: null, reason: error.message };
+    if (error instanceof BadVariableNameError) return { outcome: "failure", exitCode: null, reason: error.message };
     throw error;
   }
   for (const command of options.commands) {
     if (options.signal.aborted) return { outcome: "cancelled", exitCode: null, reason: reasonOf(options.signal) };
     options.onOutput(new SecretMasker(secrets).mask(`$ ${firstLine(command)}\n`));
-    const result = await runOne(command, input, options, deadline);
+    const result = await runOne(command, options, deadline);
     exitCode = result.exitCode;
     if (result.outcome !== "success") return result;
   }
   return { outcome: "success", exitCode: exitCode ?? 0, reason: null };
 }
 
-function runOne(command: string, input: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
+function runOne(command: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
   return new Promise((resolve) => {
     const secrets = Object.values(options.secrets ?? {});
-    const script = options.shells ? warmScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }) : null;
-    const warm = script === null ? null : (options.shells?.take() ?? null);
-    let child: ChildProcess;
-    if (warm) {
-      child = warm;
-      warm.stdin.end(script);
-    } else {
-      // Without secrets there is nothing to hand over: the command's shell
-      // directly, one process start instead of the launcher's three.
-      const argv = secrets.length > 0 ? ["-c", launcherScript, "hodei-stage", command] : ["-e", "-c", command];
-      child = spawn("/bin/sh", argv, {
-        cwd: options.cwd,
-        env: { ...baseEnvironment(), ...options.env },
-        stdio: [secrets.length > 0 ? "pipe" : "ignore", "pipe", "pipe"],
-        detached: true,
-      });
-      if (child.stdin) {
-        // The pipe closes once the launcher has read it; a launcher that died early must not crash the agent.
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(input);
-      }
-    }
-    // Both are pipes (stdio above); the types cannot tell from a computed stdio.
+    const child: ChildProcess = options.shells?.take() ?? startStageShell(baseEnvironment());
+    child.stdin?.end(stageScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }));
+    // Stage shells are started with piped stdio (startStageShell).
     const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable];
     const streams = [
       { pipe: stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
@@ -183,7 +153,7 @@ function runOne(command: string, input: string, options: StageProcessOptions, de
     child.on("error", (error) => {
       clearTimeout(timer);
       options.signal.removeEventListener("abort", onAbort);
-      resolve({ outcome: "failure", exitCode: null, reason: `could not start sh: ${error.message}` });
+      resolve({ outcome: "failure", exitCode: null, reason: `could not start /bin/sh: ${error.message}` });
     });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);

@@ -1,39 +1,45 @@
 /**
- * A shell started before it is needed. Starting a process from the agent
- * costs a fork of the agent's whole address space, which grows with the
- * agent's memory (a few milliseconds at its usual size, more on a busy
- * machine); a waiting `sh` moves that cost off the stage's path. The shell
- * reads a script from its stdin, a pipe from the agent, with builtins only,
- * then runs it: change to the workspace, export the stage's variables and
- * secrets, and exec the command's own `sh -e -c`. Like the launcher, nothing
- * of the stage is in an argv but the command, nor on disk.
+ * The shell a stage's command runs in: `sh -s`, which reads its script from
+ * its stdin, a pipe from the agent. The script changes to the workspace,
+ * exports the stage's variables and secrets, turns on `-e` and evaluates the
+ * command, so nothing of the stage is in an argv, a file, or the agent's own
+ * environment, and the command runs in the very process the agent started
+ * (one process start per command; `sh -s` reads its input in blocks, where a
+ * `read` loop takes one system call per byte). By the time the shell runs
+ * the command it has read the whole script, so the command's stdin is at end
+ * of file.
  *
- * Its own session from the start (detached), so the stage it becomes is a
- * process group that cancel and timeout can kill whole.
+ * Starting a process from the agent costs a fork of the agent's whole address
+ * space; `WarmShells` keeps one such shell started ahead of need, so that cost
+ * is off the stage's path. Each shell has its own session from the start
+ * (detached), so the stage it runs is a process group that cancel and timeout
+ * can kill whole.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 
-/** Reads stdin to its end (the last line may lack a newline) and evaluates it. */
-export const WARM_SHELL_SCRIPT = `script=''
-while IFS= read -r line || [ -n "$line" ]; do script="$script$line
-"; done
-eval "$script"`;
-
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A name `export` takes; others can only reach a stage through its process's environment. */
+export const exportableName = (name: string): boolean => NAME.test(name);
 
 export const shellQuote = (value: string): string => `'${value.replace(/'/g, "'\\''")}'`;
 
-/**
- * The script a warm shell runs for one command; null when a variable's name
- * cannot be exported by a shell (the stage then starts the usual way).
- */
-export function warmScript(command: string, cwd: string, variables: Readonly<Record<string, string>>): string | null {
+/** The script a stage shell runs for one command; every name in `variables` must be exportable. */
+export function stageScript(command: string, cwd: string, variables: Readonly<Record<string, string>>): string {
   let script = `cd ${shellQuote(cwd)} || exit 126\n`;
   for (const [name, value] of Object.entries(variables)) {
-    if (!NAME.test(name)) return null;
+    if (!exportableName(name)) throw new Error(`cannot export ${JSON.stringify(name)}`);
     script += `export ${name}=${shellQuote(value)}\n`;
   }
-  return `${script}exec /bin/sh -e -c ${shellQuote(command)}\n`;
+  return `${script}set -e\neval ${shellQuote(command)}\n`;
+}
+
+/** Starts a stage shell waiting for its script. */
+export function startStageShell(env: Record<string, string>): ChildProcessWithoutNullStreams {
+  const shell = spawn("/bin/sh", ["-s"], { cwd: "/", env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+  // A shell that died before reading its script must not crash the agent.
+  shell.stdin.on("error", () => undefined);
+  return shell;
 }
 
 export class WarmShells {
@@ -54,14 +60,8 @@ export class WarmShells {
   /** Starts the spare now (the agent does once connected, so the first stage finds one). */
   refill(): void {
     if (this.stopped || this.spare) return;
-    const shell = spawn("/bin/sh", ["-c", WARM_SHELL_SCRIPT, "hodei-stage"], {
-      cwd: "/",
-      env: this.environment(),
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
-    });
+    const shell = startStageShell(this.environment());
     shell.on("error", () => undefined);
-    shell.stdin.on("error", () => undefined);
     this.spare = shell;
   }
 

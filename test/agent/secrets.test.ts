@@ -1,7 +1,7 @@
 /**
  * SPEC 6 with real agent processes: a stage gets the secrets it lists in its
  * environment only, and no form of them reaches the stored log, the agent's
- * or launcher's argv or environment, or the disk.
+ * or the stage shell's argv or environment, or the disk.
  */
 import { randomBytes } from "node:crypto";
 import { afterEach, expect, it } from "vitest";
@@ -34,11 +34,13 @@ describeEachStore("secrets in stages", (store) => {
     await secrets.set("acme/widgets", "MULTI", multi);
 
     const leakChecks = [
-      // The stage's parent is the agent: the launcher exec'd into the stage's shell.
+      // The stage's parent is the agent: the stage runs in the shell the agent started.
       'grep -q "hodei" /proc/$PPID/cmdline && echo "parent is the agent"',
       'if grep -q -- "$TOKEN" /proc/$PPID/environ; then echo LEAK-agent-environ; fi',
       'if grep -q -- "$TOKEN" /proc/$PPID/cmdline; then echo LEAK-agent-cmdline; fi',
-      'if grep -q -- "$TOKEN" /proc/$$/cmdline; then echo LEAK-launcher-cmdline; fi',
+      'if grep -q -- "$TOKEN" /proc/$$/cmdline; then echo LEAK-shell-cmdline; fi',
+      // What the stage's shell was started with: the secrets came later, over its stdin.
+      'if grep -q -- "$TOKEN" /proc/$$/environ; then echo LEAK-shell-environ; fi',
       'if grep -rq -- "$TOKEN" . /tmp/hodei-ws-* 2>/dev/null; then echo LEAK-disk; fi',
       'echo "token length ${#TOKEN}"',
     ].join("\n");

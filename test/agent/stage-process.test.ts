@@ -68,6 +68,50 @@ describe("a stage without secrets", () => {
   });
 });
 
+describe("a stage's variables", () => {
+  it("reach the command in a warm shell, the stage's values over the host's", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/host-home" }));
+    shells.refill();
+    try {
+      const s = await stage(`env | grep -E '^(PLAIN|HOME)=' | sort`, new AbortController().signal, {
+        shells,
+        env: { PLAIN: "it's plain", HOME: "/stage-home" },
+      });
+      expect(await s.done).toMatchObject({ outcome: "success", exitCode: 0 });
+      expect(s.output()).toContain("HOME=/stage-home\nPLAIN=it's plain\n");
+    } finally {
+      shells.stop();
+    }
+  });
+
+  it("fail the stage, naming the variable, when a shell cannot export a name", async () => {
+    for (const [extra, message] of [
+      [{ env: { "ODD-NAME": "x" } }, 'variable name "ODD-NAME" is not a valid environment variable name'],
+      [{ secrets: { "1TOKEN": "x" } }, 'secret name "1TOKEN" is not a valid environment variable name'],
+    ] as const) {
+      const s = await stage("echo ran", new AbortController().signal, extra);
+      expect(await s.done).toEqual({ outcome: "failure", exitCode: null, reason: message });
+      expect(s.output()).not.toContain("ran");
+    }
+  });
+
+  it("are in the warm shell only as the stage's environment, not in a variable holding its script", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
+    shells.refill();
+    try {
+      const s = await stage(`set | grep -c -e 3cret-value || true`, new AbortController().signal, {
+        shells,
+        secrets: { TOKEN: "s3cret-value" },
+      });
+      expect(await s.done).toMatchObject({ outcome: "success" });
+      // Once, as TOKEN itself.
+      expect(s.output()).toMatch(/^1$/m);
+    } finally {
+      shells.stop();
+    }
+  });
+});
+
 describe("a command in a shell started ahead of need", () => {
   const tricky = `printf '%s\\n' "it's \\"quoted\\" \\\\ back"
 echo "$GREETING from $(basename "$PWD")"
