@@ -1,7 +1,8 @@
 /** Workspaces: made fresh, kept inside their root, removed small or large. */
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/databases.js";
 import { prepareWorkspace, removeWorkspace, WorkdirEscapeError } from "../../src/agent/workspace.js";
 
 const gone = (p: string) => stat(p).then(
@@ -35,6 +36,23 @@ describe("workspaces", () => {
       });
       await removeWorkspace(ws.root);
       expect(await gone(ws.root)).toBe(true);
+    }
+  });
+
+  it("removes links, not what they point to, in a small workspace and in a large one", async () => {
+    for (const files of [3, 300]) {
+      const outside = await tempDir("hodei-outside-");
+      await writeFile(path.join(outside, "keep"), "kept");
+      const ws = await prepareWorkspace(".", async (root) => {
+        await mkdir(path.join(root, "a", "b"), { recursive: true });
+        for (let i = 0; i < files; i++) await writeFile(path.join(root, "a", "b", `f${i}`), "x");
+        await symlink(outside, path.join(root, "a", "to-dir"));
+        await symlink(path.join(outside, "keep"), path.join(root, "to-file"));
+        await symlink(path.join(outside, "missing"), path.join(root, "dangling"));
+      });
+      await removeWorkspace(ws.root);
+      expect(await gone(ws.root)).toBe(true);
+      expect(await readFile(path.join(outside, "keep"), "utf8")).toBe("kept");
     }
   });
 });
