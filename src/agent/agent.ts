@@ -288,6 +288,8 @@ export class Agent {
       done: Promise.resolve(),
     };
     this.attempts.set(key(ref), attempt);
+    // The next assignment may come before this stage ends: the spare this one takes is replaced now, not after its result.
+    if (this.attempts.size > 1) setImmediate(() => this.shells.refill());
     attempt.done = this.execute(assignment, attempt)
       .catch((error: unknown) => this.log(`attempt ${key(ref)} crashed: ${String(error)}`))
       .finally(() => {
@@ -331,6 +333,10 @@ export class Agent {
     this.report(attempt, {
       finished: { ref, outcome: result.outcome, exitCode: result.exitCode ?? -1, reason: result.reason ?? "", logs: tail ? [tail] : [] },
     });
+    // After the result is on its way, not while the stage runs: the start of
+    // the next spare blocks this loop for as long as a fork and an exec take,
+    // which would delay noticing the stage's end.
+    setImmediate(() => this.shells.refill());
     for (const task of afterResult) await task().catch((error: unknown) => this.log(`cleaning up after ${key(ref)}: ${String(error)}`));
     await this.drained(attempt);
   }

@@ -48,16 +48,20 @@ export class WarmShells {
 
   constructor(private readonly environment: () => Record<string, string>) {}
 
-  /** A waiting shell, or null when none is ready (a new one is started for next time either way). */
+  /** A waiting shell, or null when none is ready; the owner decides when to start the next (`refill`). */
   take(): ChildProcessWithoutNullStreams | null {
     const shell = this.spare;
     this.spare = null;
-    if (!this.stopped) setImmediate(() => this.refill());
     if (!shell || shell.exitCode !== null || shell.signalCode !== null) return null;
     return shell;
   }
 
-  /** Starts the spare now (the agent does once connected, so the first stage finds one). */
+  /**
+   * Starts the spare now, unless there is one. Starting a process blocks the
+   * agent's loop until the child has exec'd (a fork of the agent, then an
+   * exec that unmaps its copy): the agent does it when it has nothing more
+   * urgent, once connected and after a stage's result is reported.
+   */
   refill(): void {
     if (this.stopped || this.spare) return;
     const shell = startStageShell(this.environment());

@@ -123,8 +123,9 @@ cat; echo stdin-at-end; false; printf 'not-%s\\n' reached`;
     const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
     shells.refill();
     try {
-      // Twice: the first uses the spare started above, the second the one started after it.
+      // Twice: the first uses the spare started above, the second one started after it, as the agent does after a result.
       for (let i = 0; i < 2; i++) {
+        if (i > 0) shells.refill();
         const s = await stage(tricky, new AbortController().signal, {
           shells,
           env: { GREETING: "hello" },
@@ -139,6 +140,23 @@ cat; echo stdin-at-end; false; printf 'not-%s\\n' reached`;
         expect(s.output()).not.toContain("LEAK");
         expect(s.output()).not.toContain("not-reached\n");
       }
+    } finally {
+      shells.stop();
+    }
+  });
+
+  it("runs the command in the spare itself; taking it leaves the next start to refill", async () => {
+    const shells = new WarmShells(() => ({ PATH: process.env.PATH ?? "/usr/bin:/bin" }));
+    const spareOf = () => (shells as unknown as { spare: { pid: number } | null }).spare;
+    shells.refill();
+    try {
+      const pid = spareOf()!.pid;
+      const s = await stage('echo "shell $$"', new AbortController().signal, { shells });
+      expect(await s.done).toMatchObject({ outcome: "success" });
+      expect(s.output()).toContain(`shell ${pid}\n`);
+      expect(spareOf()).toBeNull();
+      shells.refill();
+      expect(spareOf()!.pid).not.toBe(pid);
     } finally {
       shells.stop();
     }
