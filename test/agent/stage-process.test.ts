@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_KILL_GRACE_MS, runStageProcess, type StageProcessOptions } from "../../src/agent/stage-process.js";
 import { WarmShells } from "../../src/agent/warm-shell.js";
 import { tempDir } from "../helpers/databases.js";
+import { waitUntil } from "../helpers/wait-until.js";
 
 async function stage(command: string, signal: AbortSignal, extra: Partial<StageProcessOptions> = {}) {
   let output = "";
@@ -17,14 +18,9 @@ async function stage(command: string, signal: AbortSignal, extra: Partial<StageP
   return { done, output: () => output };
 }
 
+
 // The stage's output starts with its command line, so the marker is printed in a form that line does not contain.
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const printedReady = (s: { output(): string }) => waitUntil("the stage printed ready", () => s.output().includes("\nready\n"));
 
 describe("stopping a stage's process group", () => {
   it("gives 10 s between SIGTERM and SIGKILL by default", () => {
@@ -34,7 +30,7 @@ describe("stopping a stage's process group", () => {
   it("sends SIGTERM first, so a stage's trap can clean up before it ends", async () => {
     const abort = new AbortController();
     const s = await stage("trap 'echo cleaning up; exit 3' TERM; printf 'rea%sdy\\n' ''; sleep 1000 & wait", abort.signal);
-    await until(() => s.output().includes("\nready\n"));
+    await printedReady(s);
     abort.abort(new Error("cancelled by test"));
     const result = await s.done;
     expect(result.outcome).toBe("cancelled");
@@ -44,7 +40,7 @@ describe("stopping a stage's process group", () => {
   it("sends SIGKILL after the grace period to a stage that ignores SIGTERM", async () => {
     const abort = new AbortController();
     const s = await stage("trap '' TERM; printf 'rea%sdy\\n' ''; sleep 1000", abort.signal, { killGraceMs: 300 });
-    await until(() => s.output().includes("\nready\n"));
+    await printedReady(s);
     const started = Date.now();
     abort.abort(new Error("cancelled by test"));
     const result = await s.done;
@@ -168,12 +164,12 @@ cat; echo stdin-at-end; false; printf 'not-%s\\n' reached`;
     try {
       const abort = new AbortController();
       const s = await stage(`sleep 1000 & echo "background $!"; printf 'rea%sdy\\n' ''; wait`, abort.signal, { shells });
-      await until(() => s.output().includes("\nready\n"));
+      await printedReady(s);
       const pid = Number(/background (\d+)/.exec(s.output())?.[1]);
       expect(pid).toBeGreaterThan(0);
       abort.abort("cancelled by test");
       expect((await s.done).outcome).toBe("cancelled");
-      await until(() => {
+      await waitUntil("the background process is gone", () => {
         try {
           process.kill(pid, 0);
           return false;

@@ -12,6 +12,7 @@ import { ControlPlane } from "../../src/server/control-plane.js";
 import { readStageLog } from "../../src/store/run-queries.js";
 import { describeEachStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
+import { waitUntil } from "../helpers/wait-until.js";
 
 let control: ControlPlane | null = null;
 afterEach(async () => {
@@ -65,7 +66,9 @@ describeEachStore("control plane", (store) => {
   it("ends a stage that overruns its timeout as timed_out and kills it", async () => {
     control = await start(await store.create());
     const marker = `hodei-timeout-${process.pid}-${Date.now()}`;
-    const id = await run(control, [stage("slow", { commands: [`sleep 30 # ${marker}`], timeoutSeconds: 1 })]);
+    // The command is in no argv (its shell reads it from stdin): the marker is in the argv of a shell it starts.
+    const id = await run(control, [stage("slow", { commands: [`sh -c 'sleep 30 # ${marker}'`], timeoutSeconds: 1 })]);
+    await waitUntil("the stage's shell runs", () => processesWith(marker).length > 0, 10_000, 50);
     const final = await control.engine.waitForRun(id);
     expect(final.stages.get("slow")).toMatchObject({ conclusion: "timed_out", reason: "timed out after 1s" });
     expect(final.conclusion).toBe("failure");
@@ -77,7 +80,8 @@ describeEachStore("control plane", (store) => {
     control = await start(await store.create(), 1);
     const marker = `hodei-cancel-${process.pid}-${Date.now()}`;
     const id = await run(control, [
-      stage("busy", { commands: [`sh -c 'sleep 1000 # ${marker}' & sleep 1000 # ${marker}`] }),
+      // A background shell, and the stage's own shell, which execs into one that carries the marker.
+      stage("busy", { commands: [`sh -c 'sleep 1000 # ${marker}' & exec sh -c 'sleep 1000 # ${marker}'`] }),
       stage("later", { needs: ["busy"] }),
     ]);
     const engine = control.engine;

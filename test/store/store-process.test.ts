@@ -10,6 +10,7 @@ import { Int8RangeError } from "../../src/store/int8.js";
 import { openDatabase } from "../../src/store/open.js";
 import { BULK_THRESHOLD } from "../../src/store/sidecar/bulk-channel.js";
 import { testStore } from "../helpers/databases.js";
+import { waitUntil } from "../helpers/wait-until.js";
 
 const store = testStore("pglite");
 const holder = fileURLToPath(new URL("./hold-store.ts", import.meta.url));
@@ -27,14 +28,6 @@ function isRunning(pid: number): boolean {
 
 async function storePid(dataDir: string): Promise<number> {
   return Number.parseInt(await readFile(path.join(dataDir, "pg.store.lock"), "utf8"), 10);
-}
-
-async function waitUntil(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("the embedded store's process", () => {
