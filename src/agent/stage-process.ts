@@ -9,8 +9,6 @@
  * file, or the agent's own environment. With `shells`, a command starts in a
  * shell the agent started ahead of need.
  */
-import type { ChildProcess } from "node:child_process";
-import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { SecretMasker } from "./masker.js";
 import { exportableName, stageScript, startStageShell, type WarmShells } from "./warm-shell.js";
@@ -54,20 +52,17 @@ export interface OutputGate {
   whenOpen(): Promise<void>;
 }
 
-/** A variable or secret whose name a shell cannot export (the pipeline schema allows none: an assignment from elsewhere). */
-export class BadVariableNameError extends Error {
-  constructor(
-    readonly kind: "secret" | "variable",
-    readonly variableName: string,
-  ) {
-    super(`${kind} name ${JSON.stringify(variableName)} is not a valid environment variable name`);
-    this.name = "BadVariableNameError";
-  }
-}
-
-function checkNames(options: StageProcessOptions): void {
-  for (const name of Object.keys(options.env)) if (!exportableName(name)) throw new BadVariableNameError("variable", name);
-  for (const name of Object.keys(options.secrets ?? {})) if (!exportableName(name)) throw new BadVariableNameError("secret", name);
+/**
+ * Why the stage cannot run, when a variable or secret has a name a shell
+ * cannot export (the pipeline schema allows none: an assignment from elsewhere).
+ */
+function unexportableName(options: StageProcessOptions): string | null {
+  const names: [kind: string, name: string][] = [
+    ...Object.keys(options.env).map((n): [string, string] => ["variable", n]),
+    ...Object.keys(options.secrets ?? {}).map((n): [string, string] => ["secret", n]),
+  ];
+  const bad = names.find(([, name]) => !exportableName(name));
+  return bad ? `${bad[0]} name ${JSON.stringify(bad[1])} is not a valid environment variable name` : null;
 }
 
 export function baseEnvironment(host: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -83,12 +78,8 @@ export async function runStageProcess(options: StageProcessOptions): Promise<Sta
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   let exitCode: number | null = null;
   const secrets = Object.values(options.secrets ?? {});
-  try {
-    checkNames(options);
-  } catch (error) {
-    if (error instanceof BadVariableNameError) return { outcome: "failure", exitCode: null, reason: error.message };
-    throw error;
-  }
+  const refusal = unexportableName(options);
+  if (refusal) return { outcome: "failure", exitCode: null, reason: refusal };
   for (const command of options.commands) {
     if (options.signal.aborted) return { outcome: "cancelled", exitCode: null, reason: reasonOf(options.signal) };
     options.onOutput(new SecretMasker(secrets).mask(`$ ${firstLine(command)}\n`));
@@ -102,13 +93,11 @@ export async function runStageProcess(options: StageProcessOptions): Promise<Sta
 function runOne(command: string, options: StageProcessOptions, deadline: number): Promise<StageResult> {
   return new Promise((resolve) => {
     const secrets = Object.values(options.secrets ?? {});
-    const child: ChildProcess = options.shells?.take() ?? startStageShell(baseEnvironment());
-    child.stdin?.end(stageScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }));
-    // Stage shells are started with piped stdio (startStageShell).
-    const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable];
+    const child = options.shells?.take() ?? startStageShell(baseEnvironment());
+    child.stdin.end(stageScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }));
     const streams = [
-      { pipe: stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
-      { pipe: stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: child.stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
+      { pipe: child.stderr, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
     ];
     let paused = false;
     const throttle = () => {
