@@ -80,6 +80,12 @@ describe("a stage's variables", () => {
     }
   });
 
+  it("see a multi-line command with a here-document and a trailing comment as sh -e -c would", async () => {
+    const s = await stage("cat <<EOF\nfrom a here-doc: $GREETING\nEOF\nexit 3 # the end", new AbortController().signal, { env: { GREETING: "hi" } });
+    expect(await s.done).toMatchObject({ outcome: "failure", exitCode: 3 });
+    expect(s.output()).toContain("from a here-doc: hi\n");
+  });
+
   it("fail the stage, naming the variable, when a shell cannot export a name", async () => {
     for (const [extra, message] of [
       [{ env: { "ODD-NAME": "x" } }, 'variable name "ODD-NAME" is not a valid environment variable name'],
