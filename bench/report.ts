@@ -13,7 +13,7 @@ const fmt = (n: number | null, digits = 2) => (n === null || Number.isNaN(n) ? "
  * several-fold between machines of the same kind (virtual machines whose
  * page-table updates are slow pay it on every fork and exec).
  */
-export function processStartMs(): number {
+function processStartMs(): number {
   const times: number[] = [];
   for (let i = 0; i < 30; i++) {
     const t = performance.now();
@@ -74,8 +74,9 @@ export async function writeReport(results: readonly Result[], files: { markdown:
     "spread, and where a baseline makes sense it is measured in the same run, right beside Hodei: the",
     "ratio to it moves much less between machines than the absolute number. Treat a single run's",
     "absolute numbers as indicative and compare ratios across runs; the process start figure at the top",
-    "tells machines apart that differ most where Hodei starts processes (stages, git). Targets come from the issues that",
-    "built each part; a missed target is listed at the top with what a profile says limits it.",
+    "tells apart machines that differ most where Hodei starts processes (stages, git). Targets come from",
+    "the issues that built each part; a missed target is listed at the top with what a profile says",
+    "limits it.",
     "",
     "Run it yourself with `npm run bench` (set `DATABASE_URL` to measure Postgres as well as PGlite).",
     "",

@@ -16,7 +16,7 @@ import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
 import { GroupCommit } from "./group-commit.js";
 import * as incomings from "./incoming.js";
-import type { Incoming, Submission } from "./incoming.js";
+import type { Incoming, ResultLogs, Submission } from "./incoming.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import {
   ConcurrentAppendError,
@@ -353,7 +353,7 @@ export class Engine {
     runId: string,
     incoming: Incoming | null,
     mode: "drive" | "external" | "claim",
-    logs: NonNullable<Submission["logs"]>[] = [],
+    logs: ResultLogs[] = [],
   ): Promise<RunState | null> {
     for (let tries = 0; ; tries++) {
       try {
@@ -374,7 +374,7 @@ export class Engine {
     runId: string,
     incoming: Incoming | null,
     mode: "drive" | "external" | "claim",
-    logs: readonly NonNullable<Submission["logs"]>[],
+    logs: readonly ResultLogs[],
   ): Promise<RunState | null> {
     const owned = this.active.get(runId);
     if (!owned && mode === "drive") return null;

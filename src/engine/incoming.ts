@@ -17,7 +17,13 @@ export type Incoming = (s: RunState) => RunEventBody[] | null;
  */
 export interface Submission {
   incoming: Incoming | null;
-  logs?: { logs: AttemptLogs; accepted(): boolean };
+  logs?: ResultLogs;
+}
+
+/** An attempt's last output, to be stored only if its result is `accepted()`. */
+export interface ResultLogs {
+  logs: AttemptLogs;
+  accepted(): boolean;
 }
 
 /**

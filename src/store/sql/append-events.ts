@@ -1,9 +1,9 @@
 /**
  * Appends a run's events, upserts the stages they touched, stores the log
- * chunks that came with them and updates the run row, in one statement (one round trip, atomic without a transaction):
- * a call of hodei_append_events (migrations/0008_append_events_function.sql),
- * which keeps its plan for the session. Its fence decides whether the writer
- * may write at all:
+ * chunks that came with them and updates the run row, in one statement (one
+ * round trip, atomic without a transaction): a call of hodei_append_events
+ * (migrations/0008_append_events_function.sql), which keeps its plan for the
+ * session. Its fence decides whether the writer may write at all:
  * - `owner`: only while `runs.owner` is this process;
  * - `external`: always (a cancel from another process);
  * - `claim`: when nobody owns the run, its owner lapsed, or it is completed.
