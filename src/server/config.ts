@@ -32,6 +32,8 @@ export interface ServerConfig {
   agentToken: string | undefined;
   /** A lease not renewed for this long ends its attempt as lost (SPEC 7: 15 s). */
   leaseMs: number;
+  /** A webhook delivery's claim lapses when its server has not renewed it for this long. */
+  webhookClaimMs: number;
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -78,6 +80,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
     leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),
+    webhookClaimMs: intOf(env, "HODEI_WEBHOOK_CLAIM_MS", 60_000, 300, 3_600_000),
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
   };

@@ -166,7 +166,7 @@ export class ControlPlane {
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
-      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log, tracing: options.tracing });
+      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log, owner, tracing: options.tracing });
       const manualTriggers = forge ? new ManualTriggers({ engine, sources, spans: options.tracing?.spans }) : null;
       return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners, manualTriggers);
     } catch (error) {

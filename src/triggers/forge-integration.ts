@@ -26,6 +26,8 @@ export interface ForgeSettings {
   github?: GithubForgeOptions;
   gitea?: GiteaForgeOptions;
   retry?: RetryPolicy;
+  /** How long a webhook delivery's claim holds unless its server renews it (HODEI_WEBHOOK_CLAIM_MS). */
+  webhookClaimMs?: number;
 }
 
 /** Mirrors and per-run checkouts under the data directory. */
@@ -46,9 +48,11 @@ export class ForgeIntegration {
     sources: GitSources;
     settings: ForgeSettings;
     log: (m: string) => void;
+    /** This server's node identity, the owner of its webhook claims. */
+    owner: string;
     tracing?: Pick<Tracing, "spans" | "deliveryHandler">;
   }): Promise<ForgeIntegration> {
-    const { db, engine, sources, settings, log, tracing } = args;
+    const { db, engine, sources, settings, log, owner, tracing } = args;
     // Webhooks mean git processes per push: the helper that starts them is started now, not on the first push.
     startSpawnHelper();
     const forges: Partial<Record<ForgeKind, Forge>> = {};
@@ -66,11 +70,13 @@ export class ForgeIntegration {
     const triggers = new TriggerService({ db, engine, sources, reporter, forges, spans: tracing?.spans });
     const processor = new DeliveryProcessor({
       db,
+      owner,
+      claimMs: settings.webhookClaimMs,
       handle: tracing ? tracing.deliveryHandler(triggers.handle) : triggers.handle,
       onError: (error, d) => onError(error, `${d.forge} delivery ${d.deliveryId} (${d.event})`),
     });
     const { recovered } = await processor.start();
-    if (recovered > 0) log(`Picked up ${recovered} webhook delivery(ies) left unfinished`);
+    if (recovered > 0) log(`Re-queued ${recovered} webhook delivery(ies) whose claim lapsed or was this server's before it restarted`);
     return new ForgeIntegration(reporter, processor, unsubscribe);
   }
 

@@ -134,6 +134,7 @@ describeEachStore("webhook intake", (store) => {
     const seen: StoredDelivery[] = [];
     processor = new DeliveryProcessor({
       db,
+      owner: "node-test",
       handle: (d) => {
         seen.push(d);
         return Promise.resolve({ status: "done", outcome: `handled ${d.event}` });
@@ -160,6 +161,7 @@ describeEachStore("webhook intake", (store) => {
     let calls = 0;
     processor = new DeliveryProcessor({
       db,
+      owner: "node-test",
       maxAttempts: 2,
       retryDelayMs: 10,
       onError: () => undefined,
