@@ -48,6 +48,8 @@ export class DeliveryProcessor {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Claimed here and not finished, by delivery key: what renewal keeps alive. */
   private readonly held = new Map<string, StoredDelivery>();
+  /** Held deliveries whose outcome is being written: a renewal that misses them lost nothing. */
+  private readonly finishing = new Set<string>();
   private interval: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: DeliveryProcessorOptions) {}
@@ -78,7 +80,7 @@ export class DeliveryProcessor {
       const kept = new Set((await renewClaims(this.options.db, this.options.owner, keys, this.expiry())).map(keyOf));
       for (const k of keys) {
         const d = this.held.get(keyOf(k));
-        if (d && !kept.has(keyOf(k))) this.report(new ClaimLostError(k, this.options.owner), d);
+        if (d && !kept.has(keyOf(k)) && !this.finishing.has(keyOf(k))) this.report(new ClaimLostError(k, this.options.owner), d);
       }
     } catch (error) {
       if (!this.stopped) this.report(error, null);
@@ -143,6 +145,7 @@ export class DeliveryProcessor {
         this.held.set(keyOf(d), d);
         void this.queue.run(repoKey(d), () => this.process(d)).finally(() => {
           this.held.delete(keyOf(d));
+          this.finishing.delete(keyOf(d));
           // Room again for a claim: pick up what waited.
           this.wake();
         });
@@ -155,11 +158,13 @@ export class DeliveryProcessor {
     const key = { forge: d.forge, deliveryId: d.deliveryId };
     try {
       const result = await this.options.handle(d);
+      this.finishing.add(keyOf(d));
       if (!(await finishDelivery(this.options.db, key, this.options.owner, result.status, result.outcome, this.now()))) {
         this.report(new ClaimLostError(key, this.options.owner), d);
       }
     } catch (error) {
       this.report(error, d);
+      this.finishing.add(keyOf(d));
       const max = this.options.maxAttempts ?? 3;
       const message = error instanceof Error ? error.message : String(error);
       const retry = d.attempts < max && !this.stopped;
