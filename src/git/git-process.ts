@@ -23,17 +23,44 @@ export class GitCommandError extends Error {
   }
 }
 
+/**
+ * A git command that ran past its time limit; it and the processes it started
+ * were killed. Says what was being done ("git fetch of URL") and after how long.
+ */
+export class GitTimeoutError extends GitCommandError {
+  readonly retryable = true;
+  constructor(
+    args: readonly string[],
+    stderr: string,
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(args, null, stderr);
+    this.message = `${what} timed out after ${formatSeconds(timeoutMs)} s`;
+    this.name = "GitTimeoutError";
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return Number.isInteger(ms / 1000) ? String(ms / 1000) : (ms / 1000).toFixed(1);
+}
+
 export interface GitRun {
   /** The repository (GIT_DIR for a bare mirror), passed as `--git-dir`. */
   gitDir: string;
   args: readonly string[];
   env: Record<string, string>;
   input?: string;
+  /** Time limit (ms) after which the process group is killed and GitTimeoutError thrown. */
+  timeoutMs?: number;
+  /** What the command does, for the timeout's message: "git fetch of https://..." (no credentials). */
+  what?: string;
 }
 
-/** Runs git and resolves with its standard output (as a Buffer); GitCommandError on a non-zero exit. */
-export async function runGitBuffer({ gitDir, args, env, input }: GitRun): Promise<Buffer> {
-  const r = await spawnViaHelper({ file: "git", args: [`--git-dir=${gitDir}`, ...args], env, input });
+/** Runs git and resolves with its standard output (as a Buffer); GitCommandError on a non-zero exit, GitTimeoutError past `timeoutMs`. */
+export async function runGitBuffer({ gitDir, args, env, input, timeoutMs, what }: GitRun): Promise<Buffer> {
+  const r = await spawnViaHelper({ file: "git", args: [`--git-dir=${gitDir}`, ...args], env, input, timeoutMs });
+  if (r.timedOut) throw new GitTimeoutError(args, r.stderr, what ?? `git ${args.find((a) => !a.startsWith("-")) ?? ""}`.trim(), timeoutMs ?? 0);
   if (r.code !== 0) throw new GitCommandError(args, r.code, r.stderr);
   return r.stdout;
 }

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { simpleGit } from "simple-git";
+import { DEFAULT_GIT_TIMEOUTS } from "./mirror.js";
 
 export interface CheckoutInfo {
   branch: string | null;
@@ -14,7 +15,8 @@ export interface CheckoutInfo {
 
 export async function describeCheckout(dir: string): Promise<CheckoutInfo> {
   const fallback = { owner: "local", name: path.basename(path.resolve(dir)) };
-  const git = simpleGit(dir);
+  // A git that hangs (a stale lock, a network file system) ends instead of holding `hodei run`.
+  const git = simpleGit(dir, { timeout: { block: DEFAULT_GIT_TIMEOUTS.localMs } });
   try {
     if (!(await git.checkIsRepo())) return { branch: null, sha: null, repo: fallback };
   } catch {

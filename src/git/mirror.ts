@@ -9,7 +9,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { KeyedQueue } from "../engine/keyed-queue.js";
-import { GitCommandError, runGit, runGitBuffer } from "./git-process.js";
+import { GitCommandError, GitTimeoutError, runGit, runGitBuffer } from "./git-process.js";
 
 /** An HTTP header git sends to the forge, e.g. `Authorization: Basic ...`. */
 export interface GitAuth {
@@ -56,10 +56,23 @@ export class RefNotFoundError extends Error {
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
+/** Time limits of git processes: a hung fetch must not hold its repository's queue forever. */
+export interface GitTimeouts {
+  /** A fetch from the forge (HODEI_GIT_TIMEOUT_MS). */
+  fetchMs: number;
+  /** A command on the mirror alone: read a file, diff, check out (HODEI_GIT_LOCAL_TIMEOUT_MS). */
+  localMs: number;
+}
+
+export const DEFAULT_GIT_TIMEOUTS: GitTimeouts = { fetchMs: 10 * 60_000, localMs: 2 * 60_000 };
+
 export class GitMirrors {
   private readonly queue = new KeyedQueue();
+  private readonly timeouts: GitTimeouts;
 
-  constructor(private readonly options: { root: string; allowFileRepos: boolean }) {}
+  constructor(private readonly options: { root: string; allowFileRepos: boolean; timeouts?: GitTimeouts }) {
+    this.timeouts = options.timeouts ?? DEFAULT_GIT_TIMEOUTS;
+  }
 
   /** Throws RepoUrlError for a URL Hodei will not fetch (other schemes, file:// unless allowed). */
   checkUrl(url: string): void {
@@ -98,14 +111,17 @@ export class GitMirrors {
       const dir = await this.init(url);
       if (await this.hasCommit(dir, sha)) return;
       const refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", ...(options.extraRefs ?? []).map((r) => `+${r}:${r}`)];
-      const fetch = (args: string[]) => this.git(dir, ["fetch", "--quiet", "--no-write-fetch-head", ...args], options.auth);
+      const fetch = (args: string[]) => this.fetch(dir, url, ["--no-write-fetch-head", ...args], options.auth);
       await fetch(["--prune", "--", url, ...refspecs]).catch(async (error: unknown) => {
         // A missing extra ref (a pull ref already gone) should not hide the branches.
-        if (!options.extraRefs?.length) throw error;
+        if (!options.extraRefs?.length || error instanceof GitTimeoutError) throw error;
         await fetch(["--prune", "--", url, ...refspecs.slice(0, 2)]);
       });
       if (await this.hasCommit(dir, sha)) return;
-      await fetch(["--", url, sha]).catch(() => undefined);
+      await fetch(["--", url, sha]).catch((error: unknown) => {
+        // A server may refuse a fetch by SHA (then the commit is just not there); a hung one is worth saying.
+        if (error instanceof GitTimeoutError) throw error;
+      });
       if (!(await this.hasCommit(dir, sha))) throw new CommitNotFoundError(url, sha);
     });
   }
@@ -130,7 +146,7 @@ export class GitMirrors {
     if (!/^refs\/(heads|tags)\/./.test(ref) || ref.includes("..") || /[\s~^:?*[\\]/.test(ref)) throw new RepoUrlError(url, `${JSON.stringify(ref)} is not a branch or tag ref`);
     return this.queue.run(url, async () => {
       const dir = await this.init(url);
-      await this.git(dir, ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], options.auth);
+      await this.fetch(dir, url, ["--prune", "--no-write-fetch-head", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], options.auth);
       const sha = await this.git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).then(
         (s) => s.trim(),
         () => "",
@@ -152,7 +168,14 @@ export class GitMirrors {
   async readFiles(url: string, sha: string, files: readonly string[]): Promise<(string | null)[]> {
     if (files.length === 0) return [];
     if (files.some((f) => /[\r\n]/.test(f))) throw new RepoUrlError(url, "a file name with a line break cannot be read");
-    const out = await runGitBuffer({ gitDir: this.dirOf(url), args: ["cat-file", "--batch"], env: gitEnv(), input: files.map((f) => `${sha}:${f}\n`).join("") });
+    const out = await runGitBuffer({
+      gitDir: this.dirOf(url),
+      args: ["cat-file", "--batch"],
+      env: gitEnv(),
+      input: files.map((f) => `${sha}:${f}\n`).join(""),
+      timeoutMs: this.timeouts.localMs,
+      what: `git cat-file in the mirror of ${redactUrl(url)}`,
+    });
     return parseBatch(out, files.length);
   }
 
@@ -196,7 +219,13 @@ export class GitMirrors {
     const index = path.join(this.options.root, `.index-${randomUUID()}`);
     try {
       // core.bare=false on the command line only: the mirror stays bare.
-      await runGit({ gitDir: dir, args: [`--work-tree=${dest}`, "-c", "core.bare=false", "read-tree", "--reset", "-u", `${sha}^{tree}`], env: { ...gitEnv(), GIT_INDEX_FILE: index } });
+      await runGit({
+        gitDir: dir,
+        args: [`--work-tree=${dest}`, "-c", "core.bare=false", "read-tree", "--reset", "-u", `${sha}^{tree}`],
+        env: { ...gitEnv(), GIT_INDEX_FILE: index },
+        timeoutMs: this.timeouts.localMs,
+        what: `git read-tree of ${sha} from ${redactUrl(url)}`,
+      });
     } catch (error) {
       if (!(await this.hasCommit(dir, sha))) throw new CommitNotFoundError(url, sha);
       throw error;
@@ -225,15 +254,20 @@ export class GitMirrors {
     );
   }
 
-  /** Runs git on the mirror `dir`; `auth` goes into that one process's environment. */
-  private git(dir: string, args: string[], auth?: GitAuth): Promise<string> {
+  /** A local git command on the mirror `dir`, within the local time limit. */
+  private git(dir: string, args: string[]): Promise<string> {
+    return runGit({ gitDir: dir, args, env: gitEnv(), timeoutMs: this.timeouts.localMs, what: `git ${args[0] ?? ""} in ${dir}` });
+  }
+
+  /** `git fetch --quiet` from `url` into `dir`, within the fetch time limit; `auth` goes into that one process's environment. */
+  private fetch(dir: string, url: string, args: string[], auth?: GitAuth): Promise<string> {
     const env: Record<string, string> = gitEnv();
     if (auth) {
       env.GIT_CONFIG_COUNT = "1";
       env.GIT_CONFIG_KEY_0 = "http.extraHeader";
       env.GIT_CONFIG_VALUE_0 = auth.header;
     }
-    return runGit({ gitDir: dir, args, env });
+    return runGit({ gitDir: dir, args: ["fetch", "--quiet", ...args], env, timeoutMs: this.timeouts.fetchMs, what: `git fetch of ${redactUrl(url)}` });
   }
 }
 

@@ -10,7 +10,8 @@
  *
  * Requests go over the IPC channel (never argv or disk): file, arguments,
  * the full environment (which may hold a fetch's credential header), and
- * standard input; the reply is the exit code and both outputs. The helper
+ * standard input, a time limit; the reply is the exit code and both outputs
+ * (or that the time ran out and the process group was killed). The helper
  * exits with its parent (the channel closes). If it cannot be started or
  * dies, processes are started directly, as before.
  */
@@ -21,6 +22,8 @@ export interface SpawnRequest {
   args: readonly string[];
   env: Record<string, string>;
   input?: string;
+  /** Past this, the process and everything it started (its process group) are killed. */
+  timeoutMs?: number;
 }
 
 export interface SpawnResult {
@@ -28,6 +31,8 @@ export interface SpawnResult {
   code: number | null;
   stdout: Buffer;
   stderr: string;
+  /** The process ran past `timeoutMs` and was killed. */
+  timedOut?: boolean;
 }
 
 /** The helper's code, run with `node -e`: no file to find, whether Hodei runs from src, dist or a bundle. */
@@ -36,14 +41,16 @@ const { spawn } = require("node:child_process");
 process.on("disconnect", () => process.exit(0));
 process.on("message", (m) => {
   let done = false;
-  const reply = (code, stdout, stderr) => {
+  let timer;
+  const reply = (code, stdout, stderr, timedOut) => {
     if (done) return;
     done = true;
-    process.send({ id: m.id, code, stdout, stderr });
+    clearTimeout(timer);
+    process.send({ id: m.id, code, stdout, stderr, timedOut });
   };
   let child;
   try {
-    child = spawn(m.file, m.args, { env: m.env, stdio: [m.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    child = spawn(m.file, m.args, { env: m.env, detached: true, stdio: [m.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   } catch (e) {
     reply(null, Buffer.alloc(0), String(e && e.message));
     return;
@@ -54,6 +61,12 @@ process.on("message", (m) => {
   child.stderr.on("data", (b) => err.push(b));
   child.on("error", (e) => reply(null, Buffer.alloc(0), e.message));
   child.on("close", (code) => reply(code, Buffer.concat(out), Buffer.concat(err).toString("utf8")));
+  if (m.timeoutMs !== undefined) {
+    timer = setTimeout(() => {
+      try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      reply(null, Buffer.concat(out), Buffer.concat(err).toString("utf8"), true);
+    }, m.timeoutMs);
+  }
   if (child.stdin) {
     child.stdin.on("error", () => undefined);
     child.stdin.end(m.input);
@@ -83,7 +96,7 @@ class SpawnHelper {
       const id = this.nextId++;
       this.pending.set(id, { resolve, request });
       if (this.pending.size === 1) child.channel?.ref();
-      child.send({ id, file: request.file, args: request.args, env: request.env, input: request.input }, (error) => {
+      child.send({ id, file: request.file, args: request.args, env: request.env, input: request.input, timeoutMs: request.timeoutMs }, (error) => {
         if (error) this.settle(id, null);
       });
     });
@@ -98,8 +111,9 @@ class SpawnHelper {
       this.broken = true;
       return null;
     }
-    child.on("message", (m: { id: number; code: number | null; stdout: Uint8Array; stderr: string }) => {
-      this.settle(m.id, { code: m.code, stdout: Buffer.from(m.stdout.buffer, m.stdout.byteOffset, m.stdout.byteLength), stderr: m.stderr });
+    child.on("message", (m: { id: number; code: number | null; stdout: Uint8Array; stderr: string; timedOut?: boolean }) => {
+      const stdout = Buffer.from(m.stdout.buffer, m.stdout.byteOffset, m.stdout.byteLength);
+      this.settle(m.id, { code: m.code, stdout, stderr: m.stderr, ...(m.timedOut ? { timedOut: true } : {}) });
     });
     const gone = () => {
       if (this.child !== child) return;
@@ -131,14 +145,29 @@ class SpawnHelper {
 function spawnDirectly(request: SpawnRequest): Promise<SpawnResult> {
   return new Promise((resolve) => {
     let done = false;
+    let timer: NodeJS.Timeout | undefined;
     const reply = (r: SpawnResult) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       resolve(r);
     };
-    const child = spawn(request.file, request.args, { env: request.env, stdio: [request.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    // Its own process group, so a timeout kills what it started too (a fetch's remote helper).
+    const child = spawn(request.file, request.args, { env: request.env, detached: true, stdio: [request.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    if (request.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        if (child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
+        reply({ code: null, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), timedOut: true });
+      }, request.timeoutMs);
+    }
     child.stdout?.on("data", (b: Buffer) => out.push(b));
     child.stderr?.on("data", (b: Buffer) => err.push(b));
     child.on("error", (error) => reply({ code: null, stdout: Buffer.alloc(0), stderr: error.message }));

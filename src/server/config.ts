@@ -34,6 +34,8 @@ export interface ServerConfig {
   leaseMs: number;
   /** A webhook delivery's claim lapses when its server has not renewed it for this long. */
   webhookClaimMs: number;
+  /** Time limits of git processes: fetches from the forge, and commands on a mirror alone. */
+  gitTimeouts: { fetchMs: number; localMs: number };
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -81,6 +83,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
     leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),
     webhookClaimMs: intOf(env, "HODEI_WEBHOOK_CLAIM_MS", 60_000, 300, 3_600_000),
+    gitTimeouts: {
+      fetchMs: intOf(env, "HODEI_GIT_TIMEOUT_MS", 600_000, 100, 86_400_000),
+      localMs: intOf(env, "HODEI_GIT_LOCAL_TIMEOUT_MS", 120_000, 100, 86_400_000),
+    },
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
   };

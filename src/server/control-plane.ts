@@ -97,7 +97,7 @@ export class ControlPlane {
       if (applied.length > 0) log(`Applied migrations: ${applied.join(", ")}`);
       const owner = await nodeIdentity({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, configured: options.nodeId });
       const runs = new RunRepository(db, { owner, ownershipMs: options.leaseMs });
-      const sources = createGitSources(options.dataDir, options.forge?.allowFileRepos ?? false);
+      const sources = createGitSources(options.dataDir, options.forge?.allowFileRepos ?? false, options.forge?.gitTimeouts);
       const localToken = randomBytes(32).toString("base64url");
       let grpcPort = 0;
       if (options.provisioning) {

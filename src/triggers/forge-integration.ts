@@ -10,7 +10,7 @@ import { GiteaForge, type GiteaForgeOptions } from "../forge/gitea.js";
 import { GithubForge, type GithubForgeOptions } from "../forge/github.js";
 import { ForgeReporter, target } from "../forge/reporter.js";
 import type { RetryPolicy } from "../forge/retry.js";
-import { GitMirrors } from "../git/mirror.js";
+import { GitMirrors, type GitTimeouts } from "../git/mirror.js";
 import { startSpawnHelper } from "../git/spawn-helper.js";
 import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
@@ -28,11 +28,13 @@ export interface ForgeSettings {
   retry?: RetryPolicy;
   /** How long a webhook delivery's claim holds unless its server renews it (HODEI_WEBHOOK_CLAIM_MS). */
   webhookClaimMs?: number;
+  /** Time limits of git processes (HODEI_GIT_TIMEOUT_MS, HODEI_GIT_LOCAL_TIMEOUT_MS). */
+  gitTimeouts?: GitTimeouts;
 }
 
 /** Mirrors and per-run checkouts under the data directory. */
-export function createGitSources(dataDir: string, allowFileRepos: boolean): GitSources {
-  return new GitSources(new GitMirrors({ root: path.join(dataDir, "mirrors"), allowFileRepos }), path.join(dataDir, "checkouts"));
+export function createGitSources(dataDir: string, allowFileRepos: boolean, timeouts?: GitTimeouts): GitSources {
+  return new GitSources(new GitMirrors({ root: path.join(dataDir, "mirrors"), allowFileRepos, timeouts }), path.join(dataDir, "checkouts"));
 }
 
 export class ForgeIntegration {
