@@ -133,6 +133,8 @@ async function unlisten(channel: string): Promise<void> {
 const waiting: { urgent: (() => void)[]; normal: (() => void)[] } = { urgent: [], normal: [] };
 let running = false;
 
+let chosen = false;
+
 function inTurn<T>(urgent: boolean, work: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     (urgent ? waiting.urgent : waiting.normal).push(() => {
@@ -140,11 +142,23 @@ function inTurn<T>(urgent: boolean, work: () => Promise<T>): Promise<T> {
         .then(resolve, reject)
         .finally(() => {
           running = false;
-          // PGlite blocks this event loop while a statement runs: let it read
-          // the requests that arrived meanwhile before choosing the next one.
-          setImmediate(next);
+          chooseNext();
         });
     });
+    // Not at once: the requests read in this turn of the event loop (PGlite
+    // blocked it while the last statement ran) are all queued before one is
+    // chosen. Starting the first to arrive ran everything in arrival order,
+    // an urgent insert behind every statement sent before it (a webhook's
+    // answer took 0.2-0.9 s behind 30 loops of 50 ms statements, growing).
+    chooseNext();
+  });
+}
+
+function chooseNext(): void {
+  if (chosen) return;
+  chosen = true;
+  setImmediate(() => {
+    chosen = false;
     next();
   });
 }
