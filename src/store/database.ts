@@ -40,8 +40,8 @@ export interface Database extends Queryable {
   /**
    * `query` for a statement someone is waiting on (a webhook's 202): the
    * embedded store, whose one connection runs statements one at a time, runs
-   * it before the statements queued for background work; on Postgres, whose
-   * connections run side by side, it is `query`.
+   * it before the statements queued for background work; on Postgres it runs
+   * on connections of its own, never waiting for one background work holds.
    */
   queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   close(): Promise<void>;

@@ -47,6 +47,8 @@ function queryable(target: pg.Pool | pg.PoolClient): Queryable {
 export class PostgresDatabase implements Database {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
+  /** Connections of their own for `queryUrgent`: a webhook's insert never waits for one the background work holds. */
+  private readonly urgentPool: pg.Pool;
   private readonly listener: PgListener;
   private readonly log: Log;
 
@@ -57,6 +59,8 @@ export class PostgresDatabase implements Database {
     // An idle client losing its connection must not crash the process; the
     // pool drops it and the next query opens a new one.
     this.pool.on("error", (err) => this.log(`idle Postgres connection failed: ${err.message}`));
+    this.urgentPool = new pg.Pool({ connectionString: opts.connectionString, types, max: 2 });
+    this.urgentPool.on("error", (err) => this.log(`idle Postgres connection failed: ${err.message}`));
     this.listener = new PgListener({
       connect: () => new pg.Client({ connectionString: opts.connectionString, types }),
       log: this.log,
@@ -67,9 +71,12 @@ export class PostgresDatabase implements Database {
     return queryable(this.pool).query<R>(text, params);
   }
 
-  /** The pool's connections run side by side: nothing to overtake. */
+  /**
+   * On a pool of its own: when runs and deliveries being processed hold all of
+   * the main pool's connections, a query there waits in the pool's queue.
+   */
   queryUrgent<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.query<R>(text, params);
+    return queryable(this.urgentPool).query<R>(text, params);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -109,5 +116,6 @@ export class PostgresDatabase implements Database {
   async close(): Promise<void> {
     await this.listener.close();
     await this.pool.end();
+    await this.urgentPool.end();
   }
 }
