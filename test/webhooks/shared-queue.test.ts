@@ -41,7 +41,7 @@ async function startWorker(databaseUrl: string, owner: string, mode: "record" | 
   const w: Worker = { child, lines: [] };
   workers.push(w);
   let buffered = "";
-  child.stdout!.on("data", (b: Buffer) => {
+  child.stdout.on("data", (b: Buffer) => {
     buffered += b.toString("utf8");
     const parts = buffered.split("\n");
     buffered = parts.pop() ?? "";
