@@ -30,7 +30,7 @@ export class Dispatcher {
   /** Attempts an agent was provisioned for and not yet released. */
   private readonly provisioned = new Set<string>();
   private dispatchQueued = false;
-  private dispatchTimer: NodeJS.Timeout | null = null;
+  private dispatchTimer: (() => void) | null = null;
   private dispatchTimerAt = Infinity;
   private stopped = false;
 
@@ -40,7 +40,7 @@ export class Dispatcher {
 
   stop(): void {
     this.stopped = true;
-    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    this.dispatchTimer?.();
   }
 
   /** Pushes the assignments of attempts leased by leaseReady, once their events are stored. */
@@ -116,17 +116,16 @@ export class Dispatcher {
     }
   }
 
-  /** Dispatches again when a retry's backoff ends. */
+  /** Dispatches again when a retry's backoff ends (a timer of the clock: virtual in tests). */
   private dispatchAt(time: number): void {
     if (this.dispatchTimer && this.dispatchTimerAt <= time) return;
-    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    this.dispatchTimer?.();
     this.dispatchTimerAt = time;
-    this.dispatchTimer = setTimeout(() => {
+    this.dispatchTimer = this.deps.clock.setTimer(() => {
       this.dispatchTimer = null;
       this.dispatchTimerAt = Infinity;
       this.schedule();
     }, Math.max(0, time - this.deps.clock.now().getTime()));
-    this.dispatchTimer.unref();
   }
 
   private provision(ref: AttemptRef, stage: PlannedStage): void {
@@ -180,8 +179,9 @@ export class Dispatcher {
   async leaseReady(
     working: RunState,
     batch: RunEventBody[],
+    /** The append's time: a retry whose backoff ends after it waits for dispatch(). */
+    now: number,
   ): Promise<{ placed: { link: AgentLink; ref: AttemptRef }[] }> {
-    const now = this.deps.clock.now().getTime();
     const ready = [...working.stages.values()].filter(
       (s) =>
         s.phase === "queued" &&

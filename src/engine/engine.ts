@@ -11,6 +11,9 @@ import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
 import { Dispatcher } from "./dispatcher.js";
+import type { Lease } from "./lease-book.js";
+import { LeaseSweeper } from "./lease-sweep.js";
+import { systemClock } from "./system-clock.js";
 import { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 import { OwnershipKeeper } from "./ownership-keeper.js";
 import { RunObservers } from "./run-observers.js";
@@ -59,14 +62,16 @@ export class Engine {
   private readonly dispatcher: Dispatcher;
   private readonly ownership: OwnershipKeeper;
   private readonly observers: RunObservers;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeper: LeaseSweeper | null = null;
+  /** False from a `start({ agentsReadyLater })` until `agentsReady()`: adopted leases wait for it. */
+  private agentsListening = true;
   private unwatch: (() => Promise<void>) | null = null;
   private readonly ownershipMs: number;
   private stopped = false;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
-    this.clock = options.clock ?? { now: () => new Date() };
+    this.clock = options.clock ?? systemClock;
     this.leaseMs = options.leaseMs ?? 15_000;
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
@@ -97,22 +102,38 @@ export class Engine {
    * Claims and resumes every unfinished run nobody else drives, starts the
    * lease sweeper and the ownership keeper, and listens for appends by other
    * processes (a cancel arriving through another server).
+   *
+   * `agentsReadyLater`: agents cannot reach this process yet (or its own
+   * local agents are still to start); the leases of the attempts it resumes
+   * do not start to run until `agentsReady()`.
    */
-  async start(): Promise<{ resumed: string[] }> {
+  async start(options: { agentsReadyLater?: boolean } = {}): Promise<{ resumed: string[] }> {
+    if (options.agentsReadyLater) this.agentsListening = false;
     const resumed = await this.adopt(await this.store.claimRuns());
     this.unwatch = await this.store.watchRuns((runId) => {
       if (this.active.has(runId)) void this.refresh(runId);
     });
     const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
-    this.sweepTimer = setInterval(() => void this.sweepLeases(), sweepEvery);
-    this.sweepTimer.unref();
+    this.sweeper = new LeaseSweeper(this.dispatcher.leases, this.clock, sweepEvery, (expired) => void this.expireLeases(expired));
+    this.sweeper.start();
     this.ownership.start(this.ownershipMs);
     return { resumed };
   }
 
+  /**
+   * Agents can reach this process now (its agent listener is up, its local
+   * agents started): the leases of the attempts resumed at start begin to
+   * run from here, so agents that kept running them through a slow restart
+   * (store open, migrations) get a whole lease period to reconnect.
+   */
+  agentsReady(): void {
+    this.agentsListening = true;
+    this.dispatcher.leases.startHeld();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweeper?.stop();
     this.ownership.stop();
     this.dispatcher.stop();
     await this.unwatch?.();
@@ -128,10 +149,12 @@ export class Engine {
       if (!state || state.conclusion) continue;
       this.active.set(id, state);
       adopted.push(id);
-      // Agents that were running these attempts get one lease period to come back.
+      // Agents that were running these attempts get one lease period to come
+      // back, counted from when they can (agentsReady).
       for (const s of state.stages.values()) {
         if ((s.phase !== "leased" && s.phase !== "running") || !s.agentId) continue;
-        this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
+        if (this.agentsListening) this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
+        else this.dispatcher.leases.grantHeld(refOf(state.id, s), s.agentId);
         this.dispatcher.resumeProvisioned(refOf(state.id, s), s.plan.provider);
       }
     }
@@ -380,25 +403,27 @@ export class Engine {
     if (!owned && mode === "drive") return null;
     let state = owned ?? (await this.store.load(runId));
     if (!state) return null;
+    // The time of this append: what is folded here and what is stored carry the same.
+    const at = this.now();
     const batch: RunEventBody[] = [];
-    if (incoming) batch.push(...(incoming(state) ?? []));
+    if (incoming) batch.push(...(incoming(state, at) ?? []));
     if (!owned && (mode === "external" || batch.length === 0)) {
-      return batch.length > 0 ? this.append(state, batch, "external") : state;
+      return batch.length > 0 ? this.append(state, batch, at, "external") : state;
     }
     // The run is (or is about to be, by claim) this process's: add every decision
     // that follows, folded locally, and store it all in one append.
-    let working = applyPending(state, batch);
+    let working = applyPending(state, batch, at);
     for (let decided = decide(working); decided.length > 0; decided = decide(working)) {
       batch.push(...decided);
-      working = applyPending(working, decided);
+      working = applyPending(working, decided, at);
     }
     // An attempt that ends here frees its agent for what becomes ready here.
     this.dispatcher.releaseEnded(state, batch);
-    const { placed } = await this.dispatcher.leaseReady(working, batch);
+    const { placed } = await this.dispatcher.leaseReady(working, batch, Date.parse(at));
     try {
       // The output of the results accepted in this computation of `incoming`.
       const withLogs = logs.filter((l) => l.accepted()).map((l) => l.logs);
-      if (batch.length > 0) state = await this.append(state, batch, owned ? "owner" : "claim", withLogs);
+      if (batch.length > 0) state = await this.append(state, batch, at, owned ? "owner" : "claim", withLogs);
     } catch (error) {
       this.dispatcher.unplace(placed);
       throw error;
@@ -414,8 +439,13 @@ export class Engine {
     return state;
   }
 
-  private async append(state: RunState, events: readonly RunEventBody[], mode: AppendMode, logs: readonly AttemptLogs[] = []): Promise<RunState> {
-    const at = this.now();
+  private async append(
+    state: RunState,
+    events: readonly RunEventBody[],
+    at: string,
+    mode: AppendMode,
+    logs: readonly AttemptLogs[] = [],
+  ): Promise<RunState> {
     const next = await this.store.append(state, events, at, mode, logs);
     for (const l of logs) this.observers.logs(l.ref, l.chunks);
     this.dispatcher.releaseEnded(state, events);
@@ -426,10 +456,10 @@ export class Engine {
     return next;
   }
 
-  private async sweepLeases(): Promise<void> {
+  private async expireLeases(expired: readonly Lease[]): Promise<void> {
     // A live agent's leases are renewed by its heartbeats; one that lapsed
     // belongs to an agent that is gone or stuck.
-    for (const lease of this.dispatcher.leases.takeExpired()) {
+    for (const lease of expired) {
       this.dispatcher.pool.release(lease.agentId, lease.ref);
       try {
         await this.advance(lease.ref.runId, incomings.leaseExpiry(lease.ref));

@@ -8,7 +8,8 @@ import type { AttemptOutcome, RunEventBody } from "../saga/events.js";
 import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
 import type { AttemptLogs, AttemptRef } from "./ports.js";
 
-export type Incoming = (s: RunState) => RunEventBody[] | null;
+/** `at`: the time the events will be stored with (the append's, from the engine's clock). */
+export type Incoming = (s: RunState, at: string) => RunEventBody[] | null;
 
 /**
  * What a group commit gathers: an incoming and, for an agent's result that
@@ -33,14 +34,14 @@ export interface ResultLogs {
 export function combine(incomings: readonly (Incoming | null)[]): Incoming | null {
   const given = incomings.filter((i): i is Incoming => i !== null);
   if (given.length <= 1) return given[0] ?? null;
-  return (state) => {
+  return (state, at) => {
     let working = state;
     let out: RunEventBody[] | null = null;
     for (const incoming of given) {
-      const events = incoming(working);
+      const events = incoming(working, at);
       if (events === null) continue;
       out = [...(out ?? []), ...events];
-      working = applyPending(working, events);
+      working = applyPending(working, events, at);
     }
     return out;
   };

@@ -24,6 +24,22 @@ export class LeaseBook {
     this.leases.set(attemptKey(ref), { ref, agentId, expiresAt: this.now() + this.leaseMs });
   }
 
+  /** A lease whose clock has not started: it does not lapse before `startHeld()` (see Engine.agentsReady). */
+  grantHeld(ref: AttemptRef, agentId: string): void {
+    this.leases.set(attemptKey(ref), { ref, agentId, expiresAt: Infinity });
+  }
+
+  /** Starts the clock of the held leases: each lapses one lease period from now unless renewed. */
+  startHeld(): void {
+    const expiresAt = this.now() + this.leaseMs;
+    for (const lease of this.leases.values()) if (lease.expiresAt === Infinity) lease.expiresAt = expiresAt;
+  }
+
+  /** Moves every lease's expiry `ms` later: time in which this process could not hear its agents (lease-sweep.ts). */
+  extendAll(ms: number): void {
+    for (const lease of this.leases.values()) lease.expiresAt += ms;
+  }
+
   get(ref: AttemptRef): Lease | undefined {
     return this.leases.get(attemptKey(ref));
   }

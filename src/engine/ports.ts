@@ -99,8 +99,18 @@ export interface AgentLink {
   cancel(ref: AttemptRef, reason: string): void;
 }
 
+/**
+ * Time, as the engine sees it: the time of appends (and so of a retry's
+ * `notBefore`), lease expiry, and the timers that wake the engine when one
+ * of them is due. Tests pass a virtual clock; `systemClock` is the real one.
+ */
 export interface Clock {
   now(): Date;
+  /**
+   * Calls `fn` once, `ms` from now on this clock; the result cancels it.
+   * The real clock's timers do not keep the process alive.
+   */
+  setTimer(fn: () => void, ms: number): () => void;
 }
 
 /**

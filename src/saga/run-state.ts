@@ -243,9 +243,13 @@ function currentAttempt(s: StageState, attempt: number, fail: (d: string) => nev
  * while it needs the run approved (SPEC 6) and the run is not. SPEC 3 calls
  * it `queued`; the API adds this as `waitingFor`.
  */
-/** Folds events not yet stored, so what follows them can be decided before they are all appended at once. */
-export function applyPending(state: RunState, bodies: readonly RunEventBody[]): RunState {
-  const at = new Date(0).toISOString();
+/**
+ * Folds events not yet stored, so what follows them can be decided before
+ * they are all appended at once. `at` is the time they will be stored with
+ * (the append's), so what depends on it (a retry's `notBefore`) is the same
+ * in this fold as in a replay of the stored history.
+ */
+export function applyPending(state: RunState, bodies: readonly RunEventBody[], at: string): RunState {
   return applyEvents(
     state,
     bodies.map((body, i) => ({ ...body, seq: state.seq + i + 1, at })),

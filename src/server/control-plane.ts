@@ -142,7 +142,8 @@ export class ControlPlane {
       });
       grpcPort = await agents.listen();
       await provisioners?.start();
-      const { resumed } = await engine.start();
+      // Resumed attempts' leases start to run once agents can reach us (agentsReady below).
+      const { resumed } = await engine.start({ agentsReadyLater: true });
       if (resumed.length > 0) {
         if (options.unfinishedRuns === "cancel") {
           log(`Cancelling ${resumed.length} run(s) left unfinished by an earlier process`);
@@ -166,6 +167,7 @@ export class ControlPlane {
         providers.push(local);
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
+      engine.agentsReady();
       if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log, owner, tracing: options.tracing });
       const manualTriggers = forge ? new ManualTriggers({ engine, sources, spans: options.tracing?.spans }) : null;
       return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners, manualTriggers);

@@ -75,6 +75,26 @@ export function tenStages(marker: string, rand: () => number, failing: boolean):
   return stages;
 }
 
+/**
+ * Eight stages without `retries`: a root, a fan-out of four, two joins of
+ * two, and a final join. Each records that it ran in `marker` and sleeps
+ * 1-3 s, long enough to be running when the server is killed.
+ */
+export function eightStages(marker: string, rand: () => number): PlannedStage[] {
+  const s = (id: string, needs: string[]) =>
+    stage(id, { needs, commands: [`echo "$HODEI_RUN_ID $HODEI_STAGE_ID $HODEI_ATTEMPT" >> ${marker}`, `sleep ${(1 + rand() * 2).toFixed(2)}`, `echo "${id} done"`] });
+  return [
+    s("root", []),
+    s("fan1", ["root"]),
+    s("fan2", ["root"]),
+    s("fan3", ["root"]),
+    s("fan4", ["root"]),
+    s("join12", ["fan1", "fan2"]),
+    s("join34", ["fan3", "fan4"]),
+    s("final", ["join12", "join34"]),
+  ];
+}
+
 /** Creates runs owned by a process that is already gone (its ownership lapsed at once). */
 export async function seedRuns(where: StoreLocation, runs: { stages: PlannedStage[] }[]): Promise<string[]> {
   const db = await openDatabase(where);
