@@ -29,6 +29,7 @@ import {
 } from "../grpc/protocol.js";
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
+import { GroupWatchdog } from "./group-watchdog.js";
 import { LeaseWatchdog } from "./lease-watchdog.js";
 import { LogBatcher } from "./log-batcher.js";
 import { ATTEMPT_LABEL } from "../engine/agent-pool.js";
@@ -102,6 +103,7 @@ export class Agent {
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private watchdog: LeaseWatchdog | null = null;
+  private groups: GroupWatchdog | null = null;
   private stopping = false;
   private draining = false;
   private drainingSince = 0;
@@ -172,6 +174,7 @@ export class Agent {
     this.stream?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.watchdog?.stop();
+    this.groups?.stop();
     this.client?.close();
     this.registrar.close();
     await this.files?.dispose();
@@ -231,9 +234,16 @@ export class Agent {
         this.stream = null;
         resolve();
       });
-      this.watchdog?.stop();
-      this.watchdog = new LeaseWatchdog(Math.max(1, session.leaseMs - session.heartbeatIntervalMs), (ms) => this.fence(ms));
-      this.watchdog.start();
+      // Both once, with the first session's lease: a reconnect must neither
+      // forget a gap nor end the watchdog that holds the running stages.
+      if (!this.watchdog) {
+        const tolerance = Math.max(1, session.leaseMs - session.heartbeatIntervalMs);
+        const groups = new GroupWatchdog(tolerance);
+        groups.start();
+        this.groups = groups;
+        this.watchdog = new LeaseWatchdog(tolerance, (ms) => this.fence(ms), () => groups.pet());
+        this.watchdog.start();
+      }
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => this.beat(), session.heartbeatIntervalMs);
       this.heartbeat.unref();
@@ -345,6 +355,7 @@ export class Agent {
         signal: attempt.abort.signal,
         files: this.files,
         shells: this.shells,
+        groups: this.groups ?? undefined,
         afterResult: (task) => afterResult.push(task),
         gate: {
           get open() {

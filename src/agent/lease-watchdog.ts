@@ -37,6 +37,8 @@ export class LeaseWatchdog {
   constructor(
     private readonly toleranceMs: number,
     private readonly onLapse: (stoodStillMs: number) => void,
+    /** Called on every check that found no gap: pets the stage groups' watchdog. */
+    private readonly onAlive: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -60,6 +62,8 @@ export class LeaseWatchdog {
     const now = performance.now();
     const stoodStill = now - this.lastTick;
     this.lastTick = now;
-    if (this.timer && stoodStill > this.toleranceMs) this.onLapse(stoodStill);
+    if (!this.timer) return;
+    if (stoodStill > this.toleranceMs) this.onLapse(stoodStill);
+    else this.onAlive();
   }
 }
