@@ -29,6 +29,8 @@ import {
 } from "../grpc/protocol.js";
 import { createKeyAndCsr } from "../pki/csr.js";
 import { runAttempt } from "./attempt.js";
+import { GroupWatchdog } from "./group-watchdog.js";
+import { LeaseWatchdog } from "./lease-watchdog.js";
 import { LogBatcher } from "./log-batcher.js";
 import { ATTEMPT_LABEL } from "../engine/agent-pool.js";
 import { RunFilesCache } from "./run-files-cache.js";
@@ -77,6 +79,8 @@ interface RunningAttempt {
   /** Called when acknowledgements free room in the outbox. */
   wakers: (() => void)[];
   done: Promise<void>;
+  /** Killed by the self-fencing deadline: reports nothing more, its lease lapses on the server. */
+  fenced: boolean;
 }
 
 const DEFAULT_DRAIN_PATIENCE_MS = 60_000;
@@ -98,6 +102,8 @@ export class Agent {
   private session: RegisterResponse | null = null;
   private stream: grpc.ClientDuplexStream<AgentMessage, ServerMessage> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private watchdog: LeaseWatchdog | null = null;
+  private groups: GroupWatchdog | null = null;
   private stopping = false;
   private draining = false;
   private drainingSince = 0;
@@ -167,6 +173,8 @@ export class Agent {
     // Cancel rather than half-close: a server that never ends its side must not keep us alive.
     this.stream?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.watchdog?.stop();
+    this.groups?.stop();
     this.client?.close();
     this.registrar.close();
     await this.files?.dispose();
@@ -226,16 +234,44 @@ export class Agent {
         this.stream = null;
         resolve();
       });
+      // Both once, with the first session's lease: a reconnect must neither
+      // forget a gap nor end the watchdog that holds the running stages.
+      if (!this.watchdog) {
+        const tolerance = Math.max(1, session.leaseMs - session.heartbeatIntervalMs);
+        const groups = new GroupWatchdog(tolerance);
+        groups.start();
+        this.groups = groups;
+        this.watchdog = new LeaseWatchdog(tolerance, (ms) => this.fence(ms), () => groups.pet());
+        this.watchdog.start();
+      }
       if (this.heartbeat) clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(() => this.send({ heartbeat: { running: this.runningRefs() } }), session.heartbeatIntervalMs);
+      this.heartbeat = setInterval(() => this.beat(), session.heartbeatIntervalMs);
       this.heartbeat.unref();
       // Re-send whatever the previous stream did not get acknowledged.
-      this.send({ heartbeat: { running: this.runningRefs() } });
+      this.beat();
       for (const a of this.attempts.values()) for (const m of a.outbox) this.send(m);
     });
   }
 
+  /**
+   * The self-fencing deadline passed (this process stood still longer than
+   * its leases may last): kill every attempt and report nothing more of
+   * them; the server has recorded them lost or will, and retries them.
+   */
+  private fence(stoodStillMs: number): void {
+    if (this.attempts.size === 0) return;
+    this.log(`stood still for ${Math.round(stoodStillMs)} ms, longer than its leases may last: killing ${this.attempts.size} attempt(s)`);
+    for (const a of this.attempts.values()) {
+      a.fenced = true;
+      a.outbox = [];
+      a.unackedBytes = 0;
+      a.abort.abort("the agent's lease lapsed while it was stopped");
+      this.wake(a);
+    }
+  }
+
   private onServerMessage(message: ServerMessage): void {
+    this.watchdog?.check();
     if (message.assignment) this.start(message.assignment);
     else if (message.cancel) this.attempts.get(key(message.cancel.ref))?.abort.abort(message.cancel.reason || "cancelled");
     else if (message.ack) this.acknowledge(message.ack);
@@ -286,6 +322,7 @@ export class Agent {
       unackedBytes: 0,
       wakers: [],
       done: Promise.resolve(),
+      fenced: false,
     };
     this.attempts.set(key(ref), attempt);
     // The next assignment may come before this stage ends: the spare this one takes is replaced now, not after its result.
@@ -318,6 +355,7 @@ export class Agent {
         signal: attempt.abort.signal,
         files: this.files,
         shells: this.shells,
+        groups: this.groups ?? undefined,
         afterResult: (task) => afterResult.push(task),
         gate: {
           get open() {
@@ -342,12 +380,15 @@ export class Agent {
   }
 
   private report(attempt: RunningAttempt, message: AgentMessage): void {
+    this.watchdog?.check();
+    if (attempt.fenced) return;
     attempt.outbox.push(message);
     attempt.unackedBytes += logBytes(message);
     this.send(message);
   }
 
   private send(message: AgentMessage): void {
+    this.watchdog?.check();
     const stream = this.stream;
     if (stream && !stream.writableEnded && !stream.destroyed) stream.write(message);
   }
@@ -364,8 +405,14 @@ export class Agent {
     return this.draining && Date.now() - this.drainingSince > this.drainPatienceMs;
   }
 
+  /** A heartbeat: the attempts this agent runs, checked against the self-fencing deadline first. */
+  private beat(): void {
+    this.watchdog?.check();
+    this.send({ heartbeat: { running: this.runningRefs() } });
+  }
+
   private runningRefs(): AttemptRefMessage[] {
-    return [...this.attempts.values()].map((a) => a.ref);
+    return [...this.attempts.values()].filter((a) => !a.fenced).map((a) => a.ref);
   }
 }
 

@@ -10,7 +10,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { AgentServiceClient, AssignmentMessage } from "../grpc/protocol.js";
 import { ArtifactPatternError, expandArtifacts } from "./artifacts.js";
-import { runStageProcess, type OutputGate, type StageResult } from "./stage-process.js";
+import { runStageProcess, type OutputGate, type StageProcessOptions, type StageResult } from "./stage-process.js";
 import { fetchArtifact, fetchSource, uploadArtifact } from "./transfer.js";
 import type { RunFilesCache } from "./run-files-cache.js";
 import type { WarmShells } from "./warm-shell.js";
@@ -26,6 +26,8 @@ export interface AttemptContext {
   files: RunFilesCache | null;
   /** Shells started ahead of need, for the stage's commands. */
   shells?: WarmShells;
+  /** The agent's dead man's switch for the stage's process groups. */
+  groups?: StageProcessOptions["groups"];
   /** Work to do once the result is reported (removing the workspace): off the stage's critical path. */
   afterResult: (task: () => Promise<void>) => void;
 }
@@ -83,6 +85,7 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
       signal: ctx.signal,
       gate: ctx.gate,
       shells: ctx.shells,
+      groups: ctx.groups,
     });
     if (result.outcome !== "success" || assignment.artifactPatterns.length === 0) return result;
     try {

@@ -37,6 +37,8 @@ export interface StageProcessOptions {
   killGraceMs?: number;
   /** Shells started ahead of need; without them each command starts its own. */
   shells?: WarmShells;
+  /** Told of each command's process group while it lives (the agent's dead man's switch, group-watchdog.ts). */
+  groups?: { guard(pgid: number): void; release(pgid: number): void };
 }
 
 /** The host variables a stage inherits; everything else comes from the assignment. */
@@ -94,6 +96,7 @@ function runOne(command: string, options: StageProcessOptions, deadline: number)
   return new Promise((resolve) => {
     const secrets = Object.values(options.secrets ?? {});
     const child = options.shells?.take() ?? startStageShell(baseEnvironment());
+    if (child.pid !== undefined) options.groups?.guard(child.pid);
     child.stdin.end(stageScript(command, options.cwd, { ...options.env, ...(options.secrets ?? {}) }));
     const streams = [
       { pipe: child.stdout, decoder: new StringDecoder("utf8"), masker: new SecretMasker(secrets) },
@@ -149,6 +152,7 @@ function runOne(command: string, options: StageProcessOptions, deadline: number)
       options.signal.removeEventListener("abort", onAbort);
       // Background children of the script die with it: nothing of a stage outlives it.
       killTree("SIGKILL");
+      if (child.pid !== undefined) options.groups?.release(child.pid);
       const finish = () => {
         for (const s of streams) options.onOutput(s.masker.push(s.decoder.end()) + s.masker.flush());
         if (ending) return resolve(ending);

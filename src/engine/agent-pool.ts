@@ -19,6 +19,24 @@ export const attemptKey = (ref: AttemptRef): string => `${ref.runId}\u0000${ref.
 
 export class AgentPool {
   private readonly agents = new Map<string, PooledAgent>();
+  /**
+   * Agents a lease of which lapsed: they get no new work until a heartbeat
+   * says what they really run (`unfence`). Kept across reconnects.
+   */
+  private readonly fenced = new Set<string>();
+
+  fence(agentId: string): void {
+    this.fenced.add(agentId);
+  }
+
+  /** True if the agent was fenced. */
+  unfence(agentId: string): boolean {
+    return this.fenced.delete(agentId);
+  }
+
+  isFenced(agentId: string): boolean {
+    return this.fenced.has(agentId);
+  }
 
   add(link: AgentLink, now: number): void {
     const existing = this.agents.get(link.id);
@@ -47,7 +65,7 @@ export class AgentPool {
   pick(stage: PlannedStage, ref: AttemptRef): PooledAgent | undefined {
     let best: PooledAgent | undefined;
     for (const agent of this.agents.values()) {
-      if (agent.held.size >= agent.link.capacity) continue;
+      if (agent.held.size >= agent.link.capacity || this.fenced.has(agent.link.id)) continue;
       if ((agent.link.labels.provider ?? "local") !== stage.provider) continue;
       const dedicated = agent.link.labels[ATTEMPT_LABEL];
       if (dedicated !== undefined && dedicated !== attemptLabel(ref)) continue;
@@ -59,6 +77,7 @@ export class AgentPool {
   /** True if some agent serving `provider` has a free slot (it may still be dedicated to another attempt). */
   hasFreeSlot(provider: string): boolean {
     for (const agent of this.agents.values()) {
+      if (this.fenced.has(agent.link.id)) continue;
       if (agent.held.size < agent.link.capacity && (agent.link.labels.provider ?? "local") === provider) return true;
     }
     return false;

@@ -274,6 +274,30 @@ export class Engine {
    */
   heartbeat(agentId: string, running: readonly AttemptRef[]): void {
     this.dispatcher.leases.renewRunning(agentId, running);
+    this.fenceCheck(agentId, running);
+  }
+
+  /**
+   * Fencing, the server's half (the agent's is its self-fencing deadline,
+   * src/agent/lease-watchdog.ts). An agent a lease of which lapsed is fenced
+   * (sweepLeases): it gets no new work, because a frozen agent that resumes
+   * may still run the attempt the server gave up on. Its heartbeat says what
+   * it really runs: an attempt of a run this process drives that is no longer
+   * the agent's is cancelled (the agent kills its process group), and once a
+   * heartbeat lists only attempts it holds, the fence is lifted. Attempts of
+   * runs this process does not drive (another server's, or not yet adopted
+   * in a fail-over) are neither cancelled nor counted against the agent.
+   */
+  private fenceCheck(agentId: string, running: readonly AttemptRef[]): void {
+    let clean = true;
+    for (const ref of running) {
+      if (this.dispatcher.leases.holds(agentId, ref)) continue;
+      clean = false;
+      const s = this.active.get(ref.runId)?.stages.get(ref.stageId);
+      const stillTheirs = s && s.attempt === ref.attempt && s.agentId === agentId && (s.phase === "leased" || s.phase === "running");
+      if (s && !stillTheirs) this.dispatcher.pool.get(agentId)?.link.cancel(ref, "the attempt is no longer leased to this agent (its lease lapsed)");
+    }
+    if (clean && this.dispatcher.pool.unfence(agentId)) this.dispatcher.schedule();
   }
   /**
    * Records that the attempt's command started (protocol 3 agents say so only
@@ -461,6 +485,7 @@ export class Engine {
     // belongs to an agent that is gone or stuck.
     for (const lease of expired) {
       this.dispatcher.pool.release(lease.agentId, lease.ref);
+      this.dispatcher.pool.fence(lease.agentId);
       try {
         await this.advance(lease.ref.runId, incomings.leaseExpiry(lease.ref));
       } catch (error) {

@@ -161,7 +161,8 @@ export class ControlPlane {
           caPem: ca.certPem,
           // Each local agent process gets its own one-time bootstrap token.
           mintToken: async () => (await agentTokens.issue("bootstrap", { ttlMs: 10 * 60_000, description: "local agent" })).token,
-          onOutput: options.onAgentOutput,
+          // Without a listener the agents' stderr goes to the server's log, so a lost stage's cause is seen.
+          onOutput: options.onAgentOutput ?? ((index, text) => logAgentOutput(log, index, text)),
           onError: log,
         });
         providers.push(local);
@@ -196,4 +197,9 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** One log line per line a local agent wrote, prefixed with which agent wrote it. */
+function logAgentOutput(log: (message: string) => void, index: number, text: string): void {
+  for (const line of text.split("\n")) if (line.trim() !== "") log(`local agent ${index}: ${line}`);
 }
