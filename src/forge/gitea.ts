@@ -1,7 +1,9 @@
 /** Gitea: commit statuses, permissions, pull requests, reactions and comments over its REST API (`/api/v1`). */
 import type { GitAuth } from "../git/mirror.js";
 import { type CheckReport, type Forge, ForgeError, isRetryableStatus, type Permission, type PullRequestInfo, type Reaction, type RepoTarget } from "./forge.js";
+import { rateLimitWaitSeconds } from "./rate-limit.js";
 import { statusState } from "./status-state.js";
+
 
 export interface GiteaForgeOptions {
   url: string;
@@ -94,8 +96,8 @@ export class GiteaForge implements Forge {
     }
     const text = await res.text();
     if (!res.ok) {
-      const retryAfter = Number(res.headers.get("retry-after"));
-      throw new ForgeError("gitea", operation, res.status, isRetryableStatus(res.status), text.slice(0, 300), Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+      const wait = rateLimitWaitSeconds(Object.fromEntries(res.headers), Date.now());
+      throw new ForgeError("gitea", operation, res.status, isRetryableStatus(res.status), text.slice(0, 300), wait !== null && wait > 0 ? wait : null);
     }
     return text ? (JSON.parse(text) as unknown) : null;
   }

@@ -8,6 +8,7 @@ import { Octokit } from "@octokit/rest";
 import type { GitAuth } from "../git/mirror.js";
 import { type CheckReport, type Forge, ForgeError, isRetryableStatus, type Permission, type PullRequestInfo, type Reaction, type RepoTarget } from "./forge.js";
 import { statusState } from "./status-state.js";
+import { rateLimitWaitSeconds, type ResponseHeaders } from "./rate-limit.js";
 
 export type GithubAuth = { kind: "app"; appId: number; privateKey: string } | { kind: "token"; token: string };
 
@@ -164,13 +165,14 @@ function statusOf(error: unknown): number | null {
 function toForgeError(operation: string, error: unknown): ForgeError {
   if (error instanceof ForgeError) return error;
   const status = statusOf(error);
-  const headers = (error as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
-  const retryAfter = Number(headers?.["retry-after"]);
-  // GitHub's secondary rate limit answers 403 with retry-after or an exhausted quota.
-  const limited = status === 403 && (headers?.["retry-after"] !== undefined || headers?.["x-ratelimit-remaining"] === "0");
+  const headers = (error as { response?: { headers?: ResponseHeaders } }).response?.headers;
+  // retry-after, else an exhausted quota's x-ratelimit-reset (epoch seconds) as a wait.
+  const wait = rateLimitWaitSeconds(headers, Date.now());
+  // GitHub's primary and secondary rate limits answer 403 with retry-after or an exhausted quota.
+  const limited = status === 403 && wait !== null;
   const retryable = status === null || isRetryableStatus(status) || limited;
   const detail = error instanceof Error ? error.message : String(error);
-  return new ForgeError("github", operation, status, retryable, detail, Number.isFinite(retryAfter) ? retryAfter : null);
+  return new ForgeError("github", operation, status, retryable, detail, wait);
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
