@@ -26,6 +26,8 @@ export interface EngineOptions {
   ownershipMs?: number;
   newRunId?: () => string;
   onError?: (error: unknown, context: string) => void;
+  /** Operator log lines (a store outage and what each run waits for); default: stderr. */
+  log?: (message: string) => void;
   /**
    * Turns a run's source into what the agent is told to fetch, just before an
    * attempt is leased (e.g. a checkout of a git commit made on demand). The

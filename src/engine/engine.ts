@@ -13,6 +13,7 @@ import { applyPending, type RunState, type StageState } from "../saga/run-state.
 import { Dispatcher } from "./dispatcher.js";
 import type { Lease } from "./lease-book.js";
 import { LeaseSweeper } from "./lease-sweep.js";
+import { OutageTolerantStore } from "./outage-tolerant-store.js";
 import { systemClock } from "./system-clock.js";
 import { RunNotFoundError, type EngineListener, type EngineOptions } from "./engine-options.js";
 import { OwnershipKeeper } from "./ownership-keeper.js";
@@ -63,6 +64,8 @@ export class Engine {
   private readonly ownership: OwnershipKeeper;
   private readonly observers: RunObservers;
   private sweeper: LeaseSweeper | null = null;
+  /** The store as the engine uses it: calls wait out an unavailable store (outage-tolerant-store.ts). */
+  private readonly outages: OutageTolerantStore;
   /** False from a `start({ agentsReadyLater })` until `agentsReady()`: adopted leases wait for it. */
   private agentsListening = true;
   private unwatch: (() => Promise<void>) | null = null;
@@ -70,8 +73,12 @@ export class Engine {
   private stopped = false;
 
   constructor(options: EngineOptions) {
-    this.store = options.store;
     this.clock = options.clock ?? systemClock;
+    this.outages = new OutageTolerantStore(options.store, {
+      clock: this.clock,
+      log: options.log ?? ((message) => console.error(`hodei engine: ${message}`)),
+    });
+    this.store = this.outages;
     this.leaseMs = options.leaseMs ?? 15_000;
     this.ownershipMs = options.ownershipMs ?? this.leaseMs;
     this.newRunId = options.newRunId ?? randomUUID;
@@ -114,7 +121,7 @@ export class Engine {
       if (this.active.has(runId)) void this.refresh(runId);
     });
     const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
-    this.sweeper = new LeaseSweeper(this.dispatcher.leases, this.clock, sweepEvery, (expired) => void this.expireLeases(expired));
+    this.sweeper = new LeaseSweeper(this.dispatcher.leases, this.clock, sweepEvery, (expired) => void this.expireLeases(expired), () => this.outages.unavailable);
     this.sweeper.start();
     this.ownership.start(this.ownershipMs);
     return { resumed };
@@ -136,6 +143,7 @@ export class Engine {
     this.sweeper?.stop();
     this.ownership.stop();
     this.dispatcher.stop();
+    this.outages.stop();
     await this.unwatch?.();
     await this.queue.idle();
   }

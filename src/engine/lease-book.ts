@@ -36,6 +36,12 @@ export class LeaseBook {
   }
 
   /** Moves every lease's expiry `ms` later: time in which this process could not hear its agents (lease-sweep.ts). */
+  /** Every lease runs at least one whole period from now (the server could not hear agents until now). */
+  renewAll(): void {
+    const floor = this.now() + this.leaseMs;
+    for (const lease of this.leases.values()) if (lease.expiresAt < floor) lease.expiresAt = floor;
+  }
+
   extendAll(ms: number): void {
     for (const lease of this.leases.values()) lease.expiresAt += ms;
   }

@@ -13,6 +13,10 @@
  *   the poll phase reads the sockets. Expiry waits for `setImmediate` (the
  *   check phase, after the poll phase), so a heartbeat that had already
  *   arrived when the tick fired is read, and renews its lease, first.
+ * - While `holdWhile()` is true (the store is unavailable: agents' reports and
+ *   the heartbeats queued behind them wait for it), no lease lapses; when it
+ *   turns false every lease gets at least one whole period from then, as if
+ *   each agent had just been heard.
  */
 import type { Lease, LeaseBook } from "./lease-book.js";
 import type { Clock } from "./ports.js";
@@ -26,7 +30,10 @@ export class LeaseSweeper {
     private readonly clock: Clock,
     private readonly everyMs: number,
     private readonly onExpired: (expired: Lease[]) => void,
+    private readonly holdWhile: () => boolean = () => false,
   ) {}
+
+  private held = false;
 
   start(): void {
     this.schedule();
@@ -45,6 +52,16 @@ export class LeaseSweeper {
   private tick(): void {
     const late = this.clock.now().getTime() - this.dueAt;
     if (late > this.everyMs) this.leases.extendAll(late);
+    if (this.holdWhile()) {
+      this.held = true;
+      this.leases.extendAll(this.everyMs + Math.max(0, late));
+      this.schedule();
+      return;
+    }
+    if (this.held) {
+      this.held = false;
+      this.leases.renewAll();
+    }
     setImmediate(() => {
       if (!this.cancel) return; // stopped meanwhile
       const expired = this.leases.takeExpired();

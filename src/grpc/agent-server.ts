@@ -4,6 +4,7 @@
  * Everything an agent reports is checked against the engine's leases: an
  * agent can only speak for attempts leased to it.
  */
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import * as grpc from "@grpc/grpc-js";
 import type { Engine } from "../engine/engine.js";
 import { attemptKey } from "../engine/agent-pool.js";
@@ -68,7 +69,14 @@ export class AgentServer {
   constructor(private readonly options: AgentServerOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
     this.leaseMs = options.leaseMs ?? 15_000;
-    this.onError = options.onError ?? ((error, context) => console.error(`hodei agent server: ${context}:`, error));
+    this.onError =
+      options.onError ??
+      ((error, context) => {
+        // An unavailable store is said in a line (the engine says what waits for it), not a stack per call.
+        const unavailable = storeUnavailableReason(error);
+        if (unavailable) console.error(`hodei agent server: ${context}: the store is unavailable (${unavailable}); the agent retries`);
+        else console.error(`hodei agent server: ${context}:`, error);
+      });
     this.artifacts = new ArtifactStore(options.artifactsDir, options.maxArtifactBytes);
     const files = fileServiceHandlers({
       authenticate: (call) => this.identify(call),

@@ -118,7 +118,7 @@ export class ControlPlane {
         });
         provisioners = await createProvisioners(options.provisioning.providers, settings, hooks, { store: await storeIdentity(db), owner });
       }
-      engine = new Engine({ store: runs, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
+      engine = new Engine({ store: runs, log, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
       if (options.tracing) engine.subscribe(options.tracing.listener);
 
       const instance = randomUUID();

@@ -9,6 +9,7 @@
  * repository are handled one at a time in arrival order, so a pull request's
  * `synchronize` never overtakes its `opened`; repositories run in parallel.
  */
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import { KeyedQueue } from "../engine/keyed-queue.js";
 import type { Database, Unlisten } from "../store/database.js";
 import { claimDeliveries, finishDelivery, releaseLapsedClaims, renewClaims, type DeliveryKey, type StoredDelivery } from "./delivery-store.js";
@@ -184,7 +185,13 @@ export class DeliveryProcessor {
 
   private report(error: unknown, d: StoredDelivery | null): void {
     if (d && this.options.onError) this.options.onError(error, d);
-    else console.error(`hodei webhooks: ${d ? `${d.forge} delivery ${d.deliveryId}` : "claiming deliveries"}:`, error);
+    else {
+      const what = d ? `${d.forge} delivery ${d.deliveryId}` : "claiming deliveries";
+      // An unavailable store is one line (deliveries wait in it and are claimed when it answers), not a stack.
+      const unavailable = storeUnavailableReason(error);
+      if (unavailable) console.error(`hodei webhooks: ${what}: the store is unavailable (${unavailable}); trying again later`);
+      else console.error(`hodei webhooks: ${what}:`, error);
+    }
   }
 
   private now(): Date {

@@ -5,6 +5,7 @@
  * and re-issues LISTEN for each channel; notifications sent in the gap are
  * lost, which is acceptable because a NOTIFY is only ever a latency hint.
  */
+import { storeUnavailableReason } from "../store-unavailable.js";
 import pg from "pg";
 
 export type Log = (msg: string) => void;
@@ -125,6 +126,8 @@ export class PgListener {
     this.reconnectTimer.unref();
   }
 
+  private reconnectFailing = false;
+
   private async reconnect(): Promise<void> {
     try {
       const client = await this.ensureClient();
@@ -132,10 +135,13 @@ export class PgListener {
         await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       }
       this.delayMs = this.opts.minDelayMs ?? 100;
+      this.reconnectFailing = false;
       this.opts.log(`LISTEN connection restored (${this.handlers.size} channel(s))`);
     } catch (err) {
       if (this.closed) return;
-      this.opts.log(`LISTEN reconnect failed: ${String(err)}`);
+      // One line per outage, not one per try.
+      if (!this.reconnectFailing) this.opts.log(`LISTEN connection lost; reconnecting with backoff (${storeUnavailableReason(err) ?? (err instanceof Error ? err.message : String(err))})`);
+      this.reconnectFailing = true;
       this.client?.end().catch(() => undefined);
       this.client = undefined;
       this.scheduleReconnect();
