@@ -52,7 +52,7 @@ describe("RunFilesCache", () => {
 
   it("keeps at most maxRuns runs, dropping the least recently used, and removes everything on dispose", async () => {
     const parent = await tempDir("hodei-cache-");
-    const cache = new RunFilesCache({ parent, maxRuns: 2 });
+    const cache = new RunFilesCache({ parent, maxRuns: 2, idleMs: 10 * 60_000 });
     const f = fetcher();
     for (const run of ["r1", "r2", "r1", "r3"]) await cache.fill(run, await tempDir("hodei-ws-"), f.fetch);
     expect(f.calls).toHaveLength(3);
