@@ -200,3 +200,19 @@ export async function readHistories(where: StoreLocation, ids: readonly string[]
     await db.close();
   }
 }
+
+/** Resolves when every run answers `completed` on the server's API (unreachable counts as not yet); throws with their statuses after `deadlineMs`. */
+export async function waitForRunsCompleted(httpPort: number, ids: readonly string[], deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      ids.map(async (id) => {
+        const res = await fetch(`http://127.0.0.1:${httpPort}/api/runs/${id}`).catch(() => null);
+        return res?.ok ? ((await res.json()) as { status: string }).status : "unreachable";
+      }),
+    );
+    if (statuses.every((s) => s === "completed")) return;
+    if (Date.now() > until) throw new Error(`runs not completed within ${deadlineMs} ms: ${statuses.join(", ")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -13,7 +13,7 @@ import { expect, it } from "vitest";
 import { openDatabase } from "../../src/store/open.js";
 import { describePostgres, tempDir } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
-import { freePort, readHistories, seedRuns, startServer, type ServerProcess } from "./crash-harness.js";
+import { freePort, readHistories, seedRuns, startServer, type ServerProcess, waitForRunsCompleted } from "./crash-harness.js";
 
 const TICKS = 36;
 
@@ -61,20 +61,6 @@ async function busyAgent(server: ServerProcess): Promise<number | undefined> {
   return undefined;
 }
 
-async function waitCompleted(httpPort: number, ids: readonly string[], deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const statuses = await Promise.all(
-      ids.map(async (id) => {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/api/runs/${id}`).catch(() => null);
-        return res?.ok ? ((await res.json()) as { status: string }).status : "unreachable";
-      }),
-    );
-    if (statuses.every((s) => s === "completed")) return;
-    if (Date.now() > until) throw new Error(`runs not completed in time: ${statuses.join(", ")}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describePostgres("fencing a frozen agent", (store) => {
   it("an agent SIGSTOPped past its lease and resumed: every run succeeds, no two attempts of a stage overlap, stored logs are whole", { timeout: 120_000 }, async () => {
@@ -93,7 +79,7 @@ describePostgres("fencing a frozen agent", (store) => {
       process.kill(frozen!, "SIGSTOP");
       await new Promise((r) => setTimeout(r, 6_000));
       process.kill(frozen!, "SIGCONT");
-      await waitCompleted(ports.http, ids, 90_000);
+      await waitForRunsCompleted(ports.http, ids, 90_000);
     } finally {
       server.child.kill("SIGTERM");
       await server.exited;

@@ -12,24 +12,10 @@ import os from "node:os";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { describeEachStore, tempDir } from "../helpers/databases.js";
-import { eightStages, freePort, prng, readHistories, readMarker, seedRuns, startServer } from "./crash-harness.js";
+import { eightStages, freePort, prng, readHistories, readMarker, seedRuns, startServer, waitForRunsCompleted } from "./crash-harness.js";
 
 const seed = Number(process.env.HODEI_CRASH_SEED ?? Date.now() % 100_000);
 
-async function runsCompleted(httpPort: number, ids: readonly string[], deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const statuses = await Promise.all(
-      ids.map(async (id) => {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/api/runs/${id}`).catch(() => null);
-        return res?.ok ? ((await res.json()) as { status: string }).status : "unreachable";
-      }),
-    );
-    if (statuses.every((s) => s === "completed")) return;
-    if (Date.now() > until) throw new Error(`runs not completed in time: ${statuses.join(", ")}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /**
  * Not run by default yet: one cause outside the engine remains. A SIGKILL
@@ -70,7 +56,7 @@ describeEachStore("server restarts without retries", (store) => {
     const last = startServer(where, ports, env);
     try {
       await last.ready;
-      await runsCompleted(ports.http, ids, 150_000);
+      await waitForRunsCompleted(ports.http, ids, 150_000);
     } finally {
       last.child.kill("SIGTERM");
       await last.exited;

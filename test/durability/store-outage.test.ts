@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stage } from "../saga/plan-stages.js";
 import { readStageLog } from "../../src/store/run-queries.js";
 import { openDatabase } from "../../src/store/open.js";
-import { freePort, readHistories, readMarker, seedRuns, startServer, type ServerProcess } from "./crash-harness.js";
+import { freePort, readHistories, readMarker, seedRuns, startServer, type ServerProcess, waitForRunsCompleted } from "./crash-harness.js";
 import { PrivatePostgres, privatePostgresAvailable } from "../helpers/private-postgres.js";
 
 const LINES = 40;
@@ -34,24 +34,6 @@ function expectedLog(stageId: string): string {
   return Array.from({ length: LINES }, (_, i) => `${stageId} line ${i + 1}\n`).join("");
 }
 
-async function waitForCompletion(httpPort: number, ids: readonly string[], deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const done = await Promise.all(
-      ids.map(async (id) => {
-        try {
-          const res = await fetch(`http://127.0.0.1:${httpPort}/api/runs/${id}`);
-          return res.ok && ((await res.json()) as { status: string }).status === "completed";
-        } catch {
-          return false;
-        }
-      }),
-    );
-    if (done.every(Boolean)) return;
-    if (Date.now() > until) throw new Error(`runs not completed within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function waitForBuildsRunning(httpPort: number, ids: readonly string[]): Promise<void> {
   const until = Date.now() + 60_000;
@@ -105,7 +87,7 @@ suite("the store stopped while stages run", () => {
         await cluster.stop();
         await new Promise((r) => setTimeout(r, outageMs));
         await cluster.start();
-        await waitForCompletion(http, ids, 90_000);
+        await waitForRunsCompleted(http, ids, 90_000);
         expect(server.child.exitCode, "the server stayed up").toBeNull();
       } finally {
         server.child.kill("SIGKILL");
