@@ -29,6 +29,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     agentToken: config.agentToken,
     secretsKey: config.secretsKey,
     leaseMs: config.leaseMs,
+    storeWaitMs: config.storeWaitMs,
     log: say,
     forge: forgeSettings(config),
     provisioning: { providers: config.providers, settings: config.providerSettings },
