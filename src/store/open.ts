@@ -52,12 +52,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     );
     const started = performance.now();
     await mkdir(pgDir, { recursive: true });
-    const db = await PgliteProcessDatabase.open({
-      dataDir: pgDir,
-      lockFile: path.join(dataDir, "pg.store.lock"),
-      lockWaitMs: PREVIOUS_STORE_WAIT_MS,
-      log,
-    }).catch((error: unknown) => Promise.reject(embeddedStoreFailure(error, pgDir)));
+    let db: PgliteProcessDatabase;
+    try {
+      db = await PgliteProcessDatabase.open({ dataDir: pgDir, lockFile: path.join(dataDir, "pg.store.lock"), lockWaitMs: PREVIOUS_STORE_WAIT_MS, log });
+    } catch (error) {
+      throw embeddedStoreFailure(error, pgDir);
+    }
     log(`Embedded Postgres ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return new LockedDatabase(db, lock);
   } catch (err) {
