@@ -9,6 +9,7 @@ import { createMetrics, webhookDeliveries, webhookOutcome } from "../observabili
 import { registerWebhookRoutes } from "../webhooks/routes.js";
 import { systemClock } from "../engine/system-clock.js";
 import { StoreWriteProbe } from "../store/write-probe.js";
+import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
@@ -30,6 +31,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   const { db } = options;
+  acceptEmptyJsonBodies(app);
 
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
