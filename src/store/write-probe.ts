@@ -4,8 +4,8 @@
  * standby Postgres) holds every run, so a load balancer must see it as down.
  *
  * One probe is two cheap checks, each bounded by `timeoutMs`:
- * - an UPDATE that matches no row, in a transaction: Postgres checks that
- *   the transaction may write before it looks for rows, so a read-only or
+ * - an UPDATE that matches no row: Postgres checks that its transaction
+ *   may write before it looks for rows, so a read-only or
  *   standby server refuses it, and a server that is down does not answer;
  *   nothing is written, so probing leaves no dead rows behind;
  * - for the embedded store, a small new file in its data directory, removed
@@ -83,7 +83,8 @@ export class StoreWriteProbe {
       }
     }
     try {
-      await this.bounded("the store", this.options.db.transaction((tx) => tx.query(PROBE_SQL)));
+      // Urgent: on Postgres a pool of its own, so busy background work does not make it time out.
+      await this.bounded("the store", this.options.db.queryUrgent(PROBE_SQL));
     } catch (error) {
       return { ok: false, reason: storeFailure(error) };
     }

@@ -60,14 +60,14 @@ describe("the store's write probe on its own", () => {
     shared = await openTestDatabase("pglite");
   });
 
-  /** A store whose transactions are counted, and hang while `hang` is set. */
+  /** A store whose urgent statements (the probe's) are counted, and hang when `hang` is set. */
   function countingStore(inner: Database, hang = false): { db: Database; calls: () => number } {
     let calls = 0;
     const db = {
       ...inner,
-      transaction: (fn: Parameters<Database["transaction"]>[0]) => {
+      queryUrgent: (text: string, params?: readonly unknown[]) => {
         calls++;
-        return hang ? new Promise<never>(() => undefined) : inner.transaction(fn);
+        return hang ? new Promise<never>(() => undefined) : inner.queryUrgent(text, params);
       },
     } as Database;
     return { db, calls: () => calls };
