@@ -9,8 +9,20 @@ import { suggest } from "./suggest.js";
 import { findCycles } from "./topo.js";
 import type { PipelineDefinition, StageDefinition } from "./types.js";
 
-/** Rules the schema cannot express. `def` has passed the schema. */
-export function checkSemantics(doc: SourceDoc, def: PipelineDefinition): PipelineError[] {
+/**
+ * What was left out of a value that failed the schema (well-formed-part.ts),
+ * so rules that would only echo a schema error (a `${{ matrix.KEY }}` of a
+ * matrix that was left out) stay quiet.
+ */
+export interface Damage {
+  damaged(path: readonly PathSegment[]): boolean;
+  replaced(path: readonly PathSegment[]): boolean;
+}
+
+export const UNDAMAGED: Damage = { damaged: () => false, replaced: () => false };
+
+/** Rules the schema cannot express. `def` has passed the schema (or is the well-formed part of a value that did not). */
+export function checkSemantics(doc: SourceDoc, def: PipelineDefinition, damage: Damage): PipelineError[] {
   const errors: PipelineError[] = [];
   const report = (path: readonly PathSegment[], message: string, target: "key" | "value" = "value"): void => {
     errors.push(new PipelineError(doc.file, doc.locate(path, target), message));
@@ -23,7 +35,7 @@ export function checkSemantics(doc: SourceDoc, def: PipelineDefinition): Pipelin
   for (const name of names) {
     const stage = def.stages[name] as StageDefinition;
     instances += stage.matrix ? matrixSize(stage.matrix) : 1;
-    checkStage(def, name, stage, report);
+    if (!damage.replaced(["stages", name])) checkStage(def, name, stage, report, damage);
   }
   if (instances > MAX_PIPELINE_INSTANCES) {
     report(["stages"], `the pipeline expands to ${instances} stage instances; the limit is ${MAX_PIPELINE_INSTANCES}`, "key");
@@ -84,9 +96,11 @@ function checkDurations(def: PipelineDefinition, report: Report): void {
   }
 }
 
-function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report): void {
+function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report, damage: Damage): void {
   const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, ...rest];
   const quotedName = JSON.stringify(name);
+  // Without its matrix, the stage's expressions and instances cannot be judged.
+  if (damage.damaged(at("matrix"))) return;
   if (stage.matrix) {
     for (const [axis, values] of Object.entries(stage.matrix)) {
       const seen = new Set<string>();
@@ -112,7 +126,8 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
     }
   }
   const provider = effective.provider ?? "local";
-  if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined) {
+  const dropped = [at("provider"), at("image"), ["defaults", "provider"], ["defaults", "image"]].some((p) => damage.damaged(p));
+  if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined && !dropped) {
     const path = stage.provider !== undefined ? at("provider") : at();
     report(path, `stage ${quotedName} runs on provider "${provider}" and needs an "image"`, stage.provider !== undefined ? "value" : "key");
   }

@@ -13,6 +13,8 @@ const cases: Record<string, string[]> = {
   "cycle.yml": ["4:13: dependency cycle: a -> b -> c -> a"],
   "bad-duration.yml": [
     '2:12: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
+    // A semantic error next to schema errors: reported with them, not after they are fixed.
+    '6:14: "timeout" must be greater than zero',
     '9:14: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
   ],
   "zero-timeout.yml": ['4:14: "timeout" must be greater than zero', '7:14: "timeout" must be greater than zero'],
@@ -51,6 +53,25 @@ const cases: Record<string, string[]> = {
     '9:25: env value "OK" must be a string, number or boolean',
     '10:26: duplicate entry "NPM_TOKEN" in "secrets" of stage "build"',
     '11:27: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
+  ],
+  // Schema errors do not hide semantic ones: each rule checks what the schema accepted. Positions of
+  // items after a bad one in the same list (9:29, 9:35) stay right; what only follows from a rejected
+  // value (the empty matrix's ${{ matrix.node }}, "needs" of the stages that are not valid) is not reported.
+  "schema-and-semantic.yml": [
+    '1:1: unknown key "onn" at the top level (did you mean "on"?)',
+    '2:23: "provider" must be one of "local", "docker" or "kubernetes"',
+    '4:3: stage "build" is missing required key "run"',
+    '5:5: unknown key "runs" in stage "build" (did you mean "run"?)',
+    '6:9: stage "lint" must be a mapping with a "run" key',
+    '9:13: "needs" must be a list of distinct stage names',
+    '9:29: stage "test" needs unknown stage "tset" (did you mean "test"?)',
+    "9:35: dependency cycle: test -> package -> test",
+    '10:21: matrix axis "node" of stage "test" must not be empty',
+    '15:14: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
+    '16:22: invalid glob "[main": Missing closing: "]" - use "\\\\]" to match literal characters',
+    '16:46: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
+    '18:10: "${{ matrix.env }}" used in a stage without a matrix',
+    '20:14: workdir "../up" must be a relative path inside the checkout',
   ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],
