@@ -57,5 +57,7 @@ function planInstance(def: PipelineDefinition, name: string, stage: StageDefinit
     retries: s.retries ?? 0,
     allowFailure: s.allow_failure ?? false,
     workdir: s.workdir !== undefined ? sub(s.workdir) : ".",
+    ...(combo && stage["fail-fast"] === true ? { failFast: true } : {}),
+    ...(combo && stage["max-parallel"] !== undefined ? { maxParallel: stage["max-parallel"] } : {}),
   };
 }

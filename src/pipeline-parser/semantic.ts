@@ -2,7 +2,17 @@ import posixPath from "node:path/posix";
 import { parseDuration } from "./duration.js";
 import { PipelineError } from "./errors.js";
 import { globProblem } from "./globs.js";
-import { expandMatrix, matrixSize, MAX_MATRIX_INSTANCES, MAX_PIPELINE_INSTANCES, substitute, substitutionProblems } from "./matrix.js";
+import {
+  expandMatrix,
+  instanceId,
+  matrixAxes,
+  matrixKeys,
+  matrixSize,
+  MAX_MATRIX_INSTANCES,
+  MAX_PIPELINE_INSTANCES,
+  substitute,
+  substitutionProblems,
+} from "./matrix.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
 import { effectiveStage, stringsIn, SUBSTITUTED_KEYS } from "./stage-settings.js";
 import { suggest } from "./suggest.js";
@@ -101,22 +111,12 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   const quotedName = JSON.stringify(name);
   // Without its matrix, the stage's expressions and instances cannot be judged.
   if (damage.damaged(at("matrix"))) return;
-  if (stage.matrix) {
-    for (const [axis, values] of Object.entries(stage.matrix)) {
-      const seen = new Set<string>();
-      values.forEach((v, i) => {
-        if (seen.has(String(v))) report(at("matrix", axis, i), `duplicate value ${JSON.stringify(String(v))} in matrix axis ${JSON.stringify(axis)}`);
-        seen.add(String(v));
-      });
-    }
-    const size = matrixSize(stage.matrix);
-    if (size > MAX_MATRIX_INSTANCES) {
-      report(at("matrix"), `the matrix of stage ${quotedName} expands to ${size} instances; the limit is ${MAX_MATRIX_INSTANCES}`, "key");
-      return;
-    }
+  for (const key of ["fail-fast", "max-parallel"] as const) {
+    if (stage[key] !== undefined && !stage.matrix) report(at(key), `${JSON.stringify(key)} applies only to a stage with a matrix`, "key");
   }
+  if (stage.matrix && !checkMatrix(name, stage.matrix, report)) return;
   const effective = effectiveStage(def, stage);
-  const keys = stage.matrix ? Object.keys(stage.matrix) : null;
+  const keys = stage.matrix ? matrixKeys(stage.matrix) : null;
   for (const key of SUBSTITUTED_KEYS) {
     for (const { path, text } of stringsIn(effective[key])) {
       for (const problem of substitutionProblems(text, keys)) {
@@ -138,6 +138,57 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
       report(originOf(def, name, "workdir", []), `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
     }
   }
+}
+
+/** The rules of a matrix beyond its shape; false when its instances cannot be judged further. */
+function checkMatrix(name: string, matrix: NonNullable<StageDefinition["matrix"]>, report: Report): boolean {
+  const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, "matrix", ...rest];
+  const quotedName = JSON.stringify(name);
+  const axes = matrixAxes(matrix);
+  for (const [axis, values] of axes) {
+    const seen = new Set<string>();
+    values.forEach((v, i) => {
+      if (seen.has(String(v))) report(at(axis, i), `duplicate value ${JSON.stringify(String(v))} in matrix axis ${JSON.stringify(axis)}`);
+      seen.add(String(v));
+    });
+  }
+  // An exclude entry names axes; one that matches no combination is fine (axes may depend on the trigger in a .ts pipeline).
+  const axisNames = axes.map(([a]) => a);
+  let ok = true;
+  (matrix.exclude ?? []).forEach((entry, i) => {
+    for (const key of Object.keys(entry)) {
+      if (axisNames.includes(key)) continue;
+      const hint = suggest(key, axisNames);
+      const known = axisNames.length > 0 ? `matrix axes: ${axisNames.join(", ")}` : "the matrix has no axes";
+      report(at("exclude", i, key), `unknown matrix axis ${JSON.stringify(key)} in "exclude" of stage ${quotedName} (${hint ? `did you mean ${JSON.stringify(hint)}? ` : ""}${known})`, "key");
+      ok = false;
+    }
+  });
+  if (!ok) return false;
+  const size = matrixSize(matrix);
+  if (size > MAX_MATRIX_INSTANCES) {
+    report(at(), `the matrix of stage ${quotedName} expands to ${size} instances; the limit is ${MAX_MATRIX_INSTANCES}`, "key");
+    return false;
+  }
+  const combos = expandMatrix(matrix);
+  if (combos.length === 0) {
+    report(at(), `the matrix of stage ${quotedName} expands to no instances: "exclude" leaves out every combination`, "key");
+    return false;
+  }
+  // Include entries that add a combination of their own must not add the same one twice.
+  const ids = new Set<string>();
+  const duplicates = combos.map((c) => instanceId(name, c)).filter((id) => (ids.has(id) ? true : (ids.add(id), false)));
+  for (const id of new Set(duplicates)) {
+    const combo = combos.find((c) => instanceId(name, c) === id) ?? {};
+    const last = (matrix.include ?? []).map((e, i) => ({ e, i })).filter(({ e }) => instanceId(name, toCombo(e)) === id).at(-1);
+    report(at(...(last ? ["include", last.i] : [])), `the matrix of stage ${quotedName} has the combination ${JSON.stringify(combo)} twice`, last ? "value" : "key");
+    ok = false;
+  }
+  return ok;
+}
+
+function toCombo(entry: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
 }
 
 /** Where an effective stage value came from: the stage, `defaults`, or the pipeline's `env`. */

@@ -29,10 +29,29 @@ export interface WhenClause {
   paths?: string[];
 }
 
+export type MatrixValue = string | number | boolean;
+/** One combination, or part of one, in a matrix's `include` or `exclude`. */
+export type MatrixEntry = Record<string, MatrixValue>;
+
+/**
+ * Axes (key = axis, value = its values) plus the reserved `include` (extra
+ * combinations, or extra keys for matching ones) and `exclude` (combinations
+ * left out of the product).
+ */
+export interface MatrixDefinition {
+  [axis: string]: MatrixValue[] | MatrixEntry[] | undefined;
+  include?: MatrixEntry[];
+  exclude?: MatrixEntry[];
+}
+
 export interface StageDefinition extends StageDefaults {
   run: string | string[];
   needs?: string[];
-  matrix?: Record<string, (string | number | boolean)[]>;
+  matrix?: MatrixDefinition;
+  /** Matrix stages only: once an instance fails, the instances that have not started are cancelled. Default false. */
+  "fail-fast"?: boolean;
+  /** Matrix stages only: at most this many instances run at once. */
+  "max-parallel"?: number;
   when?: WhenClause;
 }
 
@@ -87,6 +106,10 @@ export interface PlannedStage {
   retries: number;
   allowFailure: boolean;
   workdir: string;
+  /** Set (true) only on the instances of a matrix stage with `fail-fast: true`. */
+  failFast?: boolean;
+  /** Set only on the instances of a matrix stage with `max-parallel`: at most this many of them run at once. */
+  maxParallel?: number;
 }
 
 export interface Plan {

@@ -73,6 +73,18 @@ const cases: Record<string, string[]> = {
     '18:10: "${{ matrix.env }}" used in a stage without a matrix',
     '20:14: workdir "../up" must be a relative path inside the checkout',
   ],
+  "matrix-strategy.yml": [
+    '5:19: unknown matrix axis "nod" in "exclude" of stage "a" (did you mean "node"? matrix axes: node)',
+    '8:36: "include" of the matrix of stage "b" must be a non-empty list of mappings of matrix keys to strings, numbers or booleans',
+    '11:37: an entry of "include" of the matrix of stage "c" must be a mapping of matrix keys to strings, numbers or booleans',
+    '11:49: matrix value "node" must be a string, number or boolean',
+    '12:19: "max-parallel" must be a positive integer',
+    '13:16: "fail-fast" must be true or false',
+    '17:5: "fail-fast" applies only to a stage with a matrix',
+    '18:5: "max-parallel" applies only to a stage with a matrix',
+    '20:5: the matrix of stage "e" expands to no instances: "exclude" leaves out every combination',
+    '23:39: the matrix of stage "f" has the combination {"node":"22"} twice',
+  ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],
 };
