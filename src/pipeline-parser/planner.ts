@@ -30,7 +30,10 @@ export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
   const skipped = new Set<string>();
   for (const instance of ordered) {
     const stage = def.stages[instance.name] as StageDefinition;
-    instance.skip = !whenMatches(stage.when, ctx) || instance.needs.some((id) => skipped.has(id));
+    // A stage that runs on the outcome of its needs (when.status) is not skipped with them here:
+    // whether it runs is known only when they end (src/saga/outcome-rule.ts).
+    const onOutcome = stage.when?.status !== undefined;
+    instance.skip = !whenMatches(stage.when, ctx) || (!onOutcome && instance.needs.some((id) => skipped.has(id)));
     if (instance.skip) skipped.add(instance.id);
   }
   return { name, triggered: true, stages: ordered };
@@ -57,6 +60,7 @@ function planInstance(def: PipelineDefinition, name: string, stage: StageDefinit
     retries: s.retries ?? 0,
     allowFailure: s.allow_failure ?? false,
     workdir: s.workdir !== undefined ? sub(s.workdir) : ".",
+    ...(stage.when?.status !== undefined ? { status: stage.when.status } : {}),
     ...(combo && stage["fail-fast"] === true ? { failFast: true } : {}),
     ...(combo && stage["max-parallel"] !== undefined ? { maxParallel: stage["max-parallel"] } : {}),
   };

@@ -111,6 +111,9 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   const quotedName = JSON.stringify(name);
   // Without its matrix, the stage's expressions and instances cannot be judged.
   if (damage.damaged(at("matrix"))) return;
+  if (stage.when?.status !== undefined && (stage.needs ?? []).length === 0) {
+    report(at("when", "status"), `"status" of stage ${quotedName} needs "needs": a stage that needs nothing has no outcome to run on`, "key");
+  }
   for (const key of ["fail-fast", "max-parallel"] as const) {
     if (stage[key] !== undefined && !stage.matrix) report(at(key), `${JSON.stringify(key)} applies only to a stage with a matrix`, "key");
   }

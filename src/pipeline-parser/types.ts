@@ -22,11 +22,15 @@ export interface StageDefaults {
   workdir?: string;
 }
 
+/** What a stage's needs must have ended for it to run: `when.status` (default `["success"]`). */
+export type WhenStatus = "always" | ("success" | "failure")[];
+
 export interface WhenClause {
   event?: TriggerEvent[];
   branch?: string[];
   tag?: string[];
   paths?: string[];
+  status?: WhenStatus;
 }
 
 export type MatrixValue = string | number | boolean;
@@ -106,6 +110,8 @@ export interface PlannedStage {
   retries: number;
   allowFailure: boolean;
   workdir: string;
+  /** Set only on stages with `when.status`: what their needs must have ended for them to run. */
+  status?: WhenStatus;
   /** Set (true) only on the instances of a matrix stage with `fail-fast: true`. */
   failFast?: boolean;
   /** Set only on the instances of a matrix stage with `max-parallel`: at most this many of them run at once. */

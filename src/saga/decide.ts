@@ -6,8 +6,9 @@
  * never changes what an old history means.
  */
 import type { RunEventBody, StageConclusion } from "./events.js";
-import { needSatisfied, runConclusion } from "./conclusion.js";
+import { runConclusion } from "./conclusion.js";
 import { failedSibling, MatrixSlots } from "./matrix-strategy.js";
+import { needsVerdict } from "./outcome-rule.js";
 import type { RunState, StageState } from "./run-state.js";
 
 export function decide(state: RunState): RunEventBody[] {
@@ -76,14 +77,9 @@ function decideStage(
   if (s.phase !== "pending") return null;
 
   if (s.plan.skip) return complete("skipped", "excluded by when");
-  for (const needId of s.plan.needs) {
-    const need = state.stages.get(needId);
-    const conclusion = concluded.get(needId);
-    if (!need || conclusion === undefined) return null;
-    if (!needSatisfied(conclusion, need.plan.allowFailure)) {
-      return complete("skipped", `needs ${needId}, which ended ${conclusion}`);
-    }
-  }
+  const verdict = needsVerdict(state, s, concluded);
+  if (verdict === "wait") return null;
+  if (verdict !== "ready") return complete("skipped", verdict.skipped);
   // SPEC 6: ready, but it may not run (nor get its secrets) before the run is approved.
   if (s.needsApproval && state.approvedBy === null) return null;
   // max-parallel: wait (in plan order) for a slot of the matrix stage.

@@ -85,6 +85,11 @@ const cases: Record<string, string[]> = {
     '20:5: the matrix of stage "e" expands to no instances: "exclude" leaves out every combination',
     '23:39: the matrix of stage "f" has the combination {"node":"22"} twice',
   ],
+  "when-status.yml": [
+    '4:13: "status" of stage "a" needs "needs": a stage that needs nothing has no outcome to run on',
+    '8:21: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
+    '12:31: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
+  ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],
 };

@@ -45,6 +45,22 @@ describe("plan: matrix and order", () => {
     expect(byId.get("package")?.needs).toEqual([...tests, "only-include[target=arm64]", "only-include[target=x86_64]"]);
   });
 
+  it("does not skip a stage with when.status with the stages it needs: that is decided when they end", async () => {
+    const main = await plan("outcome.yml", { branch: "main" });
+    expect(main.stages.map((s) => [s.id, s.skip, s.status])).toEqual([
+      ["build", false, undefined],
+      ["deploy", false, undefined],
+      ["notify", false, ["failure"]],
+      ["cleanup", false, "always"],
+      ["after", false, undefined],
+    ]);
+    const dev = await plan("outcome.yml", { branch: "dev" });
+    expect(skipped(dev)).toEqual(["deploy", "after"]);
+    // The rest of `when` still applies to it.
+    expect(skipped(await plan("outcome.yml", { event: "manual" }))).toEqual(["cleanup"]);
+    expect(Object.keys(main.stages[0]!)).not.toContain("status");
+  });
+
   it("substitutes matrix values and applies defaults", async () => {
     const p = await plan("matrix-fanin.yml");
     const mac20 = p.stages.find((s) => s.id === "test[os=mac,node=20]");
