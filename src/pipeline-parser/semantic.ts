@@ -111,7 +111,7 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   const quotedName = JSON.stringify(name);
   // Without its matrix, the stage's expressions and instances cannot be judged.
   if (damage.damaged(at("matrix"))) return;
-  if (stage.when?.status !== undefined && (stage.needs ?? []).length === 0) {
+  if (stage.when?.status !== undefined && (stage.needs ?? []).length === 0 && !damage.damaged(at("needs"))) {
     report(at("when", "status"), `"status" of stage ${quotedName} needs "needs": a stage that needs nothing has no outcome to run on`, "key");
   }
   for (const key of ["fail-fast", "max-parallel"] as const) {

@@ -89,6 +89,8 @@ const cases: Record<string, string[]> = {
     '4:13: "status" of stage "a" needs "needs": a stage that needs nothing has no outcome to run on',
     '8:21: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
     '12:31: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
+    // Its only need was rejected by the schema: not also "needs nothing".
+    '14:13: "needs" must be a list of distinct stage names',
   ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],
