@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { createMetrics, webhookDeliveries, webhookOutcome } from "../observability/metrics.js";
 import { registerWebhookRoutes } from "../webhooks/routes.js";
+import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
@@ -28,6 +29,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   const { db } = options;
+  acceptEmptyJsonBodies(app);
 
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
