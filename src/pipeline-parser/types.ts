@@ -52,7 +52,7 @@ export interface StageDefinition extends StageDefaults {
   run: string | string[];
   needs?: string[];
   matrix?: MatrixDefinition;
-  /** Matrix stages only: once an instance fails, the instances that have not started are cancelled. Default false. */
+  /** Matrix stages only: once an instance fails, the other instances are cancelled (running ones stopped). Default false. */
   "fail-fast"?: boolean;
   /** Matrix stages only: at most this many instances run at once. */
   "max-parallel"?: number;

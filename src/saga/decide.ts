@@ -71,7 +71,7 @@ function decideStage(
   if (state.cancelRequested && (s.phase === "pending" || s.phase === "queued")) {
     return complete("cancelled", "run cancelled");
   }
-  // fail-fast: an instance that has not started is cancelled once a sibling failed; a running one finishes.
+  // fail-fast: an instance that has not started is cancelled once a sibling failed (the dispatcher stops running ones).
   const failed = s.phase === "pending" || s.phase === "queued" ? failedSibling(state, s, concluded) : null;
   if (failed !== null && !(s.phase === "pending" && s.plan.skip)) return complete("cancelled", `fail-fast: ${failed} failed`);
   if (s.phase !== "pending") return null;

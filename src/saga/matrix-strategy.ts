@@ -51,3 +51,23 @@ export function failedSibling(state: RunState, s: StageState, concluded: Readonl
   }
   return null;
 }
+
+/**
+ * fail-fast for instances already sent to an agent: those whose sibling
+ * failed, which the engine cancels (their attempts then end `cancelled`).
+ */
+export function failFastCancels(state: RunState): { stage: StageState; sibling: string }[] {
+  if (state.conclusion !== null) return [];
+  // Called on every dispatch pass: most runs have no running fail-fast instance.
+  const running = (s: StageState) => s.plan.failFast === true && (s.phase === "leased" || s.phase === "running");
+  if (![...state.stages.values()].some(running)) return [];
+  const concluded = new Map<string, StageConclusion>();
+  for (const s of state.stages.values()) if (s.conclusion) concluded.set(s.plan.id, s.conclusion);
+  const out: { stage: StageState; sibling: string }[] = [];
+  for (const s of state.stages.values()) {
+    if (!running(s)) continue;
+    const sibling = failedSibling(state, s, concluded);
+    if (sibling !== null) out.push({ stage: s, sibling });
+  }
+  return out;
+}

@@ -84,4 +84,75 @@ describeEachStore("outcome stages and max-parallel in the engine", (store) => {
       await engine.stop();
     }
   });
+
+  it("fail-fast: when an instance fails, its running siblings are cancelled on their agents and those not started end cancelled", async () => {
+    const db = await store.openMigrated();
+    const clock = new VirtualClock();
+    const events: RunEvent[] = [];
+    const engine: Engine = new Engine({ store: new RunRepository(db), clock, leaseMs: 600_000 });
+    engine.subscribe({ onEvents: (_s, e) => events.push(...e) });
+    const cancels: [string, string][] = [];
+    const timers = new Map<string, () => void>();
+    const link: AgentLink = {
+      id: "scripted-agent",
+      labels: { provider: "local" },
+      capacity: 8,
+      assign: (a) => {
+        void engine.attemptStarted(link.id, a);
+        // node=18 fails after 10 s; the others would take 30 s.
+        const fails = a.stageId === "test[node=18]";
+        timers.set(
+          a.stageId,
+          clock.setTimer(() => {
+            const outcome = fails ? "failure" : "success";
+            void engine.attemptFinished(link.id, a, { outcome, exitCode: fails ? 1 : 0, reason: null });
+          }, fails ? STAGE_MS : 3 * STAGE_MS),
+        );
+        return true;
+      },
+      cancel: (ref, reason) => {
+        cancels.push([ref.stageId, reason]);
+        timers.get(ref.stageId)?.();
+        void engine.attemptFinished(link.id, ref, { outcome: "cancelled", exitCode: null, reason });
+      },
+    };
+    await engine.start();
+    engine.agentConnected(link);
+    const tests = ["18", "20", "22", "24"].map((n) => stage(`test[node=${n}]`, { name: "test", matrix: { node: n }, maxParallel: 3, failFast: true }));
+    try {
+      const runId = await engine.startRun({
+        pipeline: "p",
+        source: { kind: "directory", path: "/nonexistent" },
+        repo: "a/b",
+        sha: "s",
+        ref: null,
+        event: "manual",
+        stages: [...tests, stage("lint")],
+      });
+      for (let i = 0; i < 10 && !events.some((e) => e.type === "run.completed"); i++) await clock.advance(STAGE_MS);
+      const final = await engine.waitForRun(runId);
+      const conclusions = Object.fromEntries([...final.stages.values()].map((s) => [s.plan.id, s.conclusion]));
+      expect(conclusions).toEqual({
+        "test[node=18]": "failure",
+        "test[node=20]": "cancelled",
+        "test[node=22]": "cancelled",
+        "test[node=24]": "cancelled",
+        lint: "success",
+      });
+      expect(cancels).toEqual([
+        ["test[node=20]", "fail-fast: test[node=18] failed"],
+        ["test[node=22]", "fail-fast: test[node=18] failed"],
+      ]);
+      // node=24 never reached an agent: max-parallel held it back until the failure cancelled it.
+      expect(events.some((e) => e.type === "attempt.leased" && e.data.stageId === "test[node=24]")).toBe(false);
+      expect(final.stages.get("test[node=24]")!.reason).toBe("fail-fast: test[node=18] failed");
+      expect(final.conclusion).toBe("failure");
+      // Every instance ended when the failure did, not 30 s later (lint, unrelated, takes its 30 s).
+      const endedAfter = (id: string) => Date.parse(final.stages.get(id)!.finishedAt!) - Date.parse(events[0]!.at);
+      expect(tests.map((t) => endedAfter(t.id))).toEqual([STAGE_MS, STAGE_MS, STAGE_MS, STAGE_MS]);
+      expect(endedAfter("lint")).toBe(3 * STAGE_MS);
+    } finally {
+      await engine.stop();
+    }
+  });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { PlannedStage } from "../../src/pipeline-parser/types.js";
+import { decide } from "../../src/saga/decide.js";
+import { failFastCancels } from "../../src/saga/matrix-strategy.js";
+import { applyEvent, initialState, type RunState } from "../../src/saga/run-state.js";
+import type { RunEventBody } from "../../src/saga/events.js";
 import { drive } from "./drive-run.js";
 import { stage } from "./plan-stages.js";
 
@@ -32,7 +36,7 @@ describe("max-parallel", () => {
 });
 
 describe("fail-fast", () => {
-  it("cancels the instances that have not started once one fails; running ones finish; dependents are skipped", () => {
+  it("the fold cancels the instances that have not started once one fails (running ones are stopped by the dispatcher); dependents are skipped", () => {
     const { state, conclusions, started } = drive(
       [...["18", "20", "22", "24"].map((n) => instance(n, { failFast: true, maxParallel: 2 })), stage("deploy", { needs: ["test[node=18]", "test[node=20]", "test[node=22]", "test[node=24]"] })],
       { "test[node=18]": ["failure"] },
@@ -59,5 +63,33 @@ describe("fail-fast", () => {
     expect(allowed.conclusions).toEqual({ "test[node=18]": "failure", "test[node=20]": "success" });
     const retried = drive(["18", "20"].map((n) => instance(n, { failFast: true, maxParallel: 1, retries: 1 })), { "test[node=18]": ["failure", "success"] });
     expect(retried.conclusions).toEqual({ "test[node=18]": "success", "test[node=20]": "success" });
+  });
+});
+
+describe("failFastCancels", () => {
+  it("names the running instances of a fail-fast stage once a sibling has failed, and nothing before", () => {
+    let seq = 0;
+    const stages = ["18", "20", "22"].map((n) => instance(n, { failFast: true }));
+    let state: RunState = initialState("r1", {
+      type: "run.planned",
+      seq: ++seq,
+      at: "2026-01-01T00:00:00.000Z",
+      data: { pipeline: "ci", source: { kind: "directory", path: "/src" }, repo: "a/b", sha: "abc", ref: null, event: "push", stages },
+    });
+    const apply = (body: RunEventBody) => (state = applyEvent(state, { ...body, seq: ++seq, at: "2026-01-01T00:00:00.000Z" }));
+    decide(state).forEach(apply);
+    for (const s of stages) {
+      apply({ type: "attempt.leased", data: { stageId: s.id, attempt: 1, agentId: "a1" } });
+      apply({ type: "attempt.started", data: { stageId: s.id, attempt: 1, agentId: "a1" } });
+    }
+    expect(failFastCancels(state)).toEqual([]);
+    apply({ type: "attempt.finished", data: { stageId: "test[node=18]", attempt: 1, outcome: "failure", exitCode: 1, reason: null } });
+    // Not yet concluded (the fold decides retry or failure): still nothing to cancel.
+    expect(failFastCancels(state)).toEqual([]);
+    decide(state).forEach(apply);
+    expect(failFastCancels(state).map((c) => [c.stage.plan.id, c.sibling])).toEqual([
+      ["test[node=20]", "test[node=18]"],
+      ["test[node=22]", "test[node=18]"],
+    ]);
   });
 });
