@@ -130,9 +130,11 @@ export class Dispatcher {
     for (const { stage: s, sibling } of failFastCancels(state)) {
       const ref = refOf(state.id, s);
       const key = attemptKey(ref);
-      if (this.failFastCancelled.has(key) || !s.agentId) continue;
+      // An agent not connected (yet, after a restart) is asked when it is: its connection schedules a pass.
+      const link = s.agentId ? this.pool.get(s.agentId)?.link : undefined;
+      if (this.failFastCancelled.has(key) || !link) continue;
       this.failFastCancelled.add(key);
-      this.pool.get(s.agentId)?.link.cancel(ref, `fail-fast: ${sibling} failed`);
+      link.cancel(ref, `fail-fast: ${sibling} failed`);
     }
   }
 
