@@ -7,6 +7,7 @@
  */
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import type { DirectorySource, RunEventBody, RunSource } from "../saga/events.js";
+import { failFastCancels } from "../saga/matrix-strategy.js";
 import type { RunState, StageState } from "../saga/run-state.js";
 import { AgentPool, attemptKey } from "./agent-pool.js";
 import { LeaseBook } from "./lease-book.js";
@@ -29,6 +30,8 @@ export class Dispatcher {
   readonly leases: LeaseBook;
   /** Attempts an agent was provisioned for and not yet released. */
   private readonly provisioned = new Set<string>();
+  /** Attempts cancelled for fail-fast, until they end (so each is asked once per process). */
+  private readonly failFastCancelled = new Set<string>();
   private dispatchQueued = false;
   private dispatchTimer: (() => void) | null = null;
   private dispatchTimerAt = Infinity;
@@ -93,6 +96,7 @@ export class Dispatcher {
   /** Leases queued stages to free agents, oldest run first, plan order within a run. */
   private dispatch(): void {
     for (const state of this.deps.active().values()) {
+      this.cancelForFailFast(state);
       for (const s of state.stages.values()) {
         if (s.phase !== "queued") continue;
         // Most queued stages of a wide run wait for a slot: skip them without building their keys.
@@ -113,6 +117,24 @@ export class Dispatcher {
         this.leases.grant(ref, agent.link.id);
         void this.lease(ref, agent.link).catch((error: unknown) => this.deps.onError(error, `leasing ${ref.stageId}`));
       }
+    }
+  }
+
+  /**
+   * fail-fast (src/saga/matrix-strategy.ts): the running instances of a
+   * matrix stage whose sibling failed are cancelled on their agents. Derived
+   * from the run's state on every dispatch pass, so a run resumed after a
+   * restart is cancelled the same way.
+   */
+  private cancelForFailFast(state: RunState): void {
+    for (const { stage: s, sibling } of failFastCancels(state)) {
+      const ref = refOf(state.id, s);
+      const key = attemptKey(ref);
+      // An agent not connected (yet, after a restart) is asked when it is: its connection schedules a pass.
+      const link = s.agentId ? this.pool.get(s.agentId)?.link : undefined;
+      if (this.failFastCancelled.has(key) || !link) continue;
+      this.failFastCancelled.add(key);
+      link.cancel(ref, `fail-fast: ${sibling} failed`);
     }
   }
 
@@ -216,6 +238,7 @@ export class Dispatcher {
       const attempt = e.type === "attempt.finished" ? e.data.attempt : (s?.attempt ?? 0);
       const ref = { runId: state.id, stageId: e.data.stageId, attempt };
       if (s) this.releaseProvisioned(ref, s.plan.provider);
+      this.failFastCancelled.delete(attemptKey(ref));
       const lease = this.leases.delete(ref);
       if (lease) this.pool.release(lease.agentId, ref);
     }

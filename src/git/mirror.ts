@@ -179,6 +179,12 @@ export class GitMirrors {
     return parseBatch(out, files.length);
   }
 
+  /** The message of commit `sha` (subject and body). */
+  async commitMessage(url: string, sha: string): Promise<string> {
+    if (!SHA.test(sha)) throw new RepoUrlError(url, `${JSON.stringify(sha)} is not a full commit SHA`);
+    return this.git(this.dirOf(url), ["show", "-s", "--format=%B", sha]);
+  }
+
   /** Paths (POSIX, from the repository root) of the files at `sha` under `dir`. */
   async listFiles(url: string, sha: string, dir: string): Promise<string[]> {
     const out = await this.git(this.dirOf(url), ["ls-tree", "-r", "-z", "--name-only", sha, "--", dir]).catch(() => "");

@@ -32,7 +32,10 @@ export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
   const skipped = new Set<string>();
   for (const instance of ordered) {
     const stage = def.stages[instance.name] as StageDefinition;
-    instance.skip = !whenMatches(stage.when, ctx) || instance.needs.some((id) => skipped.has(id));
+    // A stage that runs on the outcome of its needs (when.status) is not skipped with them here:
+    // whether it runs is known only when they end (src/saga/outcome-rule.ts).
+    const onOutcome = stage.when?.status !== undefined;
+    instance.skip = !whenMatches(stage.when, ctx) || (!onOutcome && instance.needs.some((id) => skipped.has(id)));
     if (instance.skip) skipped.add(instance.id);
   }
   return { name, triggered: true, stages: ordered };
@@ -63,5 +66,8 @@ function planInstance(def: PipelineDefinition, name: string, stage: StageDefinit
       ? { cpus: s.resources.cpus ?? null, memoryBytes: s.resources.memory !== undefined ? parseSize(s.resources.memory) : null }
       : null,
     runsOn: (s.provider ?? "local") === "local" ? runsOnList(s["runs-on"]).map(sub) : [],
+    ...(stage.when?.status !== undefined ? { status: stage.when.status } : {}),
+    ...(combo && stage["fail-fast"] === true ? { failFast: true } : {}),
+    ...(combo && stage["max-parallel"] !== undefined ? { maxParallel: stage["max-parallel"] } : {}),
   };
 }

@@ -22,7 +22,8 @@ const EXPECTED: Record<string, string> = {
   run: "a string or a non-empty list of commands",
   needs: "a list of distinct stage names",
   matrix: "a mapping of axis names to lists of values",
-  when: "a mapping with event, branch, tag or paths",
+  when: "a mapping with event, branch, tag, paths or status",
+  status: 'always, or a list of distinct outcomes: "success" or "failure"',
   event: 'a list of distinct events: "push", "pull_request" or "manual"',
   provider: 'one of "local", "docker" or "kubernetes"',
   image: "a non-empty string",
@@ -31,6 +32,8 @@ const EXPECTED: Record<string, string> = {
   secrets: "a list of distinct secret names (letters, digits and _, not starting with a digit)",
   artifacts: "a list of glob patterns",
   allow_failure: "true or false",
+  "fail-fast": "true or false",
+  "max-parallel": "a positive integer",
   workdir: "a non-empty relative path",
   resources: "a mapping with cpus and/or memory",
   cpus: "a number of CPUs greater than 0, at most 1024",
@@ -70,7 +73,7 @@ export function translateSchemaErrors(doc: SourceDoc, errors: readonly ErrorObje
       emit(`rq:${e.instancePath}:${key}`, () => new PipelineError(doc.file, doc.locate(path, "key"), message));
     } else if (propertyName !== undefined || e.keyword === "propertyNames") {
       const name = propertyName ?? String((e.params as { propertyName?: string }).propertyName);
-      const rule = NAME_RULES[String(path[path.length - 1])] ?? "invalid key %s";
+      const rule = NAME_RULES[inMatrixEntry(path) ? "matrix" : String(path[path.length - 1])] ?? "invalid key %s";
       const message = rule.replace("%s", JSON.stringify(name));
       emit(`pn:${e.instancePath}:${name}`, () => new PipelineError(doc.file, doc.locate([...path, name], "key"), message));
     } else if (e.keyword === "uniqueItems") {
@@ -94,6 +97,13 @@ function valueMessage(path: readonly string[], e: ErrorObject): string {
   }
   if (last === "stages" && e.keyword === "minProperties") return '"stages" must define at least one stage';
   if (last === "matrix" && e.keyword === "minProperties") return `${quoted(path)} must have at least one axis`;
+  if (parent === "matrix" && (last === "include" || last === "exclude")) {
+    return `${JSON.stringify(last)} of the matrix ${ofStage(path)}must be a non-empty list of mappings of matrix keys to strings, numbers or booleans`;
+  }
+  if (path[path.length - 3] === "matrix" && (parent === "include" || parent === "exclude")) {
+    return `an entry of ${JSON.stringify(parent)} of the matrix ${ofStage(path)}must be a mapping of matrix keys to strings, numbers or booleans`;
+  }
+  if (inMatrixEntry(path.slice(0, -1)) && last !== undefined) return `matrix value ${JSON.stringify(last)} must be a string, number or boolean`;
   if (parent === "matrix" && last !== undefined) {
     if (e.keyword === "minItems") return `matrix axis ${JSON.stringify(last)} ${ofStage(path)}must not be empty`;
     return `matrix axis ${JSON.stringify(last)} ${ofStage(path)}must be a non-empty list of strings, numbers or booleans`;
@@ -105,6 +115,12 @@ function valueMessage(path: readonly string[], e: ErrorObject): string {
   const expected = key !== undefined ? EXPECTED[key] : undefined;
   if (key !== undefined && expected !== undefined) return `${JSON.stringify(key)} must be ${expected}`;
   return `${quoted(path)} ${e.message ?? "is invalid"}`;
+}
+
+/** True for the path of one entry of a matrix's include or exclude. */
+function inMatrixEntry(path: readonly string[]): boolean {
+  const n = path.length;
+  return n >= 3 && path[n - 3] === "matrix" && (path[n - 2] === "include" || path[n - 2] === "exclude") && /^\d+$/.test(path[n - 1] ?? "");
 }
 
 function ofStage(path: readonly string[]): string {

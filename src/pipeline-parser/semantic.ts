@@ -2,7 +2,17 @@ import posixPath from "node:path/posix";
 import { parseDuration } from "./duration.js";
 import { PipelineError } from "./errors.js";
 import { globProblem } from "./globs.js";
-import { expandMatrix, matrixSize, MAX_MATRIX_INSTANCES, MAX_PIPELINE_INSTANCES, substitute, substitutionProblems } from "./matrix.js";
+import {
+  expandMatrix,
+  instanceId,
+  matrixAxes,
+  matrixKeys,
+  matrixSize,
+  MAX_MATRIX_INSTANCES,
+  MAX_PIPELINE_INSTANCES,
+  substitute,
+  substitutionProblems,
+} from "./matrix.js";
 import { AGENT_LABEL, runsOnList } from "./runs-on.js";
 import { MIN_CONTAINER_MEMORY, parseSize } from "./size.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
@@ -11,8 +21,20 @@ import { suggest } from "./suggest.js";
 import { findCycles } from "./topo.js";
 import type { PipelineDefinition, StageDefinition } from "./types.js";
 
-/** Rules the schema cannot express. `def` has passed the schema. */
-export function checkSemantics(doc: SourceDoc, def: PipelineDefinition): PipelineError[] {
+/**
+ * What was left out of a value that failed the schema (well-formed-part.ts),
+ * so rules that would only echo a schema error (a `${{ matrix.KEY }}` of a
+ * matrix that was left out) stay quiet.
+ */
+export interface Damage {
+  damaged(path: readonly PathSegment[]): boolean;
+  replaced(path: readonly PathSegment[]): boolean;
+}
+
+export const UNDAMAGED: Damage = { damaged: () => false, replaced: () => false };
+
+/** Rules the schema cannot express. `def` has passed the schema (or is the well-formed part of a value that did not). */
+export function checkSemantics(doc: SourceDoc, def: PipelineDefinition, damage: Damage): PipelineError[] {
   const errors: PipelineError[] = [];
   const report = (path: readonly PathSegment[], message: string, target: "key" | "value" = "value"): void => {
     errors.push(new PipelineError(doc.file, doc.locate(path, target), message));
@@ -25,7 +47,7 @@ export function checkSemantics(doc: SourceDoc, def: PipelineDefinition): Pipelin
   for (const name of names) {
     const stage = def.stages[name] as StageDefinition;
     instances += stage.matrix ? matrixSize(stage.matrix) : 1;
-    checkStage(def, name, stage, report);
+    if (!damage.replaced(["stages", name])) checkStage(def, name, stage, report, damage);
   }
   if (instances > MAX_PIPELINE_INSTANCES) {
     report(["stages"], `the pipeline expands to ${instances} stage instances; the limit is ${MAX_PIPELINE_INSTANCES}`, "key");
@@ -86,25 +108,20 @@ function checkDurations(def: PipelineDefinition, report: Report): void {
   }
 }
 
-function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report): void {
+function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report, damage: Damage): void {
   const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, ...rest];
   const quotedName = JSON.stringify(name);
-  if (stage.matrix) {
-    for (const [axis, values] of Object.entries(stage.matrix)) {
-      const seen = new Set<string>();
-      values.forEach((v, i) => {
-        if (seen.has(String(v))) report(at("matrix", axis, i), `duplicate value ${JSON.stringify(String(v))} in matrix axis ${JSON.stringify(axis)}`);
-        seen.add(String(v));
-      });
-    }
-    const size = matrixSize(stage.matrix);
-    if (size > MAX_MATRIX_INSTANCES) {
-      report(at("matrix"), `the matrix of stage ${quotedName} expands to ${size} instances; the limit is ${MAX_MATRIX_INSTANCES}`, "key");
-      return;
-    }
+  // Without its matrix, the stage's expressions and instances cannot be judged.
+  if (damage.damaged(at("matrix"))) return;
+  if (stage.when?.status !== undefined && (stage.needs ?? []).length === 0 && !damage.damaged(at("needs"))) {
+    report(at("when", "status"), `"status" of stage ${quotedName} needs "needs": a stage that needs nothing has no outcome to run on`, "key");
   }
+  for (const key of ["fail-fast", "max-parallel"] as const) {
+    if (stage[key] !== undefined && !stage.matrix) report(at(key), `${JSON.stringify(key)} applies only to a stage with a matrix`, "key");
+  }
+  if (stage.matrix && !checkMatrix(name, stage.matrix, report)) return;
   const effective = effectiveStage(def, stage);
-  const keys = stage.matrix ? Object.keys(stage.matrix) : null;
+  const keys = stage.matrix ? matrixKeys(stage.matrix) : null;
   for (const key of SUBSTITUTED_KEYS) {
     for (const { path, text } of stringsIn(effective[key])) {
       for (const problem of substitutionProblems(text, keys)) {
@@ -114,7 +131,8 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
     }
   }
   const provider = effective.provider ?? "local";
-  if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined) {
+  const dropped = [at("provider"), at("image"), ["defaults", "provider"], ["defaults", "image"]].some((p) => damage.damaged(p));
+  if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined && !dropped) {
     const path = stage.provider !== undefined ? at("provider") : at();
     report(path, `stage ${quotedName} runs on provider "${provider}" and needs an "image"`, stage.provider !== undefined ? "value" : "key");
   }
@@ -153,6 +171,57 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
       report(originOf(def, name, "workdir", []), `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
     }
   }
+}
+
+/** The rules of a matrix beyond its shape; false when its instances cannot be judged further. */
+function checkMatrix(name: string, matrix: NonNullable<StageDefinition["matrix"]>, report: Report): boolean {
+  const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, "matrix", ...rest];
+  const quotedName = JSON.stringify(name);
+  const axes = matrixAxes(matrix);
+  for (const [axis, values] of axes) {
+    const seen = new Set<string>();
+    values.forEach((v, i) => {
+      if (seen.has(String(v))) report(at(axis, i), `duplicate value ${JSON.stringify(String(v))} in matrix axis ${JSON.stringify(axis)}`);
+      seen.add(String(v));
+    });
+  }
+  // An exclude entry names axes; one that matches no combination is fine (axes may depend on the trigger in a .ts pipeline).
+  const axisNames = axes.map(([a]) => a);
+  let ok = true;
+  (matrix.exclude ?? []).forEach((entry, i) => {
+    for (const key of Object.keys(entry)) {
+      if (axisNames.includes(key)) continue;
+      const hint = suggest(key, axisNames);
+      const known = axisNames.length > 0 ? `matrix axes: ${axisNames.join(", ")}` : "the matrix has no axes";
+      report(at("exclude", i, key), `unknown matrix axis ${JSON.stringify(key)} in "exclude" of stage ${quotedName} (${hint ? `did you mean ${JSON.stringify(hint)}? ` : ""}${known})`, "key");
+      ok = false;
+    }
+  });
+  if (!ok) return false;
+  const size = matrixSize(matrix);
+  if (size > MAX_MATRIX_INSTANCES) {
+    report(at(), `the matrix of stage ${quotedName} expands to ${size} instances; the limit is ${MAX_MATRIX_INSTANCES}`, "key");
+    return false;
+  }
+  const combos = expandMatrix(matrix);
+  if (combos.length === 0) {
+    report(at(), `the matrix of stage ${quotedName} expands to no instances: "exclude" leaves out every combination`, "key");
+    return false;
+  }
+  // Include entries that add a combination of their own must not add the same one twice.
+  const ids = new Set<string>();
+  const duplicates = combos.map((c) => instanceId(name, c)).filter((id) => (ids.has(id) ? true : (ids.add(id), false)));
+  for (const id of new Set(duplicates)) {
+    const combo = combos.find((c) => instanceId(name, c) === id) ?? {};
+    const last = (matrix.include ?? []).map((e, i) => ({ e, i })).filter(({ e }) => instanceId(name, toCombo(e)) === id).at(-1);
+    report(at(...(last ? ["include", last.i] : [])), `the matrix of stage ${quotedName} has the combination ${JSON.stringify(combo)} twice`, last ? "value" : "key");
+    ok = false;
+  }
+  return ok;
+}
+
+function toCombo(entry: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
 }
 
 /** Where an effective stage value came from: the stage, `defaults`, or the pipeline's `env`. */

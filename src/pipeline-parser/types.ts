@@ -24,17 +24,40 @@ export interface StageDefaults {
   "runs-on"?: string | string[];
 }
 
+/** What a stage's needs must have ended for it to run: `when.status` (default `["success"]`). */
+export type WhenStatus = "always" | ("success" | "failure")[];
+
 export interface WhenClause {
   event?: TriggerEvent[];
   branch?: string[];
   tag?: string[];
   paths?: string[];
+  status?: WhenStatus;
+}
+
+export type MatrixValue = string | number | boolean;
+/** One combination, or part of one, in a matrix's `include` or `exclude`. */
+export type MatrixEntry = Record<string, MatrixValue>;
+
+/**
+ * Axes (key = axis, value = its values) plus the reserved `include` (extra
+ * combinations, or extra keys for matching ones) and `exclude` (combinations
+ * left out of the product).
+ */
+export interface MatrixDefinition {
+  [axis: string]: MatrixValue[] | MatrixEntry[] | undefined;
+  include?: MatrixEntry[];
+  exclude?: MatrixEntry[];
 }
 
 export interface StageDefinition extends StageDefaults {
   run: string | string[];
   needs?: string[];
-  matrix?: Record<string, (string | number | boolean)[]>;
+  matrix?: MatrixDefinition;
+  /** Matrix stages only: once an instance fails, the other instances are cancelled (running ones stopped). Default false. */
+  "fail-fast"?: boolean;
+  /** Matrix stages only: at most this many instances run at once. */
+  "max-parallel"?: number;
   when?: WhenClause;
 }
 
@@ -93,6 +116,12 @@ export interface PlannedStage {
   resources?: { cpus: number | null; memoryBytes: number | null } | null;
   /** Agent labels the stage needs (`gpu`, `arch=arm64`); absent in runs planned before runs-on existed. */
   runsOn?: string[];
+  /** Set only on stages with `when.status`: what their needs must have ended for them to run. */
+  status?: WhenStatus;
+  /** Set (true) only on the instances of a matrix stage with `fail-fast: true`. */
+  failFast?: boolean;
+  /** Set only on the instances of a matrix stage with `max-parallel`: at most this many of them run at once. */
+  maxParallel?: number;
 }
 
 export interface Plan {

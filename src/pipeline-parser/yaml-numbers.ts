@@ -26,7 +26,11 @@ export function keepNumbersAsWritten(value: unknown, sourceOf: (path: PathSegmen
     if (!isRecord(stage.matrix)) continue;
     for (const [axis, values] of Object.entries(stage.matrix)) {
       if (!Array.isArray(values)) continue;
-      values.forEach((_, i) => fix(["stages", name, "matrix", axis, i], values, i));
+      values.forEach((v, i) => {
+        // include/exclude entries: mappings of keys to values.
+        if (isRecord(v)) for (const k of Object.keys(v)) fix(["stages", name, "matrix", axis, i, k], v, k);
+        else fix(["stages", name, "matrix", axis, i], values, i);
+      });
     }
   }
 }

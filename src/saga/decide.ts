@@ -6,7 +6,9 @@
  * never changes what an old history means.
  */
 import type { RunEventBody, StageConclusion } from "./events.js";
-import { needSatisfied, runConclusion } from "./conclusion.js";
+import { runConclusion } from "./conclusion.js";
+import { failedSibling, MatrixSlots } from "./matrix-strategy.js";
+import { needsVerdict } from "./outcome-rule.js";
 import type { RunState, StageState } from "./run-state.js";
 
 export function decide(state: RunState): RunEventBody[] {
@@ -16,13 +18,17 @@ export function decide(state: RunState): RunEventBody[] {
   // settles a whole chain of skips in plan (topological) order.
   const concluded = new Map<string, StageConclusion>();
   for (const s of state.stages.values()) if (s.conclusion) concluded.set(s.plan.id, s.conclusion);
+  const slots = new MatrixSlots(state);
 
   for (const s of state.stages.values()) {
     if (s.phase === "completed") continue;
-    const event = decideStage(state, s, concluded);
+    const event = decideStage(state, s, concluded, slots);
     if (!event) continue;
     out.push(event);
-    if (event.type === "stage.completed") concluded.set(s.plan.id, event.data.conclusion);
+    if (event.type === "stage.completed") {
+      concluded.set(s.plan.id, event.data.conclusion);
+      slots.concluded(s);
+    } else if (event.type === "stage.queued") slots.started(s);
   }
 
   if (concluded.size === state.stages.size) {
@@ -35,7 +41,12 @@ export function decide(state: RunState): RunEventBody[] {
   return out;
 }
 
-function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<string, StageConclusion>): RunEventBody | null {
+function decideStage(
+  state: RunState,
+  s: StageState,
+  concluded: ReadonlyMap<string, StageConclusion>,
+  slots: MatrixSlots,
+): RunEventBody | null {
   const complete = (conclusion: StageConclusion, reason: string | null): RunEventBody => ({
     type: "stage.completed",
     data: { stageId: s.plan.id, conclusion, reason },
@@ -60,19 +71,19 @@ function decideStage(state: RunState, s: StageState, concluded: ReadonlyMap<stri
   if (state.cancelRequested && (s.phase === "pending" || s.phase === "queued")) {
     return complete("cancelled", "run cancelled");
   }
+  // fail-fast: an instance that has not started is cancelled once a sibling failed (the dispatcher stops running ones).
+  const failed = s.phase === "pending" || s.phase === "queued" ? failedSibling(state, s, concluded) : null;
+  if (failed !== null && !(s.phase === "pending" && s.plan.skip)) return complete("cancelled", `fail-fast: ${failed} failed`);
   if (s.phase !== "pending") return null;
 
   if (s.plan.skip) return complete("skipped", "excluded by when");
-  for (const needId of s.plan.needs) {
-    const need = state.stages.get(needId);
-    const conclusion = concluded.get(needId);
-    if (!need || conclusion === undefined) return null;
-    if (!needSatisfied(conclusion, need.plan.allowFailure)) {
-      return complete("skipped", `needs ${needId}, which ended ${conclusion}`);
-    }
-  }
+  const verdict = needsVerdict(state, s, concluded);
+  if (verdict === "wait") return null;
+  if (verdict !== "ready") return complete("skipped", verdict.skipped);
   // SPEC 6: ready, but it may not run (nor get its secrets) before the run is approved.
   if (s.needsApproval && state.approvedBy === null) return null;
+  // max-parallel: wait (in plan order) for a slot of the matrix stage.
+  if (!slots.mayStart(s)) return null;
   return { type: "stage.queued", data: { stageId: s.plan.id, attempt: s.attempt + 1 } };
 }
 

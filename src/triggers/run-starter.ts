@@ -15,6 +15,7 @@ import type { Database } from "../store/database.js";
 import type { GitSources } from "./git-sources.js";
 import { pipelineFromCommit } from "./pipeline-from-commit.js";
 import { isApproved, recordForgeRun, runForDelivery } from "./run-index.js";
+import { skipCiMarker } from "./skip-ci.js";
 
 export interface StartRequest {
   trigger: RunTrigger;
@@ -59,6 +60,12 @@ export class RunStarter {
     await spans.run("git fetch", { "hodei.repo": trigger.repo, "hodei.sha": sha }, () =>
       sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined }),
     );
+
+    // A push or pull request whose head commit says [skip ci] starts nothing; one asked for in a comment does.
+    if (!options.fresh) {
+      const marker = skipCiMarker(await sources.mirrors.commitMessage(trigger.cloneUrl, sha));
+      if (marker !== null) return { kind: "skipped", reason: `the head commit's message says ${marker}` };
+    }
 
     // The pipeline file and the changed files side by side: two git processes at once.
     const changed =

@@ -28,7 +28,7 @@ describe("the built hodei command", () => {
     const paths = [
       ...["valid", "errors"].flatMap((d) => readdirSync(`${repoRoot}/${fixtures}/${d}`).map((f) => `${fixtures}/${d}/${f}`)),
       ...["yaml", "none", "two"].map((d) => `${fixtures}/dirs/${d}`),
-      ...["spec", "throws", "schema-error", "syntax"].map((d) => `${fixtures}/ts/${d}`),
+      ...["spec", "throws", "schema-error", "schema-and-needs", "syntax"].map((d) => `${fixtures}/ts/${d}`),
       `${fixtures}/missing.yml`,
     ];
     let failed = 0;

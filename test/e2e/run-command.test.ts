@@ -94,6 +94,25 @@ describeEachStore("hodei run", (store) => {
     expect(logs.test).toBe("");
   });
 
+  it("runs when.status stages on the outcome of their needs: failure after a failure, always at the end", async () => {
+    const where = await store.create();
+    const result = await runHodei(["run", fixture("on-failure"), "--data-dir", where.dataDir], { env: envFor(where) });
+    expect(result.code).toBe(1);
+    const { run, state, logs } = await lastRun(where);
+    const reasons = `${JSON.stringify([...state.stages.values()].map((s) => [s.plan.id, s.conclusion, s.reason]))}\n${result.stderr}`;
+    expect(Object.fromEntries(run.stages!.map((s) => [s.id, s.conclusion])), reasons).toEqual({
+      build: "failure",
+      test: "skipped",
+      notify: "success",
+      celebrate: "skipped",
+      cleanup: "success",
+    });
+    expect(run.conclusion).toBe("failure");
+    expect(logs.notify).toContain("notifying about the failure\n");
+    expect(logs.cleanup).toContain("cleaning-up\n");
+    expect(result.stdout).not.toMatch(/never-celebrated/);
+  });
+
   it("reports a broken pipeline file as FILE:LINE:COL and exits 1 without starting anything", async () => {
     const where = await store.create();
     const result = await runHodei(["run", fixture("broken"), "--data-dir", where.dataDir], { env: envFor(where) });

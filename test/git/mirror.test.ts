@@ -29,6 +29,15 @@ describe("git mirrors", () => {
     expect((await readdir(dest)).sort()).toEqual([".hodei", "docs", "src"]);
   });
 
+  it("reads a commit's whole message, subject and body, and refuses what is not a full SHA", async () => {
+    const repo = await createRepo();
+    const sha = await repo.commit({ "a.txt": "a\n" }, "Subject line\n\nBody [skip ci]\nlast line");
+    const m = await mirrors();
+    await m.ensureCommit(repo.url, sha);
+    expect((await m.commitMessage(repo.url, sha)).trimEnd()).toBe("Subject line\n\nBody [skip ci]\nlast line");
+    await expect(m.commitMessage(repo.url, "HEAD")).rejects.toBeInstanceOf(RepoUrlError);
+  });
+
   it("fetches incrementally: a later push is found, and a PR branch's changes come from the merge base", async () => {
     const repo = await createRepo();
     const base = await repo.commit({ "a.txt": "a\n" });

@@ -31,6 +31,23 @@ describe("hodei validate", () => {
     expect(JSON.parse(s.out())).toEqual({ valid: false, errors: [{ file, line: 4, column: 13, message: "dependency cycle: a -> b -> c -> a" }] });
   });
 
+  it("prints the schema and the semantic errors of a file in one go, in file order", async () => {
+    const s = streams();
+    const file = fixture("errors/schema-and-semantic.yml");
+    expect(await validateCommand({ path: file, json: false, ...s, cwd: repoRoot })).toBe(1);
+    const lines = s.err().trimEnd().split("\n");
+    expect(lines).toHaveLength(14);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:\\d+:\\d+: `));
+    expect(lines).toContain(`${file}:4:3: stage "build" is missing required key "run"`);
+    expect(lines).toContain(`${file}:9:29: stage "test" needs unknown stage "tset" (did you mean "test"?)`);
+    expect(lines).toContain(`${file}:9:35: dependency cycle: test -> package -> test`);
+    const j = streams();
+    expect(await validateCommand({ path: file, json: true, ...j, cwd: repoRoot })).toBe(1);
+    const parsed = JSON.parse(j.out()) as { valid: boolean; errors: { line: number; column: number; message: string }[] };
+    expect(parsed.valid).toBe(false);
+    expect(parsed.errors.map((e) => `${e.line}:${e.column}: ${e.message}`)).toEqual(lines.map((l) => l.slice(file.length + 1)));
+  });
+
   it("exits 0 for a valid repository directory", async () => {
     const s = streams();
     expect(await validateCommand({ path: fixture("dirs/yaml"), json: true, ...s, cwd: repoRoot })).toBe(0);

@@ -13,6 +13,8 @@ const cases: Record<string, string[]> = {
   "cycle.yml": ["4:13: dependency cycle: a -> b -> c -> a"],
   "bad-duration.yml": [
     '2:12: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
+    // A semantic error next to schema errors: reported with them, not after they are fixed.
+    '6:14: "timeout" must be greater than zero',
     '9:14: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
   ],
   "zero-timeout.yml": ['4:14: "timeout" must be greater than zero', '7:14: "timeout" must be greater than zero'],
@@ -63,6 +65,44 @@ const cases: Record<string, string[]> = {
     '6:18: unknown key "cpu" in "resources" of stage "typo" (did you mean "cpus"?)',
     '11:24: "cpus" must be a number of CPUs greater than 0, at most 1024',
     '12:14: "runs-on" must be an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels',
+  ],
+  // Schema errors do not hide semantic ones: each rule checks what the schema accepted. Positions of
+  // items after a bad one in the same list (9:29, 9:35) stay right; what only follows from a rejected
+  // value (the empty matrix's ${{ matrix.node }}, "needs" of the stages that are not valid) is not reported.
+  "schema-and-semantic.yml": [
+    '1:1: unknown key "onn" at the top level (did you mean "on"?)',
+    '2:23: "provider" must be one of "local", "docker" or "kubernetes"',
+    '4:3: stage "build" is missing required key "run"',
+    '5:5: unknown key "runs" in stage "build" (did you mean "run"?)',
+    '6:9: stage "lint" must be a mapping with a "run" key',
+    '9:13: "needs" must be a list of distinct stage names',
+    '9:29: stage "test" needs unknown stage "tset" (did you mean "test"?)',
+    "9:35: dependency cycle: test -> package -> test",
+    '10:21: matrix axis "node" of stage "test" must not be empty',
+    '15:14: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
+    '16:22: invalid glob "[main": Missing closing: "]" - use "\\\\]" to match literal characters',
+    '16:46: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
+    '18:10: "${{ matrix.env }}" used in a stage without a matrix',
+    '20:14: workdir "../up" must be a relative path inside the checkout',
+  ],
+  "matrix-strategy.yml": [
+    '5:19: unknown matrix axis "nod" in "exclude" of stage "a" (did you mean "node"? matrix axes: node)',
+    '8:36: "include" of the matrix of stage "b" must be a non-empty list of mappings of matrix keys to strings, numbers or booleans',
+    '11:37: an entry of "include" of the matrix of stage "c" must be a mapping of matrix keys to strings, numbers or booleans',
+    '11:49: matrix value "node" must be a string, number or boolean',
+    '12:19: "max-parallel" must be a positive integer',
+    '13:16: "fail-fast" must be true or false',
+    '17:5: "fail-fast" applies only to a stage with a matrix',
+    '18:5: "max-parallel" applies only to a stage with a matrix',
+    '20:5: the matrix of stage "e" expands to no instances: "exclude" leaves out every combination',
+    '23:39: the matrix of stage "f" has the combination {"node":"22"} twice',
+  ],
+  "when-status.yml": [
+    '4:13: "status" of stage "a" needs "needs": a stage that needs nothing has no outcome to run on',
+    '8:21: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
+    '12:31: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
+    // Its only need was rejected by the schema: not also "needs nothing".
+    '14:13: "needs" must be a list of distinct stage names',
   ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],

@@ -23,6 +23,44 @@ describe("plan: matrix and order", () => {
     expect(p.stages.find((s) => s.id === tests[0])?.needs).toEqual(["build"]);
   });
 
+  it("leaves out exclude, merges or adds include, and carries fail-fast and max-parallel", async () => {
+    const p = await plan("matrix-strategy.yml");
+    const tests = [
+      "test[os=linux,node=18]",
+      // { node: 20, experimental: true } matches both node=20 combinations (macos/18 is excluded).
+      "test[os=linux,node=20,experimental=true]",
+      "test[os=macos,node=20,experimental=true]",
+      // node=22 contradicts every combination: a combination of its own.
+      "test[os=linux,node=22,coverage=lcov]",
+    ];
+    expect(ids(p)).toEqual([...tests, "only-include[target=arm64]", "only-include[target=x86_64]", "package"]);
+    const byId = new Map(p.stages.map((s) => [s.id, s]));
+    // A key only some include entries add is empty where it is missing.
+    expect(byId.get(tests[0]!)).toMatchObject({ commands: ["npm test -- --coverage="], env: { EXPERIMENTAL: "" }, failFast: true, maxParallel: 2 });
+    expect(byId.get(tests[3]!)).toMatchObject({ matrix: { os: "linux", node: "22", coverage: "lcov" }, commands: ["npm test -- --coverage=lcov"] });
+    expect(byId.get(tests[1]!)?.env).toEqual({ EXPERIMENTAL: "true" });
+    // Without fail-fast / max-parallel the plan has neither key.
+    expect(Object.keys(byId.get("only-include[target=arm64]")!)).not.toContain("failFast");
+    expect(Object.keys(byId.get("only-include[target=arm64]")!)).not.toContain("maxParallel");
+    expect(byId.get("package")?.needs).toEqual([...tests, "only-include[target=arm64]", "only-include[target=x86_64]"]);
+  });
+
+  it("does not skip a stage with when.status with the stages it needs: that is decided when they end", async () => {
+    const main = await plan("outcome.yml", { branch: "main" });
+    expect(main.stages.map((s) => [s.id, s.skip, s.status])).toEqual([
+      ["build", false, undefined],
+      ["deploy", false, undefined],
+      ["notify", false, ["failure"]],
+      ["cleanup", false, "always"],
+      ["after", false, undefined],
+    ]);
+    const dev = await plan("outcome.yml", { branch: "dev" });
+    expect(skipped(dev)).toEqual(["deploy", "after"]);
+    // The rest of `when` still applies to it.
+    expect(skipped(await plan("outcome.yml", { event: "manual" }))).toEqual(["cleanup"]);
+    expect(Object.keys(main.stages[0]!)).not.toContain("status");
+  });
+
   it("substitutes matrix values and applies defaults", async () => {
     const p = await plan("matrix-fanin.yml");
     const mac20 = p.stages.find((s) => s.id === "test[os=mac,node=20]");

@@ -42,6 +42,13 @@ describe(".hodei/pipeline.ts", () => {
     expect(await errorsOf("schema-error")).toEqual([`${ts("schema-error")}:3:27: "retries" must be an integer between 0 and 10`]);
   });
 
+  it("reports a schema error and a semantic error elsewhere in the result together", async () => {
+    expect(await errorsOf("schema-and-needs")).toEqual([
+      `${ts("schema-and-needs")}:3:27: "retries" must be an integer between 0 and 10`,
+      `${ts("schema-and-needs")}:4:31: stage "test" needs unknown stage "buidl" (did you mean "build"?)`,
+    ]);
+  });
+
   it("reports syntax errors with esbuild's position", async () => {
     expect(await errorsOf("syntax")).toEqual([`${ts("syntax")}:2:1: Expected "}" but found end of file`]);
   });

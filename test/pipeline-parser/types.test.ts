@@ -22,8 +22,8 @@ const pullRequestKeys = { branches: true, paths: true, "paths-ignore": true } sa
 const defaultsKeys = {
   provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true, resources: true, "runs-on": true,
 } satisfies Record<keyof StageDefaults, true>;
-const stageKeys = { ...defaultsKeys, run: true, needs: true, matrix: true, when: true } satisfies Record<keyof StageDefinition, true>;
-const whenKeys = { event: true, branch: true, tag: true, paths: true } satisfies Record<keyof WhenClause, true>;
+const stageKeys = { ...defaultsKeys, run: true, needs: true, matrix: true, "fail-fast": true, "max-parallel": true, when: true } satisfies Record<keyof StageDefinition, true>;
+const whenKeys = { event: true, branch: true, tag: true, paths: true, status: true } satisfies Record<keyof WhenClause, true>;
 
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
 

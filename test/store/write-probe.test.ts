@@ -63,11 +63,11 @@ describe("the store's write probe on its own", () => {
   /** A store whose urgent statements (the probe's) are counted, and hang when `hang` is set. */
   function countingStore(inner: Database, hang = false): { db: Database; calls: () => number } {
     let calls = 0;
-    const db = {
+    const db: Database = {
       ...inner,
-      queryUrgent: (text: string, params?: readonly unknown[]) => {
+      queryUrgent: <R = Record<string, unknown>>(text: string, params?: readonly unknown[]) => {
         calls++;
-        return hang ? new Promise<never>(() => undefined) : inner.queryUrgent(text, params);
+        return hang ? new Promise<never>(() => undefined) : inner.queryUrgent<R>(text, params);
       },
     };
     return { db, calls: () => calls };

@@ -108,6 +108,29 @@ describeEachStore("GitHub end to end", (store) => {
     expect(failed?.body.external_id).toBe(`${runs[0]?.id}/test`);
   });
 
+  it("a push whose head commit says [skip ci] or [ci skip] starts no run and reports no check; the next push runs", async () => {
+    const repo = await createRepo();
+    const first = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
+    const skipped = await repo.commit({ "docs.md": "1\n" }, "Fix a typo [skip ci]");
+    const alsoSkipped = await repo.commit({ "docs.md": "2\n" }, "Docs only\n\nNothing to build here. [CI Skip]");
+    const head = await repo.commit({ "src/app.ts": "1\n" }, "Real change");
+    const { control, app, github } = await setup(store, { permissions: new Map(), pulls: new Map() });
+    expect((await deliver(app, "push", pushPayload(repo, first, skipped))).statusCode).toBe(202);
+    expect((await deliver(app, "push", pushPayload(repo, skipped, alsoSkipped))).statusCode).toBe(202);
+    await settle(control);
+    expect(await listRuns(control.db, { limit: 10 })).toEqual([]);
+    expect(github.byOperation("checks/create")).toEqual([]);
+    const { rows } = await control.db.query<{ outcome: string }>("select outcome from webhook_deliveries order by received_at");
+    expect(rows.map((r) => r.outcome)).toEqual([
+      expect.stringContaining("the head commit's message says [skip ci]"),
+      expect.stringContaining("the head commit's message says [CI Skip]"),
+    ]);
+    expect((await deliver(app, "push", pushPayload(repo, alsoSkipped, head))).statusCode).toBe(202);
+    await settle(control);
+    const runs = await listRuns(control.db, { limit: 10 });
+    expect(runs.map((r) => [r.sha, r.conclusion])).toEqual([[head, "success"]]);
+  });
+
   it("a pipeline file that does not validate gives one failing validate check listing every error", async () => {
     const repo = await createRepo();
     const first = await repo.commit({ "README.md": "hi\n" });
