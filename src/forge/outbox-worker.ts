@@ -122,6 +122,14 @@ export class OutboxWorker {
     });
   }
 
+  /** Resolves when no pass over the outbox and no reconciliation is under way (tests on a virtual clock settle on it). */
+  async settled(): Promise<void> {
+    while (this.draining || this.reconciling) {
+      await this.draining;
+      await this.reconciling;
+    }
+  }
+
   /** Resolves when no report is pending (posted or given up); for tests and orderly shutdown. */
   async idle(): Promise<void> {
     this.wake();
@@ -195,7 +203,8 @@ export class OutboxWorker {
     const key = { runId: row.runId, stageId: row.stageId };
     try {
       const posted = await this.withinClaim(async () => this.options.post(await load(row.runId), row.stageId));
-      await finishReport(db, key, owner, posted.seq ?? row.seq, this.clock.now());
+      // Done for the seq it was claimed at (or the newer one posted); a newer event recorded meanwhile keeps the row.
+      await finishReport(db, key, owner, Math.max(posted.seq ?? row.seq, row.seq), this.clock.now());
     } catch (error) {
       const attempts = row.attempts + 1;
       const reason = messageOf(error);
