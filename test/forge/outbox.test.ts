@@ -241,7 +241,7 @@ describeEachStore("forge outbox", (store) => {
     expect(checksNow(github)).toEqual(new Map([["ci / a", "completed:success"], ["ci / b", "completed:failure"]]));
     const sent = github.requests.length;
     // A late `attempt.started` of b (seq 8) arrives after the completed state was posted.
-    const late = { ...state, seq: 8 } as RunState;
+    const late: RunState = { ...state, seq: 8 };
     reporter.onEvents(late, [{ type: "attempt.started", data: { stageId: "b", attempt: 1, agentId: "agent-1" }, seq: 8, at: s.clock.now().toISOString() }]);
     await reporter.idle();
     worker.wake();
