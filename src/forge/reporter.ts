@@ -1,40 +1,38 @@
 /**
- * Reports stages to the forge as engine events arrive (SPEC 4). The engine
- * listener only records what each check should now say and returns: the
- * calls happen in the background, one at a time per check, always sending
- * the newest state, and never the state of an older event than the forge
- * already has, so a late `in_progress` cannot overwrite `completed`. Forge
- * errors are retried with backoff and then logged; a run never waits on them.
+ * Reports stages to the forge (SPEC 4) through a durable outbox. As the
+ * engine's events are stored, this listener records which checks must now
+ * reflect which run event (one upsert into `forge_outbox`, keeping the
+ * newest seq) and returns; the outbox worker (outbox-worker.ts) posts them
+ * from the run's stored state, retries until they land, and reconciliation
+ * covers a crash before the row was written. A run never waits on a forge.
  */
-import { KeyedQueue } from "../engine/keyed-queue.js";
 import type { EngineListener } from "../engine/engine.js";
+import type { Clock } from "../engine/ports.js";
+import { systemClock } from "../engine/system-clock.js";
 import type { PipelineError } from "../pipeline-parser/index.js";
 import type { RunEvent, RunTrigger } from "../saga/events.js";
 import type { RunState } from "../saga/run-state.js";
 import type { Database } from "../store/database.js";
-import { readStageLog } from "../store/run-queries.js";
-import { checkName, stageCheck, stageUrl, validateCheck } from "./check-report.js";
-import { loadCheck, saveCheck } from "./check-store.js";
-import type { Forge, ForgeKind, RepoTarget } from "./forge.js";
+import { stageUrl, validateCheck } from "./check-report.js";
+import { target } from "./check-post.js";
+import type { Forge, ForgeKind } from "./forge.js";
+import { recordReports } from "./outbox-store.js";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.js";
 
 export interface ForgeReporterOptions {
   db: Database;
   forges: Partial<Record<ForgeKind, Forge>>;
   publicUrl: string;
+  /** Retries of the one-off `validate` check (reportInvalid); stage checks go through the outbox. */
   retry?: RetryPolicy;
+  clock?: Clock;
+  /** Called once rows were recorded: the worker looks at the outbox now. */
+  onRecorded?: () => void;
   onError?: (error: unknown, context: string) => void;
 }
 
-interface Wanted {
-  state: RunState;
-  stageId: string;
-  seq: number;
-}
-
 export class ForgeReporter implements EngineListener {
-  private readonly queue = new KeyedQueue();
-  private readonly wanted = new Map<string, Wanted>();
+  private readonly writes = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly options: ForgeReporterOptions) {}
@@ -49,7 +47,14 @@ export class ForgeReporter implements EngineListener {
       else if (e.type === "run.approved") for (const id of approvalStages(state)) touched.add(id);
       else if (e.type === "stage.queued" || e.type === "attempt.started" || e.type === "stage.completed") touched.add(e.data.stageId);
     }
-    for (const stageId of touched) this.schedule({ state, stageId, seq: state.seq });
+    if (touched.size === 0) return;
+    const wanted = [...touched].map((stageId) => ({ runId: state.id, stageId, forge: trigger.forge, seq: state.seq }));
+    const write: Promise<void> = recordReports(this.options.db, wanted, (this.options.clock ?? systemClock).now())
+      .then(() => this.options.onRecorded?.())
+      // Reconciliation records it again from the run's history.
+      .catch((error: unknown) => (this.options.onError ?? defaultOnError)(error, `recording reports of run ${state.id} (reconciliation will)`))
+      .finally(() => this.writes.delete(write));
+    this.writes.add(write);
   }
 
   /** The one failing `PIPELINE / validate` check of a pipeline file that does not validate. */
@@ -60,54 +65,14 @@ export class ForgeReporter implements EngineListener {
     await withRetry(() => forge.reportCheck(target(trigger), check, null), this.options.retry ?? DEFAULT_RETRY, () => this.stopped);
   }
 
-  /** Resolves when every scheduled report has been sent or given up (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves when every outbox row asked for so far is written. */
+  async idle(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes]);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.queue.idle();
-  }
-
-  private schedule(w: Wanted): void {
-    const key = `${w.state.id}\0${w.stageId}`;
-    this.wanted.set(key, w);
-    void this.queue.run(key, () =>
-      this.flush(key).catch((error: unknown) => (this.options.onError ?? defaultOnError)(error, `reporting ${w.state.id} ${w.stageId}`)),
-    );
-  }
-
-  private async flush(key: string): Promise<void> {
-    const w = this.wanted.get(key);
-    if (!w) return; // an earlier flush already sent the newest state
-    this.wanted.delete(key);
-    const trigger = w.state.meta.trigger;
-    const stage = w.state.stages.get(w.stageId);
-    const forge = trigger ? this.options.forges[trigger.forge] : undefined;
-    if (!trigger || !stage || !forge) return;
-    const name = checkName(w.state.meta.pipeline, w.stageId);
-    const last = await loadCheck(this.options.db, w.state.id, name);
-    if (last && last.lastSeq >= w.seq) return;
-    const log = stage.phase === "completed" && stage.attempt > 0 ? await this.log(w.state.id, w.stageId, stage.attempt) : null;
-    const check = stageCheck(w.state, stage, this.options.publicUrl, log);
-    const signature = `${check.status}/${check.conclusion ?? ""}/${Math.max(1, stage.attempt)}`;
-    // What the check last showed is in the store, so a restarted server knows it too.
-    const before = last?.shown ?? null;
-    if (before === signature) {
-      await saveCheck(this.options.db, w.state.id, name, last?.externalId ?? null, w.seq, signature);
-      return;
-    }
-    // A completed check (or an action_required one) is not reopened but replaced, as GitHub's own re-run does.
-    const reopen = before?.startsWith("completed/") && check.status !== "completed";
-    const existing = reopen ? null : (last?.externalId ?? null);
-    const id = await withRetry(() => forge.reportCheck(target(trigger), check, existing), this.options.retry ?? DEFAULT_RETRY, () => this.stopped);
-    await saveCheck(this.options.db, w.state.id, name, id, w.seq, signature);
-  }
-
-  private async log(runId: string, stageId: string, attempt: number): Promise<string> {
-    const { chunks } = await readStageLog(this.options.db, { runId, stageId, attempt });
-    return chunks.map((c) => c.data).join("");
+    await this.idle();
   }
 }
 
@@ -115,12 +80,7 @@ function approvalStages(state: RunState): string[] {
   return [...state.stages.values()].filter((s) => s.needsApproval).map((s) => s.plan.id);
 }
 
-export function target(trigger: RunTrigger): RepoTarget {
-  const [owner = "", name = ""] = trigger.repo.split("/");
-  return { owner, name, installationId: trigger.installationId };
-}
-
-export { stageUrl };
+export { stageUrl, target };
 
 function defaultOnError(error: unknown, context: string): void {
   console.error(`hodei forge: ${context}:`, error instanceof Error ? error.message : error);

@@ -36,6 +36,10 @@ export interface ServerConfig {
   leaseMs: number;
   /** A webhook delivery's claim lapses when its server has not renewed it for this long. */
   webhookClaimMs: number;
+  /** The longest wait between tries of a stage check the forge did not take (HODEI_FORGE_REPORT_MAX_BACKOFF_MS). */
+  forgeReportMaxBackoffMs: number;
+  /** How often the forge outbox is reconciled with the runs' history (HODEI_FORGE_RECONCILE_MS). */
+  forgeReconcileMs: number;
   /** Time limits of git processes: fetches from the forge, and commands on a mirror alone. */
   gitTimeouts: { fetchMs: number; localMs: number };
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
@@ -86,6 +90,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     storeWaitMs: intOf(env, "HODEI_STORE_WAIT_MS", 60_000, 0, 86_400_000),
     leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),
     webhookClaimMs: intOf(env, "HODEI_WEBHOOK_CLAIM_MS", 60_000, 300, 3_600_000),
+    forgeReportMaxBackoffMs: intOf(env, "HODEI_FORGE_REPORT_MAX_BACKOFF_MS", 300_000, 100, 86_400_000),
+    forgeReconcileMs: intOf(env, "HODEI_FORGE_RECONCILE_MS", 60_000, 100, 86_400_000),
     gitTimeouts: {
       fetchMs: intOf(env, "HODEI_GIT_TIMEOUT_MS", 600_000, 100, 86_400_000),
       localMs: intOf(env, "HODEI_GIT_LOCAL_TIMEOUT_MS", 120_000, 100, 86_400_000),

@@ -130,6 +130,8 @@ export class ControlPlane {
       }
       engine = new Engine({ store: runs, log, leaseMs: options.leaseMs, resolveSource: sources.resolve, provisioners: provisioners?.byProvider });
       if (options.tracing) engine.subscribe(options.tracing.listener);
+      // The forge reporter listens before any run resumes: results of agents reconnecting at start are reported too.
+      if (options.forge) forge = ForgeIntegration.create({ db, engine, sources, settings: options.forge, log, owner, tracing: options.tracing });
 
       const instance = randomUUID();
       const ca = await loadOrCreateCa(options.dataDir);
@@ -179,7 +181,7 @@ export class ControlPlane {
         await local.start({ server: `127.0.0.1:${grpcPort}`, token: localToken });
       }
       engine.agentsReady();
-      if (options.forge) forge = await ForgeIntegration.start({ db, engine, sources, settings: options.forge, log, owner, tracing: options.tracing });
+      await forge?.start();
       const manualTriggers = forge ? new ManualTriggers({ engine, sources, spans: options.tracing?.spans }) : null;
       return new ControlPlane(db, runs, engine, agents, grpcPort, ca.certPem, agentTokens, providers, forge, provisioners, manualTriggers);
     } catch (error) {

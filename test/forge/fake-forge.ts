@@ -18,14 +18,24 @@ export interface RecordedRequest {
   answer?: Answer;
 }
 
-export type Answer = { status: number; body?: unknown };
+export type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 export type Responder = (req: RecordedRequest) => Answer;
+/**
+ * A fault to inject before the normal answer: an answer of its own (a 500,
+ * a 403 with rate-limit headers), `hold` to leave the request unanswered
+ * (a hung forge; what it asked for is not done), or null for the normal one.
+ */
+export type Fault = (req: RecordedRequest) => Answer | "hold" | null;
 
 export class FakeForge {
   readonly requests: RecordedRequest[] = [];
   readonly violations: string[] = [];
   private server: Server | null = null;
   url = "";
+  /** Injected faults (see Fault); null: every request answered normally. */
+  fault: Fault | null = null;
+  /** Requests left unanswered by a `hold` fault. */
+  readonly held: RecordedRequest[] = [];
 
   constructor(
     private readonly contract: ApiContract,
@@ -47,12 +57,17 @@ export class FakeForge {
         const recorded: RecordedRequest = { method: req.method ?? "GET", path, operationId, body: (body ?? {}) as RecordedRequest["body"], authorization: req.headers.authorization };
         this.requests.push(recorded);
         let answer: Answer;
+        const fault = errors.length > 0 ? null : (this.fault?.(recorded) ?? null);
+        if (fault === "hold") {
+          this.held.push(recorded);
+          return;
+        }
         if (errors.length > 0) {
           this.violations.push(...errors);
           answer = { status: 422, body: { message: "Validation Failed", errors } };
-        } else answer = this.respond(recorded);
+        } else answer = fault ?? this.respond(recorded);
         recorded.answer = answer;
-        res.writeHead(answer.status, { "content-type": "application/json" });
+        res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
         res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
       });
     });
@@ -66,6 +81,7 @@ export class FakeForge {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

@@ -117,7 +117,8 @@ describeEachStore("GitHub fork approval", (store) => {
     expect(deployHistory.at(-1)).toBe("completed:success");
     const deployCreates = github.byOperation("checks/create").filter((r) => r.body.name === "ci / deploy");
     expect(deployCreates.map((r) => String(r.body.status))).toEqual(["completed", expect.stringMatching(/^(queued|in_progress)$/)]);
-    expect(history.get("ci / notify")).toEqual(["queued", "in_progress", "completed:success"]);
+    // notify only echoes: its `in_progress` may be folded into `completed` (the outbox posts the newest stored state).
+    expect((history.get("ci / notify") ?? []).filter((s) => s !== "in_progress")).toEqual(["queued", "completed:success"]);
 
     // A new push to the fork: the approval was for the old head, so deploy waits again.
     const head2 = await repo.commit({ "src/a.txt": "2\n" });

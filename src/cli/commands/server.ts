@@ -93,5 +93,14 @@ function forgeSettings(config: ServerConfig): ForgeSettings {
     : config.githubToken
       ? { apiUrl: config.githubApiUrl, auth: { kind: "token" as const, token: config.githubToken } }
       : undefined;
-  return { publicUrl: config.publicUrl, allowFileRepos: config.allowFileRepos, webhookClaimMs: config.webhookClaimMs, gitTimeouts: config.gitTimeouts, github, gitea: config.gitea };
+  return {
+    publicUrl: config.publicUrl,
+    allowFileRepos: config.allowFileRepos,
+    webhookClaimMs: config.webhookClaimMs,
+    reportBackoff: { baseMs: Math.min(1000, config.forgeReportMaxBackoffMs), maxMs: config.forgeReportMaxBackoffMs },
+    reconcileMs: config.forgeReconcileMs,
+    gitTimeouts: config.gitTimeouts,
+    github,
+    gitea: config.gitea,
+  };
 }
