@@ -9,6 +9,7 @@ import { createMetrics, webhookDeliveries, webhookOutcome } from "../observabili
 import { registerWebhookRoutes } from "../webhooks/routes.js";
 import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
+import { registerAccessRoutes } from "./routes/access.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
@@ -72,6 +73,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
   }
   registerMetricsRoute(app, metrics);
+  registerAccessRoutes(app, options);
   registerRunRoutes(app, options);
   registerActionRoutes(app, options);
   registerLogRoutes(app, options);

@@ -1,5 +1,6 @@
 /** What the HTTP app is built from: the store, and optionally the engine and the rest of the server. */
 import type { Logger } from "pino";
+import type { AccessSettings } from "../access/access-settings.js";
 import type { Engine } from "../engine/engine.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SecretStore } from "../secrets/secret-store.js";
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   metrics?: Metrics;
   /** Structured request logs; default none. */
   logger?: Logger;
+  /** Sign-in through the forges (issue 17); without it (or with no forge configured) reads are open and writes take the admin token. */
+  access?: AccessSettings;
   /** SSE keep-alive comment interval. */
   heartbeatMs?: number;
 }
