@@ -20,7 +20,9 @@ import { HttpError, notFound } from "../http/errors.js";
 import { readableRunRepo, type RunReader } from "../store/run-queries.js";
 import type { Database } from "../store/database.js";
 import { CSRF_HEADER, SESSION_COOKIE, type AccessSettings } from "./access-settings.js";
+import { ForgeApiError } from "./oauth-provider.js";
 import type { Principal, SignedInUser } from "./principal.js";
+import { ForgeTokenUnreadableError } from "./user-store.js";
 
 export type UserPrincipal = Extract<Principal, { kind: "user" }>;
 
@@ -61,7 +63,7 @@ export class AccessPolicy {
     const publicRead = this.settings?.publicRead ?? false;
     if (p.kind === "admin") return undefined;
     if (p.kind === "user") {
-      await this.settings!.repoAccess.ensureFresh(p.user);
+      await forgeCall(p.user, () => this.settings!.repoAccess.ensureFresh(p.user));
       return { userId: p.user.id, forge: p.user.forge, publicRead };
     }
     if (publicRead) return { userId: null, forge: null, publicRead };
@@ -95,7 +97,7 @@ export class AccessPolicy {
     if (p.kind === "admin") return p;
     if (p.kind === "anonymous") throw unauthenticated(reply, "sign in, or send Authorization: Bearer with a personal token or the admin token");
     this.checkCsrf(request, p);
-    const permission = await this.settings!.repoAccess.current(p.user, repo);
+    const permission = await forgeCall(p.user, () => this.settings!.repoAccess.current(p.user, repo));
     const has = permission === null ? "no access" : permission.admin ? "admin" : permission.push ? "write" : "read";
     const ok = permission !== null && (need === "admin" ? permission.admin : permission.push);
     if (!ok) {
@@ -157,6 +159,20 @@ export class AccessPolicy {
 
 export function describeUser(user: SignedInUser): { id: string; forge: string; login: string; name: string | null } {
   return { id: user.id, forge: user.forge, login: user.login, name: user.name };
+}
+
+/** The forge's refusals as answers: a token it no longer accepts means signing in again (401); the forge failing, 502. */
+async function forgeCall<T>(user: SignedInUser, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ForgeTokenUnreadableError) throw new HttpError(401, error.message);
+    if (error instanceof ForgeApiError) {
+      if (error.status === 401) throw new HttpError(401, `${user.forge} no longer accepts the sign-in of ${user.login}: sign in again`);
+      throw new HttpError(502, `asking ${user.forge} what ${user.login} may do failed: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 function unauthenticated(reply: FastifyReply, message: string): HttpError {

@@ -6,7 +6,7 @@
  * with the person's own permission asked at that moment, personal tokens,
  * CSRF, the audit trail and the run history naming who did it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ForgeName } from "../../src/access/oauth-provider.js";
 import { describeEachStore } from "../helpers/databases.js";
 import type { FakeOAuth } from "../forge/fake-oauth.js";
@@ -92,7 +92,7 @@ describeEachStore("signing in and access per repository", (store) => {
     // The same callback again: the attempt was used up.
     const replay = await fetch(authorized.headers.get("location")!, { redirect: "manual" });
     expect(replay.status).toBe(400);
-    expect((await replay.json()) as unknown).toEqual({ error: "this sign-in is unknown, used or expired: start again at /auth/github/login" });
+    expect(await replay.json()).toEqual({ error: "this sign-in is unknown, used or expired: start again at /auth/github/login" });
 
     const me = await browser.fetch("/api/me");
     expect(me.status).toBe(200);
@@ -304,6 +304,15 @@ describeEachStore("signing in and access per repository", (store) => {
     expect((await browser.fetch("/auth/logout", { method: "POST", csrf: false })).status).toBe(403);
     expect((await browser.fetch("/auth/logout", { method: "POST" })).status).toBe(204);
     expect((await browser.fetch("/api/runs")).status).toBe(401);
+  });
+
+  it("a forge token revoked on the forge: the next write asks to sign in again (401)", async () => {
+    const browser = new Browser(s.base);
+    await browser.signIn(github, "github", "octocat");
+    github.revokeTokens("octocat");
+    const res = await browser.fetch(`/api/runs/${runs["acme/widgets"]!}/rerun`, { method: "POST" });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: "github no longer accepts the sign-in of octocat: sign in again" });
   });
 
   it("the admin token keeps full access", async () => {

@@ -38,7 +38,7 @@ interface Grant {
   used: boolean;
 }
 
-let contracts: { github?: ApiContract; gitea?: ApiContract } = {};
+const contracts: { github?: ApiContract; gitea?: ApiContract } = {};
 
 export class FakeOAuth {
   readonly users = new Map<string, FakeOAuthUser>();
@@ -75,6 +75,11 @@ export class FakeOAuth {
     const rest = user.repos.filter((r) => r.repo !== repo);
     const old = user.repos.find((r) => r.repo === repo);
     user.repos = permission ? [...rest, { repo, private: old?.private ?? true, permission }] : rest;
+  }
+
+  /** Revokes every token the user was given (as when they revoke the app on the forge). */
+  revokeTokens(login: string): void {
+    for (const [token, owner] of this.tokens) if (owner === login) this.tokens.delete(token);
   }
 
   async start(): Promise<this> {

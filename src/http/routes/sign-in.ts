@@ -11,7 +11,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { accessPolicyFor, describeUser } from "../../access/access-policy.js";
 import { SESSION_COOKIE, type AccessSettings } from "../../access/access-settings.js";
-import { OAuthProvider, SignInError, type ForgeName } from "../../access/oauth-provider.js";
+import { ForgeApiError, OAuthProvider, SignInError, type ForgeName } from "../../access/oauth-provider.js";
 import { HttpError, notFound } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
 
@@ -54,9 +54,14 @@ export function registerSignInRoutes(app: FastifyInstance, options: HttpAppOptio
       if (error instanceof SignInError) throw new HttpError(400, error.message);
       throw error;
     }
-    const account = await p.account(token);
-    const user = await access.users.upsertUser(p.forge, account, token, policy.now());
-    await access.repoAccess.refresh(user);
+    let user;
+    try {
+      user = await access.users.upsertUser(p.forge, await p.account(token), token, policy.now());
+      await access.repoAccess.refresh(user);
+    } catch (error) {
+      if (error instanceof ForgeApiError) throw new HttpError(502, `sign-in with ${p.forge}: ${error.message}`);
+      throw error;
+    }
     const session = await access.users.createSession(user.id, sessionTtlMs, policy.now());
     await access.audit.record({ principal: { kind: "user", user, via: "session", csrfToken: session.csrfToken }, action: "sign_in", detail: { forge: p.forge }, ip: request.ip }, policy.now());
     setSessionCookie(reply, session.secret, session.expiresAt, secure);
