@@ -1,6 +1,7 @@
 /**
  * `docker`: one container per stage attempt through the Docker Engine API
- * (dockerode; DOCKER_HOST or the default socket). The container's entrypoint
+ * (dockerode; DOCKER_HOST or the default socket, TLS as docker-connection.ts
+ * says). The container's entrypoint
  * is the agent, which dials back and takes only its attempt. The container
  * goes when the attempt is over; one that dies first, an image that cannot be
  * had, or an agent that does not connect in time ends the attempt with that
@@ -12,6 +13,7 @@ import type { AttemptRef, Provisioner } from "../engine/ports.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
+import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
 import { containerSpec, demuxLogs } from "./docker-container.js";
 import type { ProvisionerHooks, StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
@@ -44,7 +46,7 @@ export class DockerProvisioner implements Provisioner {
   private runtime: AgentRuntime | null = null;
 
   constructor(private readonly options: DockerProvisionerOptions) {
-    this.docker = options.docker ?? new Docker();
+    this.docker = options.docker ?? new Docker(dockerConnectionOf().options);
     this.attempts = new ProvisionedAttempts({
       provider: this.name,
       hooks: options.hooks,
@@ -212,12 +214,12 @@ function describeDockerError(error: unknown, image: string | null): string {
   return `the docker engine refused the container for image ${JSON.stringify(image)}${status ? ` (HTTP ${status})` : ""}: ${message}`;
 }
 
-/** Null when a Docker engine answers (DOCKER_HOST or the default socket), else why not. */
-export async function dockerEngineProblem(docker = new Docker()): Promise<string | null> {
+/** Null when the Docker engine of `connection` answers, else why not, naming where it was looked for. */
+export async function dockerEngineProblem(connection: DockerConnection = dockerConnectionOf()): Promise<string | null> {
   try {
-    await docker.ping();
+    await new Docker(connection.options).ping();
     return null;
   } catch (error) {
-    return `no Docker engine answers: ${error instanceof Error ? error.message : String(error)}`;
+    return `no Docker engine answers at ${connection.describe}: ${error instanceof Error ? error.message : String(error)}`;
   }
 }

@@ -3,6 +3,7 @@
  * at start, like the rest of the server configuration (server/config.ts).
  */
 import { ConfigError } from "../server/config.js";
+import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
 import type { StageResources } from "./provider.js";
 
 export interface ProviderSettings {
@@ -17,6 +18,8 @@ export interface ProviderSettings {
     network: string;
     /** HODEI_DOCKER_PULL: `missing` (default) pulls images the engine lacks; `never` fails the attempt instead. */
     pull: "missing" | "never";
+    /** DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: where the engine is and how to reach it (docker-connection.ts). */
+    connection: DockerConnection;
   };
   kubernetes: {
     /** HODEI_KUBERNETES_NAMESPACE (default `default`). */
@@ -37,7 +40,7 @@ export function loadProviderSettings(env: NodeJS.ProcessEnv = process.env): Prov
     agentServer,
     provisionTimeoutMs: durationMs(env, "HODEI_PROVISION_TIMEOUT", 120_000),
     resources: { cpus: cpusOf(env), memoryBytes: memoryOf(env) },
-    docker: { network: env.HODEI_DOCKER_NETWORK || "host", pull },
+    docker: { network: env.HODEI_DOCKER_NETWORK || "host", pull, connection: dockerConnectionOf(env) },
     kubernetes: { namespace },
   };
 }

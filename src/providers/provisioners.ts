@@ -30,8 +30,9 @@ export async function createProvisioners(
   const byProvider: Provisioners["byProvider"] = {};
   const common = { hooks, identity, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
   if (enabled.includes("docker")) {
-    const { DockerProvisioner } = await import("./docker.js");
-    byProvider.docker = new DockerProvisioner({ ...common, network: settings.docker.network, pull: settings.docker.pull });
+    const [{ DockerProvisioner }, { default: Docker }] = await Promise.all([import("./docker.js"), import("dockerode")]);
+    const { network, pull, connection } = settings.docker;
+    byProvider.docker = new DockerProvisioner({ ...common, docker: new Docker(connection.options), network, pull });
   }
   if (enabled.includes("kubernetes")) {
     const { KubernetesProvisioner } = await import("./kubernetes.js");
