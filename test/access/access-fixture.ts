@@ -89,6 +89,8 @@ export async function startAccessServer(
 export class Browser {
   cookie: string | null = null;
   csrf: string | null = null;
+  /** The sign-in attempt's cookie, between the login and the callback. */
+  private attempt: string | null = null;
   constructor(private readonly base: string) {}
 
   /** Signs in through `fake` as `login`: Hodei's login → forge authorise → Hodei's callback → the page. Returns the redirects seen. */
@@ -97,9 +99,12 @@ export class Browser {
     const seen: string[] = [];
     let url = `${this.base}/auth/${forge}/login?return_to=${encodeURIComponent(returnTo)}`;
     for (let hop = 0; hop < 5; hop++) {
-      const res = await fetch(url, { redirect: "manual", headers: this.cookie && url.startsWith(this.base) ? { cookie: this.cookie } : {} });
+      const jar = [this.cookie, this.attempt].filter(Boolean).join("; ");
+      const res = await fetch(url, { redirect: "manual", headers: jar && url.startsWith(this.base) ? { cookie: jar } : {} });
       const setCookie = res.headers.getSetCookie().find((c) => c.startsWith("hodei_session="));
       if (setCookie) this.cookie = setCookie.split(";")[0]!;
+      const attempt = res.headers.getSetCookie().find((c) => c.startsWith("hodei_sign_in="));
+      if (attempt) this.attempt = /^hodei_sign_in=;/.test(attempt) ? null : attempt.split(";")[0]!;
       const location = res.headers.get("location");
       if (res.status !== 302 || !location) {
         expect(res.status, `${url}: ${await res.text()}`).toBe(200);

@@ -80,8 +80,15 @@ describeEachStore("signing in and access per repository", (store) => {
     // The cookie's attributes, from a second sign-in's Set-Cookie.
     github.signInAs = "octocat";
     const login = await fetch(`${s.base}/auth/github/login`, { redirect: "manual" });
+    const attemptCookie = login.headers.getSetCookie().find((c) => c.startsWith("hodei_sign_in="))!;
+    expect(attemptCookie).toMatch(/; HttpOnly/i);
+    const withAttempt = { cookie: attemptCookie.split(";")[0]! };
     const authorized = await fetch(login.headers.get("location")!, { redirect: "manual" });
-    const callback = await fetch(authorized.headers.get("location")!, { redirect: "manual" });
+    // The callback in another browser (without the attempt's cookie) is refused: no login CSRF.
+    const elsewhere = await fetch(authorized.headers.get("location")!, { redirect: "manual" });
+    expect(elsewhere.status).toBe(400);
+    expect(((await elsewhere.json()) as { error: string }).error).toBe("this sign-in was started in another browser: start again at /auth/github/login");
+    const callback = await fetch(authorized.headers.get("location")!, { redirect: "manual", headers: withAttempt });
     expect(callback.status).toBe(302);
     const setCookie = callback.headers.getSetCookie().find((c) => c.startsWith("hodei_session="))!;
     expect(setCookie).toMatch(/; HttpOnly/i);
@@ -90,7 +97,7 @@ describeEachStore("signing in and access per repository", (store) => {
     expect(setCookie).toMatch(/; Expires=/i);
     expect(setCookie).not.toMatch(/; Secure/i); // http public URL
     // The same callback again: the attempt was used up.
-    const replay = await fetch(authorized.headers.get("location")!, { redirect: "manual" });
+    const replay = await fetch(authorized.headers.get("location")!, { redirect: "manual", headers: withAttempt });
     expect(replay.status).toBe(400);
     expect(await replay.json()).toEqual({ error: "this sign-in is unknown, used or expired: start again at /auth/github/login" });
 
@@ -111,8 +118,9 @@ describeEachStore("signing in and access per repository", (store) => {
     github.authorize = "deny";
     try {
       const login = await fetch(`${s.base}/auth/github/login`, { redirect: "manual" });
+      const cookie = login.headers.getSetCookie().find((c) => c.startsWith("hodei_sign_in="))!.split(";")[0]!;
       const authorized = await fetch(login.headers.get("location")!, { redirect: "manual" });
-      const callback = await fetch(authorized.headers.get("location")!, { redirect: "manual" });
+      const callback = await fetch(authorized.headers.get("location")!, { redirect: "manual", headers: { cookie } });
       expect(callback.status).toBe(400);
       expect(((await callback.json()) as { error: string }).error).toBe("sign-in with github failed: access_denied: The user has denied your application access.");
     } finally {

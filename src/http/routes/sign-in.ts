@@ -1,8 +1,11 @@
 /**
  * Signing in through a forge (issue 17):
  * - `GET /auth/:forge/login` stores an attempt (hashed state, PKCE verifier,
- *   expiry) and redirects to the forge's authorisation page;
- * - `GET /auth/:forge/callback` takes the attempt back (once), exchanges the
+ *   expiry), gives the browser the state in a short-lived cookie and
+ *   redirects to the forge's authorisation page;
+ * - `GET /auth/:forge/callback` checks the state against that cookie (a
+ *   callback carried into another browser is refused: no login CSRF), takes
+ *   the attempt back (once), exchanges the
  *   code, reads the account and its repository permissions, and sets the
  *   `hodei_session` cookie (HttpOnly, SameSite=Lax, Secure on https);
  * - `POST /auth/logout` ends the session;
@@ -16,6 +19,8 @@ import { HttpError, notFound } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
 
 const DAY_MS = 24 * 3600_000;
+/** Holds the state of the sign-in this browser started, until its callback. */
+const ATTEMPT_COOKIE = "hodei_sign_in";
 
 export function registerSignInRoutes(app: FastifyInstance, options: HttpAppOptions & { access: AccessSettings }): void {
   const access = options.access;
@@ -38,6 +43,8 @@ export function registerSignInRoutes(app: FastifyInstance, options: HttpAppOptio
     const returnTo = safeReturnTo(request.query.return_to);
     const state = await access.users.startAttempt(p.forge, verifier, returnTo, signInTtlMs, policy.now());
     const url = await p.authorizationUrl(callbackUrl(p.forge), state, verifier);
+    // The callback must come back to the browser that started the sign-in (no login CSRF).
+    void reply.setCookie(ATTEMPT_COOKIE, state, { path: "/auth/", httpOnly: true, sameSite: "lax", secure, maxAge: Math.ceil(signInTtlMs / 1000) });
     return reply.header("cache-control", "no-store").redirect(url.toString(), 302);
   });
 
@@ -45,6 +52,10 @@ export function registerSignInRoutes(app: FastifyInstance, options: HttpAppOptio
     const p = provider(request.params.forge);
     const query = new URLSearchParams(request.query);
     const state = query.get("state");
+    void reply.clearCookie(ATTEMPT_COOKIE, { path: "/auth/", httpOnly: true, sameSite: "lax", secure });
+    if (state && request.cookies[ATTEMPT_COOKIE] !== state) {
+      throw new HttpError(400, `this sign-in was started in another browser: start again at /auth/${p.forge}/login`);
+    }
     const attempt = state ? await access.users.finishAttempt(p.forge, state, policy.now()) : null;
     if (!state || !attempt) throw new HttpError(400, `this sign-in is unknown, used or expired: start again at /auth/${p.forge}/login`);
     let token: string;
