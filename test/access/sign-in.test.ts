@@ -287,6 +287,12 @@ describeEachStore("signing in and access per repository", (store) => {
     expect(new Set(list.runs.map((r) => r.repo))).toEqual(new Set(["acme/public-lib", "acme/widgets"]));
     const me = (await (await get("/api/me", bearer)).json()) as { via: string; csrfToken: string | null };
     expect(me).toMatchObject({ via: "token", csrfToken: null });
+    // Operator endpoints stay the admin token's.
+    for (const [method, path] of [["POST", "/api/runs"], ["GET", "/api/agent-tokens"], ["GET", "/api/audit"]] as const) {
+      const res = await fetch(`${s.base}${path}`, { method, headers: { ...bearer, "content-type": "application/json" }, body: method === "POST" ? JSON.stringify({ repo: "https://x.invalid/a/b", ref: "refs/heads/main" }) : undefined });
+      expect(res.status, path).toBe(403);
+      expect(((await res.json()) as { error: string }).error, path).toBe("octocat is not an administrator of this server: this endpoint takes the admin token");
+    }
     const rerun = await fetch(`${s.base}/api/runs/${runs["acme/widgets"]!}/stages/a/rerun`, { method: "POST", headers: bearer });
     expect(rerun.status).toBe(202);
     await s.control.engine.waitForRun(runs["acme/widgets"]!);

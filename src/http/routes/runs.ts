@@ -2,7 +2,6 @@
 import type { FastifyInstance } from "fastify";
 import { getRun, listRunEvents, listRuns } from "../../store/run-queries.js";
 import { accessPolicyFor } from "../../access/access-policy.js";
-import { adminAuth } from "../auth.js";
 import { ManualTriggerError, type ManualRefusal } from "../../triggers/manual-trigger.js";
 import { HttpError, badRequest, notFound, unavailable } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
@@ -49,7 +48,8 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
     "/api/runs",
     {
       bodyLimit: 64 * 1024,
-      onRequest: adminAuth(options.adminToken),
+      // The admin token only: a person's token cannot start runs from any clone URL.
+      onRequest: (request, reply) => policy.admin(request, reply),
       schema: {
         body: {
           type: "object",
