@@ -5,6 +5,7 @@ import type { Engine } from "../engine/engine.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SecretStore } from "../secrets/secret-store.js";
 import type { Database } from "../store/database.js";
+import type { WriteProbeResult } from "../store/write-probe.js";
 import type { WebhookSecrets } from "../webhooks/routes.js";
 
 /** The part of the engine the HTTP API uses. */
@@ -33,6 +34,8 @@ export interface HttpAppOptions {
   logger?: Logger;
   /** Sign-in through the forges (issue 17); without it (or with no forge configured) reads are open and writes take the admin token. */
   access?: AccessSettings;
+  /** What `/healthz` reports; default: a write probe of `db` (store/write-probe.ts). */
+  storeHealth?: { check(): Promise<WriteProbeResult> };
   /** SSE keep-alive comment interval. */
   heartbeatMs?: number;
 }

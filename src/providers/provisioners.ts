@@ -32,11 +32,11 @@ export async function createProvisioners(
   if (enabled.includes("docker")) {
     const [{ DockerProvisioner }, { default: Docker }] = await Promise.all([import("./docker.js"), import("dockerode")]);
     const { network, pull, connection } = settings.docker;
-    byProvider.docker = new DockerProvisioner({ ...common, docker: new Docker(connection.options), network, pull });
+    byProvider.docker = new DockerProvisioner({ ...common, docker: new Docker(connection.options), network, pull, agentImage: settings.agentImage });
   }
   if (enabled.includes("kubernetes")) {
     const { KubernetesProvisioner } = await import("./kubernetes.js");
-    byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace });
+    byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace, agentImage: settings.agentImage });
   }
   const all = (): (DockerProvisioner | KubernetesProvisioner)[] => Object.values(byProvider).filter((p) => p !== undefined);
   return {
