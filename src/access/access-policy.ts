@@ -79,6 +79,15 @@ export class AccessPolicy {
     throw notFound(`no run ${runId}`);
   }
 
+  /** What a signed-in person may do on `repo` as the cached listing says (null for the admin token, anonymous callers and without sign-in). */
+  async viewer(request: FastifyRequest, repo: string): Promise<{ canWrite: boolean; canSetSecrets: boolean } | null> {
+    if (!this.enforcing) return null;
+    const p = await this.principal(request);
+    if (p.kind !== "user") return null;
+    const cached = await this.settings!.users.cachedAccess(p.user.id, repo);
+    return { canWrite: cached?.push ?? false, canSetSecrets: cached?.admin ?? false };
+  }
+
   /** A stream's check, per run it is about to send: may this reader see it? */
   async mayRead(reader: RunReader | undefined, runId: string): Promise<boolean> {
     return reader === undefined || (await readableRunRepo(this.db, runId, reader)) !== null;

@@ -218,6 +218,13 @@ export class UserStore {
     await this.recordVisibility(user.forge, [permission], at);
   }
 
+  /** The user's permission on `repo` in the copy of the forge's listing (null: not listed). */
+  async cachedAccess(userId: string, repo: string): Promise<RepoPermission | null> {
+    const { rows } = await this.db.query<{ can_push: boolean; can_admin: boolean }>(`select can_push, can_admin from user_repo_access where user_id = $1 and repo = $2`, [userId, repo]);
+    const r = rows[0];
+    return r ? { push: r.can_push, admin: r.can_admin } : null;
+  }
+
   async accessFetchedAt(userId: string): Promise<Date | null> {
     const { rows } = await this.db.query<{ access_fetched_at: Date | null }>(`select access_fetched_at from users where id = $1`, [userId]);
     return rows[0]?.access_fetched_at ?? null;

@@ -166,6 +166,9 @@ describeEachStore("signing in and access per repository", (store) => {
       expect(res.status, path).toBe(404);
       expect(await res.json(), path).toEqual({ error: `no run ${hidden}` });
     }
+    // The run says what the viewer may do there (from the cached listing).
+    expect(((await (await browser.fetch(`/api/runs/${runs["acme/widgets"]!}`)).json()) as { viewer: unknown }).viewer).toEqual({ canWrite: true, canSetSecrets: false });
+    expect(((await (await browser.fetch(`/api/runs/${runs["acme/public-lib"]!}`)).json()) as { viewer: unknown }).viewer).toEqual({ canWrite: false, canSetSecrets: false });
     const readable = await browser.fetch(`/api/runs/${runs["acme/widgets"]!}/stages/a/logs`);
     expect(readable.status).toBe(200);
     expect(await readable.text()).toContain("hello from a");

@@ -38,10 +38,12 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
   });
 
   app.get<{ Params: { id: string } }>("/api/runs/:id", async (request, reply) => {
-    await policy.readableRun(request, reply, request.params.id);
+    const repo = await policy.readableRun(request, reply, request.params.id);
     const run = await getRun(db, request.params.id);
     if (!run) throw notFound(`no run ${request.params.id}`);
-    return run;
+    // For a signed-in person: what they may do here, from the cached forge listing (writes still ask the forge).
+    const viewer = await policy.viewer(request, repo);
+    return viewer ? { ...run, viewer } : run;
   });
 
   app.post<{ Body: { repo: string; ref: string; sha?: string } }>(
