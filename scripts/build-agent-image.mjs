@@ -9,7 +9,9 @@
 // then start the server with HODEI_AGENT_IMAGE=registry.example.com/hodei-agent:<digest>.
 // The image holds this machine's Node binary and libraries, so build it on the
 // architecture the cluster's nodes have.
+import console from "node:console";
 import path from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

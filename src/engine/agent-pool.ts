@@ -2,6 +2,7 @@
  * The connected agents and their free slots. Pure bookkeeping: which agent
  * may take which stage (its `provider` label), and which attempts it holds.
  */
+import { labelsSatisfy } from "../pipeline-parser/runs-on.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import type { AgentLink, AttemptRef } from "./ports.js";
 
@@ -60,7 +61,8 @@ export class AgentPool {
   /**
    * An agent with a free slot that serves the stage's provider; least loaded
    * first. An agent provisioned for one attempt (label `hodei.attempt`) takes
-   * only that attempt.
+   * only that attempt; a stage with `runs-on` goes only to an agent with
+   * those labels.
    */
   pick(stage: PlannedStage, ref: AttemptRef): PooledAgent | undefined {
     let best: PooledAgent | undefined;
@@ -69,6 +71,7 @@ export class AgentPool {
       if ((agent.link.labels.provider ?? "local") !== stage.provider) continue;
       const dedicated = agent.link.labels[ATTEMPT_LABEL];
       if (dedicated !== undefined && dedicated !== attemptLabel(ref)) continue;
+      if (stage.runsOn && !labelsSatisfy(stage.runsOn, agent.link.labels)) continue;
       if (!best || agent.held.size < best.held.size) best = agent;
     }
     return best;

@@ -1,5 +1,7 @@
 import { DEFAULT_TIMEOUT_SECONDS, parseDuration } from "./duration.js";
 import { expandMatrix, instanceId, substitute, type MatrixCombo } from "./matrix.js";
+import { runsOnList } from "./runs-on.js";
+import { parseSize } from "./size.js";
 import { effectiveStage } from "./stage-settings.js";
 import { topologicalOrder } from "./topo.js";
 import { isTriggered, whenMatches } from "./triggers.js";
@@ -57,5 +59,9 @@ function planInstance(def: PipelineDefinition, name: string, stage: StageDefinit
     retries: s.retries ?? 0,
     allowFailure: s.allow_failure ?? false,
     workdir: s.workdir !== undefined ? sub(s.workdir) : ".",
+    resources: s.resources && s.provider !== undefined && s.provider !== "local"
+      ? { cpus: s.resources.cpus ?? null, memoryBytes: s.resources.memory !== undefined ? parseSize(s.resources.memory) : null }
+      : null,
+    runsOn: (s.provider ?? "local") === "local" ? runsOnList(s["runs-on"]).map(sub) : [],
   };
 }

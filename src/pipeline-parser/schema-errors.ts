@@ -32,6 +32,10 @@ const EXPECTED: Record<string, string> = {
   artifacts: "a list of glob patterns",
   allow_failure: "true or false",
   workdir: "a non-empty relative path",
+  resources: "a mapping with cpus and/or memory",
+  cpus: "a number of CPUs greater than 0, at most 1024",
+  memory: "a size such as 512m or 2g, or a number of bytes",
+  "runs-on": "an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels",
 };
 
 const NAME_RULES: Record<string, string> = {

@@ -3,6 +3,8 @@ import { parseDuration } from "./duration.js";
 import { PipelineError } from "./errors.js";
 import { globProblem } from "./globs.js";
 import { expandMatrix, matrixSize, MAX_MATRIX_INSTANCES, MAX_PIPELINE_INSTANCES, substitute, substitutionProblems } from "./matrix.js";
+import { AGENT_LABEL, runsOnList } from "./runs-on.js";
+import { MIN_CONTAINER_MEMORY, parseSize } from "./size.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
 import { effectiveStage, stringsIn, SUBSTITUTED_KEYS } from "./stage-settings.js";
 import { suggest } from "./suggest.js";
@@ -115,6 +117,34 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   if ((provider === "docker" || provider === "kubernetes") && effective.image === undefined) {
     const path = stage.provider !== undefined ? at("provider") : at();
     report(path, `stage ${quotedName} runs on provider "${provider}" and needs an "image"`, stage.provider !== undefined ? "value" : "key");
+  }
+  if (effective.resources !== undefined) {
+    const origin = originOf(def, name, "resources", []);
+    // From `defaults`, it applies to the stages it can apply to.
+    if (provider === "local" && stage.resources !== undefined) {
+      report(origin, `stage ${quotedName} runs on provider "local": "resources" apply to docker and kubernetes stages only`, "key");
+    }
+    const memory = effective.resources.memory;
+    if (memory !== undefined) {
+      const bytes = parseSize(memory);
+      if (bytes === null) report([...origin, "memory"], `memory ${JSON.stringify(memory)} is not a size like 512m or 2g`);
+      else if (bytes < MIN_CONTAINER_MEMORY) report([...origin, "memory"], `memory ${JSON.stringify(memory)} is below the minimum of 6m`);
+    }
+  }
+  const runsOn = effective["runs-on"];
+  if (runsOn !== undefined) {
+    const origin = originOf(def, name, "runs-on", []);
+    if (provider !== "local" && stage["runs-on"] !== undefined) {
+      report(origin, `stage ${quotedName} runs on provider "${provider}": "runs-on" picks among agents, so it applies to local stages only`, "key");
+    }
+    const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];
+    runsOnList(runsOn).forEach((label, i) => {
+      const bad = combos.map((c) => substitute(label, c)).find((l) => !AGENT_LABEL.test(l));
+      if (bad !== undefined) {
+        const at = typeof runsOn === "string" ? origin : [...origin, i];
+        report(at, `runs-on label ${JSON.stringify(bad)} is not KEY or KEY=VALUE (KEY: letters, digits, _ . / -; VALUE: no spaces)`);
+      }
+    });
   }
   if (effective.workdir !== undefined) {
     const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];

@@ -11,10 +11,12 @@ export const INHERITED_KEYS = [
   "artifacts",
   "allow_failure",
   "workdir",
+  "resources",
+  "runs-on",
 ] as const satisfies readonly (keyof StageDefaults)[];
 
 /** Keys whose string values get `${{ matrix.KEY }}` substituted. */
-export const SUBSTITUTED_KEYS = ["run", "image", "env", "secrets", "artifacts", "workdir"] as const;
+export const SUBSTITUTED_KEYS = ["run", "image", "env", "secrets", "artifacts", "workdir", "runs-on"] as const;
 export type SubstitutedKey = (typeof SUBSTITUTED_KEYS)[number];
 
 /** The stage with defaults applied (env: pipeline env < defaults env < stage env). */

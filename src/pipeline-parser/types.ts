@@ -20,6 +20,8 @@ export interface StageDefaults {
   artifacts?: string[];
   allow_failure?: boolean;
   workdir?: string;
+  resources?: { cpus?: number; memory?: string | number };
+  "runs-on"?: string | string[];
 }
 
 export interface WhenClause {
@@ -87,6 +89,10 @@ export interface PlannedStage {
   retries: number;
   allowFailure: boolean;
   workdir: string;
+  /** Limits of the stage's container (docker, kubernetes); null or absent: the server's defaults. */
+  resources?: { cpus: number | null; memoryBytes: number | null } | null;
+  /** Agent labels the stage needs (`gpu`, `arch=arm64`); absent in runs planned before runs-on existed. */
+  runsOn?: string[];
 }
 
 export interface Plan {

@@ -19,7 +19,7 @@ import { agentImageOf } from "./agent-image.js";
 import { DockerAgentVolume } from "./docker-agent-volume.js";
 import { containerSpec, demuxLogs } from "./docker-container.js";
 import { dockerStatusOf } from "./docker-status.js";
-import type { ProvisionerHooks, StageResources } from "./provider.js";
+import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface DockerProvisionerOptions {
@@ -122,7 +122,7 @@ export class DockerProvisioner implements Provisioner {
         server: hooks.server,
         credentials,
         network: this.options.network ?? "host",
-        resources: this.options.resources ?? { cpus: null, memoryBytes: null },
+        resources: stageResources(stage, this.options.resources),
         identity: this.options.identity,
       }),
     );

@@ -14,7 +14,7 @@ import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
 import { podProblem } from "./kubernetes-pod-status.js";
-import type { ProvisionerHooks, StageResources } from "./provider.js";
+import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface KubernetesProvisionerOptions {
@@ -111,7 +111,7 @@ export class KubernetesProvisioner implements Provisioner {
       agentImage: this.agentImage,
       server: hooks.server,
       secretName,
-      resources: this.options.resources ?? { cpus: null, memoryBytes: null },
+      resources: stageResources(stage, this.options.resources),
       deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000),
       identity,
     });

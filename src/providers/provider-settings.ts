@@ -2,6 +2,7 @@
  * Settings of the per-attempt providers, from the environment. Checked once
  * at start, like the rest of the server configuration (server/config.ts).
  */
+import { MIN_CONTAINER_MEMORY, parseSize } from "../pipeline-parser/size.js";
 import { ConfigError } from "../server/config.js";
 import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
 import type { StageResources } from "./provider.js";
@@ -69,16 +70,12 @@ function cpusOf(env: NodeJS.ProcessEnv): number | null {
   return n;
 }
 
-const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
 /** `512m`, `2g`, or bytes. */
 function memoryOf(env: NodeJS.ProcessEnv): number | null {
   const raw = env.HODEI_STAGE_MEMORY;
   if (!raw) return null;
-  const m = /^(\d+)([kmg]?)i?b?$/i.exec(raw.trim());
-  const unit = UNITS[(m?.[2] ?? "").toLowerCase()];
-  if (!m?.[1] || unit === undefined || Number(m[1]) === 0) throw new ConfigError("HODEI_STAGE_MEMORY", `expected a size like 512m or 2g, got ${JSON.stringify(raw)}`);
-  const bytes = Number(m[1]) * unit;
-  if (bytes < 6 * 1024 ** 2) throw new ConfigError("HODEI_STAGE_MEMORY", "at least 6m (Docker's minimum)");
+  const bytes = parseSize(raw);
+  if (bytes === null) throw new ConfigError("HODEI_STAGE_MEMORY", `expected a size like 512m or 2g, got ${JSON.stringify(raw)}`);
+  if (bytes < MIN_CONTAINER_MEMORY) throw new ConfigError("HODEI_STAGE_MEMORY", "at least 6m (Docker's minimum)");
   return bytes;
 }

@@ -4,6 +4,7 @@
  * engine never learns which provider an agent came from except by its
  * `provider` label.
  */
+import type { PlannedStage } from "../pipeline-parser/types.js";
 import type { AttemptRef } from "../engine/ports.js";
 
 export interface AgentEndpoint {
@@ -56,4 +57,12 @@ export interface StageResources {
   /** CPUs, e.g. 1.5. */
   cpus: number | null;
   memoryBytes: number | null;
+}
+
+/** The stage's own `resources`, key by key over the server's defaults (HODEI_STAGE_CPUS, HODEI_STAGE_MEMORY). */
+export function stageResources(stage: Pick<PlannedStage, "resources">, defaults: StageResources | undefined): StageResources {
+  return {
+    cpus: stage.resources?.cpus ?? defaults?.cpus ?? null,
+    memoryBytes: stage.resources?.memoryBytes ?? defaults?.memoryBytes ?? null,
+  };
 }

@@ -60,8 +60,8 @@ describe("hodei plan", () => {
       name: "yaml-ext",
       triggered: true,
       stages: [
-        { id: "a", name: "a", matrix: null, needs: [], skip: false, provider: "local", image: null, commands: ["echo a"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: "." },
-        { id: "b", name: "b", matrix: null, needs: ["a"], skip: false, provider: "local", image: null, commands: ["echo b\necho more\n"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: "." },
+        { id: "a", name: "a", matrix: null, needs: [], skip: false, provider: "local", image: null, commands: ["echo a"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: ".", resources: null, runsOn: [] },
+        { id: "b", name: "b", matrix: null, needs: ["a"], skip: false, provider: "local", image: null, commands: ["echo b\necho more\n"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: ".", resources: null, runsOn: [] },
       ],
     });
   });

@@ -52,6 +52,18 @@ const cases: Record<string, string[]> = {
     '10:26: duplicate entry "NPM_TOKEN" in "secrets" of stage "build"',
     '11:27: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
   ],
+  "resources-runs-on.yml": [
+    '4:5: stage "build" runs on provider "local": "resources" apply to docker and kubernetes stages only',
+    '9:5: stage "gpu" runs on provider "docker": "runs-on" picks among agents, so it applies to local stages only',
+    '14:26: memory "1m" is below the minimum of 6m',
+    '18:20: runs-on label "arch=arm 64" is not KEY or KEY=VALUE (KEY: letters, digits, _ . / -; VALUE: no spaces)',
+    '23:26: memory "lots" is not a size like 512m or 2g',
+  ],
+  "resources-keys.yml": [
+    '6:18: unknown key "cpu" in "resources" of stage "typo" (did you mean "cpus"?)',
+    '11:24: "cpus" must be a number of CPUs greater than 0, at most 1024',
+    '12:14: "runs-on" must be an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels',
+  ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],
 };

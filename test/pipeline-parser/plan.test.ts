@@ -42,6 +42,8 @@ describe("plan: matrix and order", () => {
       retries: 0,
       allowFailure: false,
       workdir: "pkg/mac",
+      resources: null,
+      runsOn: [],
     });
     expect(p.stages.find((s) => s.id === "docs")?.timeoutSeconds).toBe(90);
   });
@@ -62,12 +64,24 @@ describe("plan: matrix and order", () => {
     const first = p.stages[2];
     expect(first && Object.keys(first)).toEqual([
       "id", "name", "matrix", "needs", "skip", "provider", "image", "commands", "env", "secrets", "artifacts",
-      "timeoutSeconds", "retries", "allowFailure", "workdir",
+      "timeoutSeconds", "retries", "allowFailure", "workdir", "resources", "runsOn",
     ]);
     // The SPEC example's `when: tag` skips test on a branch push, and publish with it.
     expect(first).toMatchObject({ image: "node:18", commands: ["npm test"], env: { NODE_ENV: "test", DB: "pg" }, secrets: ["NPM_TOKEN"], timeoutSeconds: 600, retries: 1, skip: true, workdir: "packages/app" });
     expect(p.stages.find((s) => s.id === "build")).toMatchObject({ commands: ["npm ci && npm run build"], image: "node:20", timeoutSeconds: 1800, artifacts: ["dist/", "reports/*.xml"] });
     expect(skipped(p)).toEqual(["test[node=18,db=pg]", "test[node=18,db=pglite]", "test[node=20,db=pg]", "test[node=20,db=pglite]", "publish"]);
+  });
+});
+
+describe("plan: resources and runs-on", () => {
+  it("plans resources over defaults and runs-on with matrix values substituted", async () => {
+    const p = await plan("resources-runs-on.yml");
+    expect(p.stages.map((s) => [s.id, s.resources, s.runsOn])).toEqual([
+      ["build[arch=amd64]", null, ["gpu", "arch=amd64"]],
+      ["build[arch=arm64]", null, ["gpu", "arch=arm64"]],
+      ["image", { cpus: 1.5, memoryBytes: 2 * 1024 ** 3 }, []],
+      ["small", { cpus: 0.5, memoryBytes: null }, []],
+    ]);
   });
 });
 

@@ -20,7 +20,7 @@ const onKeys = { push: true, pull_request: true, manual: true } satisfies Record
 const pushKeys = { branches: true, tags: true, paths: true, "paths-ignore": true } satisfies Record<keyof PushTrigger, true>;
 const pullRequestKeys = { branches: true, paths: true, "paths-ignore": true } satisfies Record<keyof PullRequestTrigger, true>;
 const defaultsKeys = {
-  provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true,
+  provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true, resources: true, "runs-on": true,
 } satisfies Record<keyof StageDefaults, true>;
 const stageKeys = { ...defaultsKeys, run: true, needs: true, matrix: true, when: true } satisfies Record<keyof StageDefinition, true>;
 const whenKeys = { event: true, branch: true, tag: true, paths: true } satisfies Record<keyof WhenClause, true>;

@@ -29,12 +29,14 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
   const gone = (runId: string) => waitFor(`the containers of run ${runId} to go`, async () => (await hodeiContainers(docker, runId)).length === 0, 15_000);
 
   it("runs a stage inside a container of the stage's image with the run's files, then removes the container", async () => {
-    control = await startPlane();
+    control = await startPlane({ settings: { resources: { cpus: 1.5, memoryBytes: 512 * 1024 ** 2 } } });
     const { id } = await startRun(control, [
       stage("inside", {
         provider: "docker",
         image: TEST_IMAGE,
         commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"', "sleep 2"],
+        // The stage's own memory over the server's (none here); cpus from the server's default.
+        resources: { cpus: null, memoryBytes: 256 * 1024 ** 2 },
       }),
     ]);
     // Nothing of the server's host is mounted: the agent comes from the agent image's volume, the files over its connection.
@@ -44,6 +46,8 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
     });
     const host = (await docker.getContainer(info!.Id).inspect()).HostConfig;
     expect(host.Binds ?? []).toEqual([]);
+    expect(host.Memory).toBe(256 * 1024 ** 2);
+    expect(host.NanoCpus).toBe(1.5e9);
     expect(host.VolumesFrom).toEqual([expect.stringMatching(/^hodei-agent-hodei-agent-[0-9a-f]{12}:ro$/)]);
     const final = await control.engine.waitForRun(id);
     const log = (await readStageLog(control.db, { runId: id, stageId: "inside" })).chunks.map((c) => c.data).join("");

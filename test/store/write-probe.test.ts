@@ -69,7 +69,7 @@ describe("the store's write probe on its own", () => {
         calls++;
         return hang ? new Promise<never>(() => undefined) : inner.queryUrgent(text, params);
       },
-    } as Database;
+    };
     return { db, calls: () => calls };
   }
 

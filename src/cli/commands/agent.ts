@@ -32,9 +32,10 @@ export async function agentCommand(options: AgentCommandOptions): Promise<number
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError("--capacity must be an integer from 1 to 64");
   const labels: Record<string, string> = {};
   for (const l of options.label) {
+    // `--label gpu` is `gpu=true`: stages with `runs-on: gpu` ask only that the key is there.
     const [k, ...v] = l.split("=");
-    if (!k || v.length === 0) throw new UsageError(`--label expects KEY=VALUE, got ${JSON.stringify(l)}`);
-    labels[k] = v.join("=");
+    if (!k || (v.length > 0 && v.join("=") === "")) throw new UsageError(`--label expects KEY or KEY=VALUE, got ${JSON.stringify(l)}`);
+    labels[k] = v.length === 0 ? "true" : v.join("=");
   }
   const server = options.server.replace(/^grpc:\/\//, "");
   const agent = new Agent({ server, token, caPem, labels, capacity, log: (m) => options.stderr.write(`hodei agent: ${m}\n`) });
