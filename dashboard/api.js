@@ -1,5 +1,7 @@
-// The dashboard's side of the HTTP API: JSON reads, writes with the admin
-// token (asked once, kept in sessionStorage), and server-sent event streams.
+// The dashboard's side of the HTTP API: JSON reads, writes as the signed-in
+// person (session cookie and CSRF token) or else with the admin token (asked
+// once, kept in sessionStorage), and server-sent event streams.
+import { sessionUser } from "./session.js";
 
 const TOKEN_KEY = "hodei.adminToken";
 
@@ -24,6 +26,13 @@ function askToken(message) {
 
 /** POST with the admin token; asks for it when missing or refused. Returns the JSON body, or null if the user gave up. */
 export async function postAction(url) {
+  const signedIn = sessionUser();
+  if (signedIn) {
+    const res = await fetch(url, { method: "POST", headers: { "x-hodei-csrf": signedIn.csrfToken } });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.error ?? `${res.status} ${res.statusText}`);
+    return body;
+  }
   let token = sessionStorage.getItem(TOKEN_KEY);
   let message = null;
   for (let tries = 0; tries < 3; tries++) {

@@ -3,6 +3,7 @@
 // the History API so live streams are opened and closed per page.
 import { renderRun } from "./run-page.js";
 import { renderRuns } from "./runs-list.js";
+import { loadSession } from "./session.js";
 
 const main = document.getElementById("main");
 let teardown = () => {};
@@ -32,4 +33,5 @@ document.addEventListener("click", (e) => {
   navigate(a.getAttribute("href"));
 });
 window.addEventListener("popstate", route);
-route();
+// The page needs to know who is signed in before its first reads and writes.
+loadSession().finally(route);

@@ -9,6 +9,8 @@ const RERUNNABLE = new Set(["failure", "timed_out", "cancelled"]);
 
 export function renderRun(main, runId, initialStage) {
   let run = null;
+  // False when the signed-in person may read but not write this repository (GET /api/runs/:id's `viewer`): no buttons then.
+  let canWrite = true;
   let selected = initialStage;
   let log = null; // { stageId, attempt, view }
   const head = h("div", { class: "run-head" });
@@ -51,9 +53,9 @@ export function renderRun(main, runId, initialStage) {
         h("span", { class: "event" }, run.event.replace("_", " ")),
         h("span", { class: "muted", "data-start": run.startedAt ?? "", "data-end": run.finishedAt ?? "", id: "run-duration" }, duration(elapsed(run)))),
       h("div", { class: "actions" },
-        !completed && h("button", { class: "danger", id: "cancel-run", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/cancel`, "Cancel") }, "Cancel"),
-        completed && failed && h("button", { id: "rerun-failed", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun?failed=1`, "Re-run of failed stages") }, "Re-run failed"),
-        completed && h("button", { class: "ghost", id: "rerun-all", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun`, "Re-run") }, "Re-run all")),
+        !completed && canWrite && h("button", { class: "danger", id: "cancel-run", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/cancel`, "Cancel") }, "Cancel"),
+        completed && failed && canWrite && h("button", { id: "rerun-failed", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun?failed=1`, "Re-run of failed stages") }, "Re-run failed"),
+        completed && canWrite && h("button", { class: "ghost", id: "rerun-all", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun`, "Re-run") }, "Re-run all")),
     );
   };
 
@@ -82,7 +84,7 @@ export function renderRun(main, runId, initialStage) {
       h("span", { class: "muted", "data-start": s.startedAt ?? "", "data-end": s.finishedAt ?? "" }, duration(elapsed(s))),
       h("span", { class: "spacer" }),
       h("a", { class: "ghost small", href: `/api/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(s.id)}/logs`, target: "_blank" }, "Raw"),
-      completed && h("button", { class: "small", id: "rerun-stage", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(s.id)}/rerun`, `Re-run of ${s.id}`) }, "Re-run stage"));
+      completed && canWrite && h("button", { class: "small", id: "rerun-stage", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(s.id)}/rerun`, `Re-run of ${s.id}`) }, "Re-run stage"));
     panel.replaceChildren(header, log.view.element);
   };
 
@@ -111,8 +113,10 @@ export function renderRun(main, runId, initialStage) {
     if (res.status === 404) {
       graph.replaceChildren(h("p", { class: "error" }, `No run ${runId}.`));
       close();
-    } else if (!run) {
-      run = await res.json();
+    } else {
+      const body = await res.json();
+      canWrite = body.viewer?.canWrite ?? true;
+      run ??= body;
       render();
     }
   }, () => undefined);

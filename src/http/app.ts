@@ -11,6 +11,7 @@ import { systemClock } from "../engine/system-clock.js";
 import { StoreWriteProbe } from "../store/write-probe.js";
 import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
+import { registerAccessRoutes } from "./routes/access.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
@@ -73,6 +74,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
   }
   registerMetricsRoute(app, metrics);
+  registerAccessRoutes(app, options);
   registerRunRoutes(app, options);
   registerActionRoutes(app, options);
   registerLogRoutes(app, options);

@@ -1,5 +1,6 @@
 /** What the HTTP app is built from: the store, and optionally the engine and the rest of the server. */
 import type { Logger } from "pino";
+import type { AccessSettings } from "../access/access-settings.js";
 import type { Engine } from "../engine/engine.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SecretStore } from "../secrets/secret-store.js";
@@ -31,6 +32,8 @@ export interface HttpAppOptions {
   metrics?: Metrics;
   /** Structured request logs; default none. */
   logger?: Logger;
+  /** Sign-in through the forges (issue 17); without it (or with no forge configured) reads are open and writes take the admin token. */
+  access?: AccessSettings;
   /** What `/healthz` reports; default: a write probe of `db` (store/write-probe.ts). */
   storeHealth?: { check(): Promise<WriteProbeResult> };
   /** SSE keep-alive comment interval. */

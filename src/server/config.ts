@@ -45,6 +45,26 @@ export interface ServerConfig {
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Sign-in through the forges (issue 17); no forge configured: reads are open, writes take the admin token. */
+  signIn: SignInConfig;
+}
+
+export interface OAuthAppConfig {
+  clientId: string;
+  clientSecret: string;
+  /** Where people sign in (authorize and token endpoints). */
+  webUrl: string;
+  /** REST base for the user's own calls. */
+  apiUrl: string;
+}
+
+export interface SignInConfig {
+  github: OAuthAppConfig | undefined;
+  gitea: OAuthAppConfig | undefined;
+  /** HODEI_PUBLIC_READ: anonymous reading of public repositories. */
+  publicRead: boolean;
+  /** HODEI_ACCESS_CACHE_MS: how long a user's repository listing is trusted for reads. */
+  accessCacheMs: number;
 }
 
 export class ConfigError extends Error {
@@ -98,7 +118,32 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     },
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
+    signIn: signInOf(env),
   };
+}
+
+function signInOf(env: NodeJS.ProcessEnv): SignInConfig {
+  const github = oauthAppOf(env, "HODEI_GITHUB_OAUTH");
+  const gitea = oauthAppOf(env, "HODEI_GITEA_OAUTH");
+  if (gitea && !env.HODEI_GITEA_URL) throw new ConfigError("HODEI_GITEA_URL", "required with HODEI_GITEA_OAUTH_CLIENT_ID: the Gitea people sign in with");
+  const publicRead = flagOf(env, "HODEI_PUBLIC_READ");
+  if (publicRead && !github && !gitea) throw new ConfigError("HODEI_PUBLIC_READ", "needs sign-in configured (HODEI_GITHUB_OAUTH_CLIENT_ID or HODEI_GITEA_OAUTH_CLIENT_ID): without it every read is open anyway");
+  const giteaUrl = gitea ? urlOf(env, "HODEI_GITEA_URL", "") : "";
+  return {
+    github: github && { ...github, webUrl: urlOf(env, "HODEI_GITHUB_URL", "https://github.com"), apiUrl: urlOf(env, "HODEI_GITHUB_API_URL", "https://api.github.com") },
+    gitea: gitea && { ...gitea, webUrl: giteaUrl, apiUrl: `${giteaUrl}/api/v1` },
+    publicRead,
+    accessCacheMs: intOf(env, "HODEI_ACCESS_CACHE_MS", 300_000, 0, 86_400_000),
+  };
+}
+
+function oauthAppOf(env: NodeJS.ProcessEnv, prefix: string): { clientId: string; clientSecret: string } | undefined {
+  const clientId = env[`${prefix}_CLIENT_ID`];
+  const clientSecret = env[`${prefix}_CLIENT_SECRET`];
+  if (!clientId && !clientSecret) return undefined;
+  if (!clientId) throw new ConfigError(`${prefix}_CLIENT_ID`, `required with ${prefix}_CLIENT_SECRET`);
+  if (!clientSecret) throw new ConfigError(`${prefix}_CLIENT_SECRET`, `required with ${prefix}_CLIENT_ID`);
+  return { clientId, clientSecret };
 }
 
 function secretsKeyOf(env: NodeJS.ProcessEnv): string | undefined {
@@ -181,6 +226,8 @@ function giteaOf(env: NodeJS.ProcessEnv): { url: string; token: string } | undef
   const token = env.HODEI_GITEA_TOKEN;
   if (!url && !token) return undefined;
   if (!url) throw new ConfigError("HODEI_GITEA_URL", "required with HODEI_GITEA_TOKEN");
+  // A Gitea used only for signing in needs no token of Hodei's own.
+  if (!token && env.HODEI_GITEA_OAUTH_CLIENT_ID) return undefined;
   if (!token) throw new ConfigError("HODEI_GITEA_TOKEN", "required with HODEI_GITEA_URL");
   return { url: urlOf(env, "HODEI_GITEA_URL", url), token };
 }

@@ -70,17 +70,50 @@ const RUN_COLUMNS = `id, repo, sha, ref, event, pipeline, status, conclusion, cr
  */
 export async function listRuns(
   db: Queryable,
-  filter: { repo?: string; limit: number; before?: { createdAt: string; id: string } },
+  filter: { repo?: string; limit: number; before?: { createdAt: string; id: string }; reader?: RunReader },
 ): Promise<RunView[]> {
   const { rows } = await db.query<RunRow>(
     `select ${RUN_COLUMNS} from runs
       where ($1::text is null or repo = $1)
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
+        and ${readerCondition(5)}
       order by created_at desc, id desc
       limit $2`,
-    [filter.repo ?? null, filter.limit, filter.before?.createdAt ?? null, filter.before?.id ?? null],
+    [filter.repo ?? null, filter.limit, filter.before?.createdAt ?? null, filter.before?.id ?? null, ...readerParams(filter.reader)],
   );
   return rows.map(runView);
+}
+
+/**
+ * Whose reading the runs list and the run endpoints are restricted to
+ * (issue 17); absent: everybody's (the admin token, or a server without
+ * sign-in). A user reads the repositories in their copy of the forge's
+ * listing (`user_repo_access`), except runs another forge started; with
+ * `publicRead`, anyone reads the repositories the forge says are public.
+ */
+export interface RunReader {
+  userId: string | null;
+  forge: string | null;
+  publicRead: boolean;
+}
+
+function readerCondition(first: number): string {
+  const [restricted, user, forge, pub] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
+  return `(${restricted}::boolean is not true
+    or (repo in (select a.repo from user_repo_access a where a.user_id = ${user}::text)
+        and not exists (select 1 from forge_runs f where f.run_id = runs.id and f.forge <> ${forge}::text))
+    or (${pub}::boolean and exists (select 1 from repo_visibility v where v.repo = runs.repo and not v.private
+        and not exists (select 1 from forge_runs f where f.run_id = runs.id and f.forge <> v.forge))))`;
+}
+
+function readerParams(reader: RunReader | undefined): unknown[] {
+  return reader ? [true, reader.userId, reader.forge, reader.publicRead] : [false, null, null, false];
+}
+
+/** The repository of run `runId` when `reader` may read it; null when the run is unknown or not theirs to read. */
+export async function readableRunRepo(db: Queryable, runId: string, reader: RunReader | undefined): Promise<string | null> {
+  const { rows } = await db.query<{ repo: string }>(`select repo from runs where id = $1 and ${readerCondition(2)}`, [runId, ...readerParams(reader)]);
+  return rows[0]?.repo ?? null;
 }
 
 /** A run's recorded events, in order (the history the state is folded from). */

@@ -9,6 +9,7 @@
  * repository are handled one at a time in arrival order, so a pull request's
  * `synchronize` never overtakes its `opened`; repositories run in parallel.
  */
+import { recordVisibilityFromPayload } from "../access/repo-visibility.js";
 import { storeUnavailableReason } from "../store/store-unavailable.js";
 import { KeyedQueue } from "../engine/keyed-queue.js";
 import type { Database, Unlisten } from "../store/database.js";
@@ -159,6 +160,8 @@ export class DeliveryProcessor {
     const key = { forge: d.forge, deliveryId: d.deliveryId };
     try {
       const result = await this.options.handle(d);
+      // Which repositories are public, for HODEI_PUBLIC_READ; never a reason to process the delivery again.
+      await recordVisibilityFromPayload(this.options.db, d.forge, d.payload, this.now()).catch((e: unknown) => this.report(e, d));
       this.finishing.add(keyOf(d));
       if (!(await finishDelivery(this.options.db, key, this.options.owner, result.status, result.outcome, this.now()))) {
         this.report(new ClaimLostError(key, this.options.owner), d);

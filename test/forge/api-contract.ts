@@ -67,6 +67,34 @@ export class ApiContract {
     return { operationId: op.operationId, errors: ok ? [] : (validate.errors ?? []).map((e) => `${op.operationId}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`) };
   }
 
+  /** Every way `body` breaks the schema the description gives for this answer (empty when valid, or when the status has no JSON schema). */
+  checkAnswer(method: string, urlPath: string, status: number, body: unknown): string[] {
+    const found = this.answerSchema(method, urlPath, status);
+    if ("error" in found) return [found.error];
+    const key = `answer ${method} ${found.template} ${status}`;
+    let validate = this.validators.get(key);
+    if (validate === undefined) {
+      validate = this.ajv.compile(found.schema);
+      this.validators.set(key, validate);
+    }
+    if (!validate || validate(body)) return [];
+    return (validate.errors ?? []).map((e) => `answer of ${found.operationId}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
+  }
+
+  /** The answer's schema with local $refs inlined, e.g. to build a complete answer from it. */
+  answerSchema(method: string, urlPath: string, status: number): { schema: Json; template: string; operationId: string } | { error: string } {
+    const rel = urlPath.slice(this.basePath.length) || "/";
+    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
+    if (!route) return { error: `${method} ${rel} is not in the API description` };
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[route.template]?.[method.toLowerCase()] ?? {};
+    const responses = (item.responses ?? {}) as Record<string, unknown>;
+    const response = this.inline(responses[String(status)], new Set()) as Json | undefined;
+    const schema = this.kind === "openapi" ? (response?.content as Record<string, { schema?: Json }> | undefined)?.["application/json"]?.schema : (response?.schema as Json | undefined);
+    const operationId = typeof item.operationId === "string" ? item.operationId : `${method} ${route.template}`;
+    if (!schema) return { error: `${operationId} describes no JSON answer with status ${status}` };
+    return { schema, template: route.template, operationId };
+  }
+
   private operation(template: string, method: string): Operation {
     const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()] ?? {};
     const operationId = typeof item.operationId === "string" ? item.operationId : `${method} ${template}`;

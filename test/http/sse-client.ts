@@ -18,10 +18,10 @@ export interface SseReader {
   readonly contentType: string | null;
 }
 
-export async function openSse(url: string): Promise<SseReader> {
+export async function openSse(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
   const abort = new AbortController();
   const started = Date.now();
-  const res = await fetch(url, { signal: abort.signal, headers: { accept: "text/event-stream" } });
+  const res = await fetch(url, { signal: abort.signal, headers: { accept: "text/event-stream", ...headers } });
   const events: SseEvent[] = [];
   const waiters: { predicate: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }[] = [];
   const ended = (async () => {

@@ -1,5 +1,6 @@
 /** `hodei server`: the control plane, configured by the environment (SPEC 3). */
 import path from "node:path";
+import { accessSettingsFrom } from "../../access/access-setup.js";
 import { systemClock } from "../../engine/system-clock.js";
 import { buildHttpApp } from "../../http/app.js";
 import { createLogger, runEventLogger } from "../../observability/logger.js";
@@ -50,6 +51,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
       adminToken: config.adminToken,
       secrets: new SecretStore(control.db, key),
       triggerManual: control.manualTriggers?.trigger,
+      access: accessSettingsFrom(config, control.db, key),
       metrics,
       logger,
       storeHealth: new StoreWriteProbe({
@@ -71,6 +73,9 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
   const port = typeof address === "object" && address ? address.port : config.port;
   const base = process.env.HODEI_PUBLIC_URL ? config.publicUrl : config.publicUrl.replace(/:\d+$/, `:${port}`);
   say(`hodei server ready`);
+  if (!config.signIn.github && !config.signIn.gitea) {
+    say("  warning: no sign-in configured (HODEI_GITHUB_OAUTH_CLIENT_ID, HODEI_GITEA_OAUTH_CLIENT_ID): anyone who reaches this port reads every run, log and stream");
+  }
   say(`  dashboard and API   ${base}/  (${base}/api/runs)`);
   say(`  GitHub webhooks     ${base}/webhooks/github${config.githubWebhookSecret ? "" : "  (off: set HODEI_GITHUB_WEBHOOK_SECRET)"}`);
   say(`  Gitea webhooks      ${base}/webhooks/gitea${config.giteaWebhookSecret ? "" : "  (off: set HODEI_GITEA_WEBHOOK_SECRET)"}`);

@@ -4,9 +4,9 @@
  * (never the secret) and revoke. Bearer token on every call, reads included:
  * the list says which agents may join.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AgentTokens } from "../../grpc/agent-tokens.js";
-import { adminAuth } from "../auth.js";
+import { accessPolicyFor } from "../../access/access-policy.js";
 import { notFound } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
 
@@ -15,7 +15,9 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
 
 export function registerAgentTokenRoutes(app: FastifyInstance, options: HttpAppOptions): void {
   const tokens = new AgentTokens(options.db);
-  const auth = adminAuth(options.adminToken);
+  const policy = accessPolicyFor(options);
+  // The admin token only, also with sign-in configured (a person's token is answered 403).
+  const auth = (request: FastifyRequest, reply: FastifyReply) => policy.admin(request, reply);
 
   app.post<{ Body: { description?: string; expiresInSeconds?: number } | null }>(
     "/api/agent-tokens",

@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { LogChunk } from "../../engine/ports.js";
+import { accessPolicyFor } from "../../access/access-policy.js";
 import { getRun, readStageLog } from "../../store/run-queries.js";
 import { badRequest, notFound } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
@@ -22,9 +23,11 @@ interface LogRoute {
 
 export function registerLogRoutes(app: FastifyInstance, options: HttpAppOptions): void {
   const { db } = options;
+  const policy = accessPolicyFor(options);
 
   app.get<LogRoute>("/api/runs/:id/stages/:stage/logs", async (request, reply) => {
     const { id, stage } = request.params;
+    await policy.readableRun(request, reply, id);
     const attempt = request.query.attempt === undefined ? undefined : Number(request.query.attempt);
     if (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1)) throw badRequest("attempt must be a positive integer");
     const run = await getRun(db, id);

@@ -1,7 +1,7 @@
 /** `GET /api/runs` (paged), `GET /api/runs/:id`, `GET /api/runs/:id/events` and the manual trigger `POST /api/runs`. */
 import type { FastifyInstance } from "fastify";
 import { getRun, listRunEvents, listRuns } from "../../store/run-queries.js";
-import { adminAuth } from "../auth.js";
+import { accessPolicyFor } from "../../access/access-policy.js";
 import { ManualTriggerError, type ManualRefusal } from "../../triggers/manual-trigger.js";
 import { HttpError, badRequest, notFound, unavailable } from "../errors.js";
 import type { HttpAppOptions } from "../options.js";
@@ -22,30 +22,36 @@ const MANUAL_REFUSAL_STATUS: Record<ManualRefusal, number> = {
 
 export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions): void {
   const { db } = options;
+  const policy = accessPolicyFor(options);
 
-  app.get<{ Querystring: { repo?: string; limit?: string; before?: string } }>("/api/runs", async (request) => {
+  app.get<{ Querystring: { repo?: string; limit?: string; before?: string } }>("/api/runs", async (request, reply) => {
+    const reader = await policy.reader(request, reply);
     const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw badRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`);
     const before = request.query.before === undefined ? undefined : decodeCursor(request.query.before);
     const repo = request.query.repo || undefined;
     // One extra row says whether another page exists.
-    const rows = await listRuns(db, { repo, limit: limit + 1, before });
+    const rows = await listRuns(db, { repo, limit: limit + 1, before, reader });
     const runs = rows.slice(0, limit);
     const last = runs[runs.length - 1];
     return { runs, next: rows.length > limit && last ? encodeCursor(last) : null };
   });
 
-  app.get<{ Params: { id: string } }>("/api/runs/:id", async (request) => {
+  app.get<{ Params: { id: string } }>("/api/runs/:id", async (request, reply) => {
+    const repo = await policy.readableRun(request, reply, request.params.id);
     const run = await getRun(db, request.params.id);
     if (!run) throw notFound(`no run ${request.params.id}`);
-    return run;
+    // For a signed-in person: what they may do here, from the cached forge listing (writes still ask the forge).
+    const viewer = await policy.viewer(request, repo);
+    return viewer ? { ...run, viewer } : run;
   });
 
   app.post<{ Body: { repo: string; ref: string; sha?: string } }>(
     "/api/runs",
     {
       bodyLimit: 64 * 1024,
-      onRequest: adminAuth(options.adminToken),
+      // The admin token only: a person's token cannot start runs from any clone URL.
+      onRequest: (request, reply) => policy.admin(request, reply),
       schema: {
         body: {
           type: "object",
@@ -74,9 +80,10 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
 
   // The recorded history, or with ?follow=1 the run's live state (run-stream.ts).
   app.get<{ Params: { id: string }; Querystring: { follow?: string } }>("/api/runs/:id/events", async (request, reply) => {
+    await policy.readableRun(request, reply, request.params.id);
     if (wantsFollow(request.query.follow)) {
       if (!(await getRun(db, request.params.id))) throw notFound(`no run ${request.params.id}`);
-      streamRuns(reply, options, request.params.id);
+      streamRuns(reply, options, request.params.id, undefined);
       return reply;
     }
     const events = await listRunEvents(db, request.params.id);
@@ -84,9 +91,10 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
     return { events };
   });
 
-  // Every run as it changes, for the runs list.
-  app.get("/api/events", (_request, reply) => {
-    streamRuns(reply, options, null);
+  // Every run as it changes, for the runs list; a restricted reader gets only the runs they may read.
+  app.get("/api/events", async (request, reply) => {
+    const reader = await policy.reader(request, reply);
+    streamRuns(reply, options, null, reader && ((runId) => policy.mayRead(reader, runId)));
     return reply;
   });
 }
