@@ -47,14 +47,16 @@ export class ApiContract {
     return new ApiContract(doc, "swagger", typeof doc.basePath === "string" ? doc.basePath : "");
   }
 
-  /** The operation a request matches, and every way its body breaks the schema (empty when valid). */
-  check(method: string, urlPath: string, body: unknown): { operationId: string | null; errors: string[] } {
-    if (!urlPath.startsWith(this.basePath)) return { operationId: null, errors: [`${urlPath} is outside ${this.basePath}`] };
-    const rel = urlPath.slice(this.basePath.length) || "/";
-    // Prefer literal paths over templated ones (e.g. /check-runs/{id} vs /check-runs).
-    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
-    if (!route) return { operationId: null, errors: [`${method} ${rel} is not in the API description`] };
+  /**
+   * The operation a request matches, and every way its body (or a query
+   * parameter, when `query` is given) breaks the description (empty when valid).
+   */
+  check(method: string, urlPath: string, body: unknown, query?: URLSearchParams): { operationId: string | null; errors: string[] } {
+    const route = this.route(method, urlPath);
+    if (typeof route === "string") return { operationId: null, errors: [route] };
     const op = this.operation(route.template, route.method);
+    const queryErrors = query ? this.checkQuery(route.template, route.method, op.operationId, query) : [];
+    if (queryErrors.length > 0) return { operationId: op.operationId, errors: queryErrors };
     const key = `${route.method} ${route.template}`;
     let validate = this.validators.get(key);
     if (validate === undefined) {
@@ -65,6 +67,66 @@ export class ApiContract {
     if (body === undefined) return { operationId: op.operationId, errors: op.bodyRequired ? [`${op.operationId} needs a body`] : [] };
     const ok = validate(body);
     return { operationId: op.operationId, errors: ok ? [] : (validate.errors ?? []).map((e) => `${op.operationId}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`) };
+  }
+
+  /** Every way an answer's JSON body breaks the operation's response schema for `status`. */
+  checkResponse(method: string, urlPath: string, status: number, body: unknown): string[] {
+    const route = this.route(method, urlPath);
+    if (typeof route === "string") return [route];
+    const schema = this.responseSchema(route.template, route.method, status);
+    if (!schema) return [`${method} ${route.template} describes no JSON answer for ${status}`];
+    const key = `response ${status} ${route.method} ${route.template}`;
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(this.inline(schema, new Set()));
+      this.validators.set(key, validate);
+    }
+    return validate(body) ? [] : (validate.errors ?? []).map((e) => `answer to ${method} ${route.template}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
+  }
+
+  /** The description's example answer (OpenAPI `examples.default`) for a 200, if it has one. */
+  example(method: string, template: string): unknown {
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()];
+    const content = (item?.responses as Record<string, Json> | undefined)?.["200"]?.content as Record<string, Json> | undefined;
+    const ex = (content?.["application/json"]?.examples as Record<string, Json> | undefined)?.default;
+    return ex ? (this.inline(ex, new Set()) as { value?: unknown }).value : undefined;
+  }
+
+  private route(method: string, urlPath: string): { method: string; template: string } | string {
+    if (!urlPath.startsWith(this.basePath)) return `${urlPath} is outside ${this.basePath}`;
+    const rel = urlPath.slice(this.basePath.length) || "/";
+    // Prefer literal paths over templated ones (e.g. /check-runs/{id} vs /check-runs).
+    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
+    return route ?? `${method} ${rel} is not in the API description`;
+  }
+
+  /** Query parameters the operation does not describe, or whose value its schema refuses. */
+  private checkQuery(template: string, method: string, operationId: string, query: URLSearchParams): string[] {
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()] ?? {};
+    const params = ((item.parameters ?? []) as Json[]).map((p) => this.inline(p, new Set()) as { name?: string; in?: string; schema?: Json; type?: string; enum?: unknown[] });
+    const errors: string[] = [];
+    for (const [name, raw] of query) {
+      const param = params.find((p) => p.in === "query" && p.name === name);
+      if (!param) {
+        errors.push(`${operationId}: query parameter ${name} is not described`);
+        continue;
+      }
+      const schema = (this.kind === "openapi" ? param.schema : { type: param.type, ...(param.enum ? { enum: param.enum } : {}) }) ?? {};
+      const type = (schema as { type?: string }).type;
+      const value = type === "integer" || type === "number" ? Number(raw) : type === "boolean" ? raw === "true" ? true : raw === "false" ? false : raw : raw;
+      const validate = this.ajv.compile(schema);
+      if (!validate(value)) errors.push(`${operationId}: query parameter ${name}=${raw}: ${(validate.errors ?? []).map((e) => e.message ?? "").join(", ")}`);
+    }
+    return errors;
+  }
+
+  private responseSchema(template: string, method: string, status: number): Json | null {
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()] ?? {};
+    let response = (item.responses as Record<string, Json> | undefined)?.[String(status)];
+    if (!response) return null;
+    response = this.inline(response, new Set());
+    if (this.kind === "openapi") return ((response.content as Record<string, Json> | undefined)?.["application/json"]?.schema as Json | undefined) ?? null;
+    return (response.schema as Json | undefined) ?? null;
   }
 
   private operation(template: string, method: string): Operation {
