@@ -15,6 +15,9 @@ import { startSpawnHelper } from "../git/spawn-helper.js";
 import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
+import type { Clock } from "../engine/ports.js";
+import { systemClock } from "../engine/system-clock.js";
+import { PushReconciler } from "./push-reconciler.js";
 import { GitSources } from "./git-sources.js";
 import { runTrigger } from "./run-index.js";
 import { TriggerService } from "./trigger-service.js";
@@ -30,6 +33,19 @@ export interface ForgeSettings {
   webhookClaimMs?: number;
   /** Time limits of git processes (HODEI_GIT_TIMEOUT_MS, HODEI_GIT_LOCAL_TIMEOUT_MS). */
   gitTimeouts?: GitTimeouts;
+  /** The push reconciler (push-reconciler.ts); off when absent (`hodei server` passes HODEI_RECONCILE_*). */
+  reconcile?: ReconcileSettings;
+}
+
+export interface ReconcileSettings {
+  /** HODEI_RECONCILE_INTERVAL_MS; 0 turns the reconciler off. */
+  intervalMs: number;
+  /** HODEI_RECONCILE_WINDOW_MS. */
+  windowMs: number;
+  /** HODEI_RECONCILE_MAX_REPOS. */
+  maxRepos: number;
+  /** Its timers and time (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Mirrors and per-run checkouts under the data directory. */
@@ -41,6 +57,8 @@ export class ForgeIntegration {
   private constructor(
     readonly reporter: ForgeReporter,
     readonly processor: DeliveryProcessor,
+    /** Finds heads whose webhook never came (push-reconciler.ts). */
+    readonly reconciler: PushReconciler,
     private readonly unsubscribe: (() => void)[],
   ) {}
 
@@ -79,7 +97,11 @@ export class ForgeIntegration {
     });
     const { recovered } = await processor.start();
     if (recovered > 0) log(`Re-queued ${recovered} webhook delivery(ies) whose claim lapsed or was this server's before it restarted`);
-    return new ForgeIntegration(reporter, processor, unsubscribe);
+    // After the processor listens: what the reconciler stores is picked up at once.
+    const reconcile = settings.reconcile ?? { intervalMs: 0, windowMs: 0, maxRepos: 0 };
+    const reconciler = new PushReconciler({ db, forges, owner, clock: reconcile.clock ?? systemClock, ...reconcile, log });
+    reconciler.start();
+    return new ForgeIntegration(reporter, processor, reconciler, unsubscribe);
   }
 
   /** Resolves when no delivery is being handled and no report is being sent. */
@@ -89,6 +111,7 @@ export class ForgeIntegration {
   }
 
   async stop(): Promise<void> {
+    await this.reconciler.stop();
     await this.processor.stop();
     for (const u of this.unsubscribe) u();
     await this.reporter.stop();

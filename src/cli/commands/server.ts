@@ -83,5 +83,5 @@ function forgeSettings(config: ServerConfig): ForgeSettings {
     : config.githubToken
       ? { apiUrl: config.githubApiUrl, auth: { kind: "token" as const, token: config.githubToken } }
       : undefined;
-  return { publicUrl: config.publicUrl, allowFileRepos: config.allowFileRepos, webhookClaimMs: config.webhookClaimMs, gitTimeouts: config.gitTimeouts, github, gitea: config.gitea };
+  return { publicUrl: config.publicUrl, allowFileRepos: config.allowFileRepos, webhookClaimMs: config.webhookClaimMs, gitTimeouts: config.gitTimeouts, reconcile: config.reconcile, github, gitea: config.gitea };
 }
