@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ForgeError } from "../../src/forge/forge.js";
 import { GiteaForge } from "../../src/forge/gitea.js";
 import { GithubForge } from "../../src/forge/github.js";
-import type { FakeForge } from "./fake-forge.js";
+import type { Answer, FakeForge } from "./fake-forge.js";
 import { fakeGitea } from "./fake-gitea.js";
 import { fakeGithub } from "./fake-github.js";
 
@@ -56,7 +56,7 @@ describe("GitHub listings", () => {
       permissions: new Map(),
       pulls: new Map(),
       branches: branches(3),
-      override: (req) =>
+      override: (req): Answer | undefined =>
         req.operationId !== "repos/list-branches"
           ? undefined
           : limited
