@@ -31,6 +31,8 @@ export interface GithubForgeOptions {
 const ANNOTATIONS_PER_REQUEST = 50;
 /** GitHub's largest page. */
 const PER_PAGE = 100;
+/** A listing page that takes longer than this is given up (the reconciler tries again at its next pass). */
+const PAGE_TIMEOUT_MS = 30_000;
 
 export class GithubForge implements Forge {
   readonly kind = "github" as const;
@@ -124,7 +126,7 @@ export class GithubForge implements Forge {
 
   async branches(repo: RepoTarget, limit: number): Promise<Listing<BranchHead>> {
     const octokit = this.client(repo);
-    return pages("list branches", limit, (page) => octokit.rest.repos.listBranches({ owner: repo.owner, repo: repo.name, per_page: PER_PAGE, page }), (b) => ({ name: b.name, sha: b.commit.sha }));
+    return pages("list branches", limit, (page) => octokit.rest.repos.listBranches({ owner: repo.owner, repo: repo.name, per_page: PER_PAGE, page, request: { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) } }), (b) => ({ name: b.name, sha: b.commit.sha }));
   }
 
   async openPullRequests(repo: RepoTarget, limit: number): Promise<Listing<PullRequestInfo>> {
@@ -132,7 +134,7 @@ export class GithubForge implements Forge {
     return pages(
       "list pull requests",
       limit,
-      (page) => octokit.rest.pulls.list({ owner: repo.owner, repo: repo.name, state: "open", per_page: PER_PAGE, page }),
+      (page) => octokit.rest.pulls.list({ owner: repo.owner, repo: repo.name, state: "open", per_page: PER_PAGE, page, request: { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) } }),
       (p) => ({
         number: p.number,
         headSha: p.head.sha,
