@@ -112,7 +112,7 @@ describeEachStore("push reconciler", (store) => {
     expect(h.github.violations).toEqual([]);
   });
 
-  it("a pull request head that moved without a webhook is built as the pull request's new head and supersedes nothing finished; the late synchronize starts nothing more", async () => {
+  it("a pull request head that moved without a webhook is built as the pull request's new head; the late synchronize starts nothing more", async () => {
     const repo = await createRepo();
     const base = await repo.commit({ "README.md": "hi\n" });
     repo.git("checkout", "--quiet", "-b", "feature");
