@@ -60,6 +60,23 @@ export interface PullRequestInfo {
 
 export type Reaction = "+1" | "-1" | "confused";
 
+/** A branch and the commit it points at now. */
+export interface BranchHead {
+  name: string;
+  sha: string;
+}
+
+/**
+ * A bounded, paginated list read from the forge: at most the `limit` asked for
+ * (`truncated` when there were more), and how long the forge asked to wait
+ * before the next call (its quota ran out on the last page), if it did.
+ */
+export interface Listing<T> {
+  items: T[];
+  truncated: boolean;
+  waitSeconds: number | null;
+}
+
 export interface Forge {
   readonly kind: ForgeKind;
   /**
@@ -71,6 +88,10 @@ export interface Forge {
   pullRequest(repo: RepoTarget, number: number): Promise<PullRequestInfo>;
   react(repo: RepoTarget, commentId: number, reaction: Reaction): Promise<void>;
   comment(repo: RepoTarget, number: number, body: string): Promise<void>;
+  /** The repository's branches and their heads, at most `limit`. */
+  branches(repo: RepoTarget, limit: number): Promise<Listing<BranchHead>>;
+  /** The repository's open pull requests and their heads, at most `limit`. */
+  openPullRequests(repo: RepoTarget, limit: number): Promise<Listing<PullRequestInfo>>;
   /** The header git needs to fetch this repository, if any. */
   cloneAuth(repo: RepoTarget): Promise<GitAuth | null>;
 }

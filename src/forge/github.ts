@@ -6,7 +6,18 @@
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 import type { GitAuth } from "../git/mirror.js";
-import { type CheckReport, type Forge, ForgeError, isRetryableStatus, type Permission, type PullRequestInfo, type Reaction, type RepoTarget } from "./forge.js";
+import {
+  type BranchHead,
+  type CheckReport,
+  type Forge,
+  ForgeError,
+  isRetryableStatus,
+  type Listing,
+  type Permission,
+  type PullRequestInfo,
+  type Reaction,
+  type RepoTarget,
+} from "./forge.js";
 import { statusState } from "./status-state.js";
 import { rateLimitWaitSeconds, type ResponseHeaders } from "./rate-limit.js";
 
@@ -18,6 +29,10 @@ export interface GithubForgeOptions {
 }
 
 const ANNOTATIONS_PER_REQUEST = 50;
+/** GitHub's largest page. */
+const PER_PAGE = 100;
+/** A listing page that takes longer than this is given up (the reconciler tries again at its next pass). */
+const PAGE_TIMEOUT_MS = 30_000;
 
 export class GithubForge implements Forge {
   readonly kind = "github" as const;
@@ -109,6 +124,30 @@ export class GithubForge implements Forge {
     };
   }
 
+  async branches(repo: RepoTarget, limit: number): Promise<Listing<BranchHead>> {
+    const octokit = this.client(repo);
+    return pages("list branches", limit, (page) => octokit.rest.repos.listBranches({ owner: repo.owner, repo: repo.name, per_page: PER_PAGE, page, request: { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) } }), (b) => ({ name: b.name, sha: b.commit.sha }));
+  }
+
+  async openPullRequests(repo: RepoTarget, limit: number): Promise<Listing<PullRequestInfo>> {
+    const octokit = this.client(repo);
+    return pages(
+      "list pull requests",
+      limit,
+      (page) => octokit.rest.pulls.list({ owner: repo.owner, repo: repo.name, state: "open", per_page: PER_PAGE, page, request: { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) } }),
+      (p) => ({
+        number: p.number,
+        headSha: p.head.sha,
+        headRef: p.head.ref,
+        baseRef: p.base.ref,
+        baseSha: p.base.sha,
+        // A deleted head repository (null) counts as a fork: never trusted.
+        fork: p.head.repo?.full_name !== p.base.repo.full_name,
+        state: "open" as const,
+      }),
+    );
+  }
+
   async react(repo: RepoTarget, commentId: number, reaction: Reaction): Promise<void> {
     await call("react", () => this.client(repo).rest.reactions.createForIssueComment({ owner: repo.owner, repo: repo.name, comment_id: commentId, content: reaction }));
   }
@@ -155,6 +194,28 @@ async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw toForgeError(operation, error);
   }
+}
+
+/**
+ * Reads pages of `PER_PAGE` until one is short or `limit` items are in; a
+ * last page that used up the quota says how long to wait before the next call.
+ */
+async function pages<R, T>(
+  operation: string,
+  limit: number,
+  fetchPage: (page: number) => Promise<{ data: R[]; headers: ResponseHeaders }>,
+  map: (row: R) => T,
+): Promise<Listing<T>> {
+  const items: T[] = [];
+  let waitSeconds: number | null = null;
+  for (let page = 1; items.length < limit; page++) {
+    const res = await call(operation, () => fetchPage(page));
+    items.push(...res.data.map(map));
+    waitSeconds = rateLimitWaitSeconds(res.headers, Date.now());
+    if (res.data.length < PER_PAGE) return { items: items.slice(0, limit), truncated: items.length > limit, waitSeconds };
+    if (waitSeconds !== null) break;
+  }
+  return { items: items.slice(0, limit), truncated: true, waitSeconds };
 }
 
 function statusOf(error: unknown): number | null {

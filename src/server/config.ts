@@ -42,6 +42,8 @@ export interface ServerConfig {
   forgeReconcileMs: number;
   /** Time limits of git processes: fetches from the forge, and commands on a mirror alone. */
   gitTimeouts: { fetchMs: number; localMs: number };
+  /** The push reconciler: between passes (0: off), how far back activity counts, repositories a pass. */
+  reconcile: { intervalMs: number; windowMs: number; maxRepos: number };
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -115,6 +117,11 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     gitTimeouts: {
       fetchMs: intOf(env, "HODEI_GIT_TIMEOUT_MS", 600_000, 100, 86_400_000),
       localMs: intOf(env, "HODEI_GIT_LOCAL_TIMEOUT_MS", 120_000, 100, 86_400_000),
+    },
+    reconcile: {
+      intervalMs: intOf(env, "HODEI_RECONCILE_INTERVAL_MS", 300_000, 0, 86_400_000),
+      windowMs: intOf(env, "HODEI_RECONCILE_WINDOW_MS", 86_400_000, 60_000, 30 * 86_400_000),
+      maxRepos: intOf(env, "HODEI_RECONCILE_MAX_REPOS", 20, 1, 10_000),
     },
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),

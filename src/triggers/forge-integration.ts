@@ -19,6 +19,9 @@ import type { Tracing } from "../observability/tracing.js";
 import type { Database } from "../store/database.js";
 import { RunRepository } from "../store/run-repository.js";
 import { DeliveryProcessor } from "../webhooks/processor.js";
+import type { Clock } from "../engine/ports.js";
+import { systemClock } from "../engine/system-clock.js";
+import { PushReconciler } from "./push-reconciler.js";
 import { GitSources } from "./git-sources.js";
 import { runTrigger } from "./run-index.js";
 import { TriggerService } from "./trigger-service.js";
@@ -39,6 +42,19 @@ export interface ForgeSettings {
   webhookClaimMs?: number;
   /** Time limits of git processes (HODEI_GIT_TIMEOUT_MS, HODEI_GIT_LOCAL_TIMEOUT_MS). */
   gitTimeouts?: GitTimeouts;
+  /** The push reconciler (push-reconciler.ts); off when absent (`hodei server` passes HODEI_RECONCILE_*). */
+  reconcile?: ReconcileSettings;
+}
+
+export interface ReconcileSettings {
+  /** HODEI_RECONCILE_INTERVAL_MS; 0 turns the reconciler off. */
+  intervalMs: number;
+  /** HODEI_RECONCILE_WINDOW_MS. */
+  windowMs: number;
+  /** HODEI_RECONCILE_MAX_REPOS. */
+  maxRepos: number;
+  /** Its timers and time (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Mirrors and per-run checkouts under the data directory. */
@@ -54,6 +70,8 @@ export class ForgeIntegration {
     readonly outbox: OutboxWorker,
     private readonly startProcessor: () => DeliveryProcessor,
     private readonly log: (m: string) => void,
+    /** Finds heads whose webhook never came (push-reconciler.ts). */
+    readonly reconciler: PushReconciler,
     private readonly unsubscribe: (() => void)[],
   ) {}
 
@@ -106,7 +124,9 @@ export class ForgeIntegration {
         onError: (error, d) => onError(error, `${d.forge} delivery ${d.deliveryId} (${d.event})`),
       });
     };
-    return new ForgeIntegration(reporter, outbox, startProcessor, log, unsubscribe);
+    const reconcile = settings.reconcile ?? { intervalMs: 0, windowMs: 0, maxRepos: 0 };
+    const reconciler = new PushReconciler({ db, forges, owner, clock: reconcile.clock ?? systemClock, ...reconcile, log });
+    return new ForgeIntegration(reporter, outbox, startProcessor, log, reconciler, unsubscribe);
   }
 
   /** Starts the outbox (reconciled first) and the webhook processing; after the engine started. */
@@ -117,6 +137,8 @@ export class ForgeIntegration {
     this.processor = this.startProcessor();
     const { recovered } = await this.processor.start();
     if (recovered > 0) this.log(`Re-queued ${recovered} webhook delivery(ies) whose claim lapsed or was this server's before it restarted`);
+    // After the processor listens: what the reconciler stores is picked up at once.
+    this.reconciler.start();
   }
 
   /** Resolves when no delivery is being handled and no report is pending. */
@@ -127,6 +149,7 @@ export class ForgeIntegration {
   }
 
   async stop(): Promise<void> {
+    await this.reconciler.stop();
     await this.processor?.stop();
     for (const u of this.unsubscribe) u();
     await this.reporter.stop();

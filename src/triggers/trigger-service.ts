@@ -14,8 +14,10 @@ import type { Database } from "../store/database.js";
 import type { StoredDelivery } from "../webhooks/delivery-store.js";
 import { type ForgeEvent, PayloadError } from "../webhooks/forge-event.js";
 import { normaliseDelivery } from "../webhooks/normalise.js";
+import { isReconciledDelivery } from "../webhooks/reconciled-events.js";
 import type { DeliveryResult } from "../webhooks/processor.js";
 import { CommentCommands } from "./comment-commands.js";
+import { claimHead, type Head } from "./forge-heads.js";
 import type { GitSources } from "./git-sources.js";
 import { latestRunFor, pullRequestRuns } from "./run-index.js";
 import { RunStarter, type StartOutcome } from "./run-starter.js";
@@ -53,6 +55,8 @@ export class TriggerService {
     }
     switch (event.kind) {
       case "push": {
+        const taken = await this.headTaken({ forge: event.repo.forge, repo: event.repo.fullName, ref: event.ref, sha: event.after }, d.deliveryId);
+        if (taken) return taken;
         const trigger = triggerOf(event.repo, d.deliveryId, null, event.sender);
         const outcome = await this.starter.start({
           trigger,
@@ -92,6 +96,8 @@ export class TriggerService {
       for (const r of open) await engine.cancelRun(r.runId, `pull request #${event.number} closed`);
       return { status: "done", outcome: `cancelled ${open.length} run(s) of a closed pull request` };
     }
+    const taken = await this.headTaken({ forge: event.repo.forge, repo: event.repo.fullName, ref: `refs/pull/${event.number}/head`, sha: event.head.sha }, deliveryId);
+    if (taken) return taken;
     // SPEC 4: a new head cancels the runs of earlier heads still in flight.
     const superseded = runs.filter((r) => r.status !== "completed" && r.headSha !== event.head.sha);
     for (const r of superseded) await engine.cancelRun(r.runId, `superseded by ${event.head.sha.slice(0, 12)}`);
@@ -108,6 +114,20 @@ export class TriggerService {
     if (outcome.kind === "started" && outcome.waiting.length > 0) await this.comments.askForApproval(trigger, event.head.sha, outcome.waiting);
     const result = describe(outcome);
     return superseded.length > 0 ? { ...result, outcome: `${result.outcome}; superseded ${superseded.length} run(s)` } : result;
+  }
+
+  /**
+   * Claims the head for this delivery (table `forge_heads`). A reconciled
+   * delivery and the forge's own one for the same head start one run: the
+   * second to come is ignored. Two forge deliveries of one head (the same
+   * commit pushed again) each start a run, as they always did.
+   */
+  private async headTaken(head: Head, deliveryId: string): Promise<DeliveryResult | null> {
+    const claim = await claimHead(this.options.db, head, deliveryId, new Date());
+    if (claim.kind === "claimed") return null;
+    if (!isReconciledDelivery(deliveryId) && !isReconciledDelivery(claim.by)) return null;
+    const by = claim.by === null ? "its first listing" : isReconciledDelivery(claim.by) ? `reconciled delivery ${claim.by}` : `delivery ${claim.by}`;
+    return { status: "ignored", outcome: `${head.ref} at ${head.sha.slice(0, 12)} was already seen (${by})` };
   }
 
   private async rerun(runId: string, request: { stages: string[] } | { failed: true }, reason: string): Promise<DeliveryResult> {

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Database } from "../store/database.js";
 import { insertDelivery, type ForgeKind } from "./delivery-store.js";
 import { giteaVerifier, githubVerifier, type Verifier } from "./signature.js";
+import { RECONCILED_EVENT } from "./reconciled-events.js";
 
 /** Per forge: the current secret, or the current one first and older ones still accepted. */
 export interface WebhookSecrets {
@@ -70,6 +71,7 @@ async function receive(
   const event = header(request, names.event);
   const missing = [!deliveryId && names.delivery, !event && names.event].filter(Boolean);
   if (!deliveryId || !event) return reply.status(400).send({ error: `missing header(s): ${missing.join(", ")}` });
+  if (event === RECONCILED_EVENT) return reply.status(400).send({ error: `${event} is Hodei's own event (the push reconciler's), never a forge's` });
 
   const payload = parsePayload(header(request, "content-type") ?? "", raw);
   if (!payload.ok) return reply.status(payload.status).send({ error: payload.error });

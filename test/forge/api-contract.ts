@@ -47,14 +47,16 @@ export class ApiContract {
     return new ApiContract(doc, "swagger", typeof doc.basePath === "string" ? doc.basePath : "");
   }
 
-  /** The operation a request matches, and every way its body breaks the schema (empty when valid). */
-  check(method: string, urlPath: string, body: unknown): { operationId: string | null; errors: string[] } {
-    if (!urlPath.startsWith(this.basePath)) return { operationId: null, errors: [`${urlPath} is outside ${this.basePath}`] };
-    const rel = urlPath.slice(this.basePath.length) || "/";
-    // Prefer literal paths over templated ones (e.g. /check-runs/{id} vs /check-runs).
-    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
-    if (!route) return { operationId: null, errors: [`${method} ${rel} is not in the API description`] };
+  /**
+   * The operation a request matches, and every way its body (or a query
+   * parameter, when `query` is given) breaks the description (empty when valid).
+   */
+  check(method: string, urlPath: string, body: unknown, query?: URLSearchParams): { operationId: string | null; errors: string[] } {
+    const route = this.route(method, urlPath);
+    if (typeof route === "string") return { operationId: null, errors: [route] };
     const op = this.operation(route.template, route.method);
+    const queryErrors = query ? this.checkQuery(route.template, route.method, op.operationId, query) : [];
+    if (queryErrors.length > 0) return { operationId: op.operationId, errors: queryErrors };
     const key = `${route.method} ${route.template}`;
     let validate = this.validators.get(key);
     if (validate === undefined) {
@@ -78,14 +80,13 @@ export class ApiContract {
       this.validators.set(key, validate);
     }
     if (!validate || validate(body)) return [];
-    return (validate.errors ?? []).map((e) => `answer of ${found.operationId}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
+    return (validate.errors ?? []).map((e) => `answer to ${method} ${found.template}: ${e.instancePath || "/"} ${e.message ?? ""} ${JSON.stringify(e.params)}`);
   }
 
   /** The answer's schema with local $refs inlined, e.g. to build a complete answer from it. */
   answerSchema(method: string, urlPath: string, status: number): { schema: Json; template: string; operationId: string } | { error: string } {
-    const rel = urlPath.slice(this.basePath.length) || "/";
-    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
-    if (!route) return { error: `${method} ${rel} is not in the API description` };
+    const route = this.route(method, urlPath);
+    if (typeof route === "string") return { error: route };
     const item = (this.doc.paths as Record<string, Record<string, Json>>)[route.template]?.[method.toLowerCase()] ?? {};
     const responses = (item.responses ?? {}) as Record<string, unknown>;
     const response = this.inline(responses[String(status)], new Set()) as Json | undefined;
@@ -93,6 +94,42 @@ export class ApiContract {
     const operationId = typeof item.operationId === "string" ? item.operationId : `${method} ${route.template}`;
     if (!schema) return { error: `${operationId} describes no JSON answer with status ${status}` };
     return { schema, template: route.template, operationId };
+  }
+
+  /** The description's example answer (OpenAPI `examples.default`) for a 200, if it has one. */
+  example(method: string, template: string): unknown {
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()];
+    const content = (item?.responses as Record<string, Json> | undefined)?.["200"]?.content as Record<string, Json> | undefined;
+    const ex = (content?.["application/json"]?.examples as Record<string, Json> | undefined)?.default;
+    return ex ? (this.inline(ex, new Set()) as { value?: unknown }).value : undefined;
+  }
+
+  private route(method: string, urlPath: string): { method: string; template: string } | string {
+    if (!urlPath.startsWith(this.basePath)) return `${urlPath} is outside ${this.basePath}`;
+    const rel = urlPath.slice(this.basePath.length) || "/";
+    // Prefer literal paths over templated ones (e.g. /check-runs/{id} vs /check-runs).
+    const route = this.routes.filter((r) => r.method === method && r.pattern.test(rel)).sort((a, b) => b.template.split("{").length - a.template.split("{").length).at(-1);
+    return route ?? `${method} ${rel} is not in the API description`;
+  }
+
+  /** Query parameters the operation does not describe, or whose value its schema refuses. */
+  private checkQuery(template: string, method: string, operationId: string, query: URLSearchParams): string[] {
+    const item = (this.doc.paths as Record<string, Record<string, Json>>)[template]?.[method.toLowerCase()] ?? {};
+    const params = ((item.parameters ?? []) as Json[]).map((p) => this.inline(p, new Set()) as { name?: string; in?: string; schema?: Json; type?: string; enum?: unknown[] });
+    const errors: string[] = [];
+    for (const [name, raw] of query) {
+      const param = params.find((p) => p.in === "query" && p.name === name);
+      if (!param) {
+        errors.push(`${operationId}: query parameter ${name} is not described`);
+        continue;
+      }
+      const schema = (this.kind === "openapi" ? param.schema : { type: param.type, ...(param.enum ? { enum: param.enum } : {}) }) ?? {};
+      const type = (schema as { type?: string }).type;
+      const value = type === "integer" || type === "number" ? Number(raw) : type === "boolean" ? raw === "true" ? true : raw === "false" ? false : raw : raw;
+      const validate = this.ajv.compile(schema);
+      if (!validate(value)) errors.push(`${operationId}: query parameter ${name}=${raw}: ${(validate.errors ?? []).map((e) => e.message ?? "").join(", ")}`);
+    }
+    return errors;
   }
 
   private operation(template: string, method: string): Operation {

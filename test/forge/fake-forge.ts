@@ -11,6 +11,8 @@ import { ApiContract } from "./api-contract.js";
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   operationId: string | null;
   body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read nested fields
   authorization: string | undefined;
@@ -41,20 +43,23 @@ export class FakeForge {
     private readonly contract: ApiContract,
     private readonly respond: Responder,
     private readonly prefix = "",
+    /** Operations whose answers (2xx) are checked against the description's response schema too: a fake's bug is a violation. */
+    private readonly checkedAnswers: ReadonlySet<string> = new Set(),
   ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       void readBody(req).then((raw) => {
-        const path = (req.url ?? "/").split("?")[0] ?? "/";
+        const url = new URL(req.url ?? "/", "http://fake");
+        const path = url.pathname;
         let body: unknown;
         try {
           body = raw.length > 0 ? JSON.parse(raw) : undefined;
         } catch {
           body = raw;
         }
-        const { operationId, errors } = this.contract.check(req.method ?? "GET", this.prefix + path, body);
-        const recorded: RecordedRequest = { method: req.method ?? "GET", path, operationId, body: (body ?? {}) as RecordedRequest["body"], authorization: req.headers.authorization };
+        const { operationId, errors } = this.contract.check(req.method ?? "GET", this.prefix + path, body, url.searchParams);
+        const recorded: RecordedRequest = { method: req.method ?? "GET", path, query: url.searchParams, operationId, body: (body ?? {}) as RecordedRequest["body"], authorization: req.headers.authorization };
         this.requests.push(recorded);
         let answer: Answer;
         const fault = errors.length > 0 ? null : (this.fault?.(recorded) ?? null);
@@ -65,7 +70,12 @@ export class FakeForge {
         if (errors.length > 0) {
           this.violations.push(...errors);
           answer = { status: 422, body: { message: "Validation Failed", errors } };
-        } else answer = fault ?? this.respond(recorded);
+        } else {
+          answer = fault ?? this.respond(recorded);
+          if (!fault && operationId && this.checkedAnswers.has(operationId) && answer.status < 300) {
+            this.violations.push(...this.contract.checkAnswer(req.method ?? "GET", this.prefix + path, answer.status, answer.body));
+          }
+        }
         recorded.answer = answer;
         res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
         res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
@@ -84,6 +94,13 @@ export class FakeForge {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/** One page of `items` as `?page=` (from 1) and the page size parameter `sizeParam` ask. */
+export function pageOf<T>(items: readonly T[], query: URLSearchParams, sizeParam: string, defaultSize: number): T[] {
+  const size = Number(query.get(sizeParam) ?? defaultSize);
+  const page = Number(query.get("page") ?? 1);
+  return items.slice((page - 1) * size, page * size);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { buildHttpApp } from "../../src/http/app.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
+import type { ReconcileSettings } from "../../src/triggers/forge-integration.js";
 import { getRun, listRuns, readStageLog, type RunView } from "../../src/store/run-queries.js";
 import { signGithub } from "../../src/webhooks/signature.js";
 import type { FakeForge } from "../forge/fake-forge.js";
@@ -18,6 +19,9 @@ import { githubExample, githubHeaders, type Payload } from "../webhooks/payloads
 export const SECRET = "webhook secret for tests";
 export const INSTALLATION = { id: 77, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc=" };
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+
+/** The GitHub App the harness's server is (for a forge adapter of a test's own). */
+export const APP_AUTH = { kind: "app" as const, appId: 4242, privateKey };
 
 export interface Harness {
   control: ControlPlane;
@@ -32,7 +36,7 @@ export interface Harness {
 export async function startHarness(
   store: { create(): Promise<{ databaseUrl?: string; dataDir: string }> },
   state: GithubState,
-  options: { secretsKey?: string } = {},
+  options: { secretsKey?: string; reconcile?: ReconcileSettings } = {},
 ): Promise<Harness> {
   const github = await fakeGithub(state).start();
   const where = await store.create();
@@ -47,6 +51,7 @@ export async function startHarness(
         allowFileRepos: true,
         github: { apiUrl: github.url, auth: { kind: "app", appId: 4242, privateKey } },
         retry: { attempts: 3, baseMs: 10, maxMs: 50 },
+        ...(options.reconcile ? { reconcile: options.reconcile } : {}),
       },
     });
     return { control, app: buildHttpApp({ db: control.db, webhookSecrets: { github: SECRET } }) };

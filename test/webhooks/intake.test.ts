@@ -112,6 +112,15 @@ describeEachStore("webhook intake", (store) => {
     expect(await count(db)).toBe(0);
   });
 
+  it("refuses Hodei's own hodei.reconciled event from outside (400), even signed", async () => {
+    const db = await store.openMigrated();
+    app = buildHttpApp({ db, webhookSecrets: { github: SECRET } });
+    const body = JSON.stringify({ repository: { full_name: "a/b", name: "b", owner: { login: "a" }, clone_url: "https://x/a/b.git" }, head: { kind: "push", ref: "refs/heads/main", after: "c".repeat(40) } });
+    const res = await app.inject({ method: "POST", url: "/webhooks/github", headers: githubHeaders("hodei.reconciled", randomUUID(), signGithub(SECRET, body)), payload: body });
+    expect(res.statusCode).toBe(400);
+    expect(await count(db)).toBe(0);
+  });
+
   it("accepts GitHub's form-encoded deliveries (payload=...)", async () => {
     const db = await store.openMigrated();
     app = buildHttpApp({ db, webhookSecrets: { github: SECRET } });

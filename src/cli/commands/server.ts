@@ -105,6 +105,7 @@ function forgeSettings(config: ServerConfig): ForgeSettings {
     reportBackoff: { baseMs: Math.min(1000, config.forgeReportMaxBackoffMs), maxMs: config.forgeReportMaxBackoffMs },
     reconcileMs: config.forgeReconcileMs,
     gitTimeouts: config.gitTimeouts,
+    reconcile: config.reconcile,
     github,
     gitea: config.gitea,
   };
