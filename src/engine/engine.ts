@@ -158,6 +158,7 @@ export class Engine {
   /** Loads claimed runs, re-grants the leases of their running attempts, and drives them on. */
   private async adopt(ids: readonly string[]): Promise<string[]> {
     const adopted: string[] = [];
+    const agentsOfAdopted = new Set<string>();
     for (const id of ids) {
       if (this.active.has(id)) continue;
       const state = await this.store.load(id);
@@ -171,7 +172,16 @@ export class Engine {
         if (this.agentsListening) this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
         else this.dispatcher.leases.grantHeld(refOf(state.id, s), s.agentId);
         this.dispatcher.resumeProvisioned(refOf(state.id, s), s.plan.provider);
+        this.dispatcher.pool.hold(s.agentId, refOf(state.id, s));
+        agentsOfAdopted.add(s.agentId);
       }
+    }
+    // An agent that connected before these runs were adopted (or while their
+    // owner was alive) has not been re-sent the assignments it may never have
+    // got (a crash between storing a lease and pushing it): send them now.
+    for (const agentId of agentsOfAdopted) {
+      const link = this.dispatcher.pool.get(agentId)?.link;
+      if (link) void this.dispatcher.reassign(link).catch((error: unknown) => this.onError(error, `re-sending assignments to ${agentId}`));
     }
     for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));
     return adopted;
@@ -304,7 +314,7 @@ export class Engine {
   }
 
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
-    if (!this.holds(agentId, ref)) return false;
+    if (!this.holds(agentId, ref) && !(await this.foreignAttemptOf(agentId, ref))) return false;
     await this.store.appendLogs(ref, chunks);
     this.observers.logs(ref, chunks);
     return true;
@@ -359,6 +369,18 @@ export class Engine {
     return this.dispatcher.pool.size;
   }
 
+  /**
+   * Fail-over: an agent whose server died reports here on an attempt of a run
+   * this process does not drive (not adopted yet, or driven by a peer). What
+   * it says counts if the stored run says the attempt is current and the
+   * agent's; the run's owner, or whoever adopts it, decides what follows.
+   */
+  private async foreignAttemptOf(agentId: string, ref: AttemptRef): Promise<boolean> {
+    if (this.active.has(ref.runId)) return false;
+    const s = (await this.store.load(ref.runId))?.stages.get(ref.stageId);
+    return !!s && s.attempt === ref.attempt && s.agentId === agentId && (s.phase === "leased" || s.phase === "running");
+  }
+
   // ---- internals -------------------------------------------------------------
 
   private async report(
@@ -370,6 +392,11 @@ export class Engine {
   ): Promise<boolean> {
     const report = incomings.agentReport(agentId, ref, events);
     const logs = chunks.length > 0 ? { logs: { ref, chunks }, accepted: () => report.accepted() } : undefined;
+    if (!this.active.has(ref.runId)) {
+      // Another process's run, or one not adopted yet (fail-over): stored as it is, decided by its owner.
+      await this.queue.run(ref.runId, () => this.advanceNow(ref.runId, report.incoming, "external", logs ? [logs] : []));
+      return report.accepted();
+    }
     await this.driven.submit(ref.runId, { incoming: report.incoming, logs }, { lingerMs });
     if (report.accepted()) this.dispatcher.leases.renew(agentId, ref);
     return report.accepted();
@@ -426,7 +453,8 @@ export class Engine {
     const batch: RunEventBody[] = [];
     if (incoming) batch.push(...(incoming(state, at) ?? []));
     if (!owned && (mode === "external" || batch.length === 0)) {
-      return batch.length > 0 ? this.append(state, batch, at, "external") : state;
+      const withLogs = logs.filter((l) => l.accepted()).map((l) => l.logs);
+      return batch.length > 0 ? this.append(state, batch, at, "external", withLogs) : state;
     }
     // The run is (or is about to be, by claim) this process's: add every decision
     // that follows, folded locally, and store it all in one append.
