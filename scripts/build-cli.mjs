@@ -12,7 +12,7 @@
 //    handful of files instead of ~170 modules and for no schema compilation.
 //    Every other command stays as tsc wrote it: its import is left pointing at
 //    dist/, so the server's modules, and the classes main.ts checks with
-//    instanceof (UsageError, ApiError, ConfigError), exist once.
+//    instanceof (UsageError, ApiError, ConfigError, the store errors), exist once.
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";

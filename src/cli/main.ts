@@ -1,11 +1,17 @@
 /**
  * The `hodei` command (SPEC 2). Each subcommand lives in commands/; this file
  * only parses arguments and maps errors to exit codes: 0 success, 1 failure,
- * 2 usage. Commands are imported when chosen, so `hodei agent` starts
+ * 2 usage or configuration, 69 the store cannot be used at start (not
+ * reachable within HODEI_STORE_WAIT_MS, refused us, or its data directory is
+ * full or in use); bin/hodei.js exits 70 on anything else (a bug: with its
+ * stack). Commands are imported when chosen, so `hodei agent` starts
  * without loading the server's modules.
  */
 import { Command, CommanderError, Option } from "commander";
 import { UsageError } from "./usage-error.js";
+
+/** The store cannot be used at start (EX_UNAVAILABLE of sysexits.h). */
+export const EXIT_STORE_UNAVAILABLE = 69;
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
@@ -203,7 +209,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     // Imported only now, so a short command does not load them: the same modules its command threw from.
-    const [{ ApiError }, { ConfigError }] = await Promise.all([import("./api-client.js"), import("../server/config.js")]);
+    const [{ ApiError }, { ConfigError }, { DataDirInUseError, StoreStartError }] = await Promise.all([
+      import("./api-client.js"),
+      import("../server/config.js"),
+      import("../store/errors.js"),
+    ]);
     if (error instanceof ApiError) {
       stderr.write(`hodei: ${error.message}\n`);
       return 1;
@@ -211,6 +221,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) {
       stderr.write(`hodei: configuration error: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof StoreStartError || error instanceof DataDirInUseError) {
+      stderr.write(`hodei: ${error.message}\n`);
+      return EXIT_STORE_UNAVAILABLE;
     }
     throw error;
   } finally {

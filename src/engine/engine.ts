@@ -365,6 +365,11 @@ export class Engine {
     return this.dispatcher.leases.holds(agentId, ref);
   }
 
+  /** Why the engine's store calls are waiting for the store to answer again, while they are; else null. */
+  get storeOutage(): string | null {
+    return this.outages.outageReason;
+  }
+
   get connectedAgents(): number {
     return this.dispatcher.pool.size;
   }

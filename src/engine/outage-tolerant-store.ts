@@ -57,6 +57,11 @@ export class OutageTolerantStore implements RunStore {
     return this.outage !== null;
   }
 
+  /** Why calls are waiting for the store, while they are (for `/healthz`). */
+  get outageReason(): StoreUnavailableReason | null {
+    return this.outage?.reason ?? null;
+  }
+
   /** Ends every wait: the waiting calls fail with StoreStoppedError. */
   stop(): void {
     this.stopped = true;

@@ -7,6 +7,9 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { createMetrics, webhookDeliveries, webhookOutcome } from "../observability/metrics.js";
 import { registerWebhookRoutes } from "../webhooks/routes.js";
+import { systemClock } from "../engine/system-clock.js";
+import { StoreWriteProbe } from "../store/write-probe.js";
+import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerActionRoutes } from "./routes/actions.js";
 import { registerAgentTokenRoutes } from "./routes/agent-tokens.js";
@@ -28,6 +31,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   const { db } = options;
+  acceptEmptyJsonBodies(app);
 
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
@@ -48,13 +52,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     done();
   });
 
+  // A store that answers but cannot be written to is as down as one that does not answer (write-probe.ts).
+  const storeHealth = options.storeHealth ?? new StoreWriteProbe({ db, clock: systemClock });
   app.get("/healthz", async (_request, reply) => {
-    try {
-      await db.query("select 1");
-      return { status: "ok" };
-    } catch {
-      return reply.status(503).send({ status: "unavailable", error: "the store does not answer" });
-    }
+    const health = await storeHealth.check();
+    if (health.ok) return { status: "ok" };
+    return reply.status(503).send({ status: "unavailable", error: health.reason });
   });
 
   let metrics = options.metrics;

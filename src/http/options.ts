@@ -4,6 +4,7 @@ import type { Engine } from "../engine/engine.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SecretStore } from "../secrets/secret-store.js";
 import type { Database } from "../store/database.js";
+import type { WriteProbeResult } from "../store/write-probe.js";
 import type { WebhookSecrets } from "../webhooks/routes.js";
 
 /** The part of the engine the HTTP API uses. */
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   metrics?: Metrics;
   /** Structured request logs; default none. */
   logger?: Logger;
+  /** What `/healthz` reports; default: a write probe of `db` (store/write-probe.ts). */
+  storeHealth?: { check(): Promise<WriteProbeResult> };
   /** SSE keep-alive comment interval. */
   heartbeatMs?: number;
 }

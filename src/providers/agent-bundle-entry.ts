@@ -4,7 +4,13 @@
  * containers and pods needs no node_modules and no rest of the CLI.
  * Usage: `node agent-bundle.mjs --server HOST:PORT [--label K=V]... [--capacity N]`,
  * the token in HODEI_AGENT_TOKEN.
+ * `node agent-bundle.mjs --copy-runtime-to DIR` copies the directory the
+ * bundle is in (the agent image's /opt/hodei: bundle, Node, libraries) to DIR
+ * and exits: a Kubernetes init container fills the stage's `emptyDir` so.
  */
+import { cpSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { agentCommand } from "../cli/commands/agent.js";
 
@@ -13,8 +19,14 @@ const { values } = parseArgs({
     server: { type: "string" },
     label: { type: "string", multiple: true, default: [] },
     capacity: { type: "string", default: "1" },
+    "copy-runtime-to": { type: "string" },
   },
 });
+const copyTo = values["copy-runtime-to"];
+if (copyTo !== undefined) {
+  cpSync(path.dirname(fileURLToPath(import.meta.url)), copyTo, { recursive: true });
+  process.exit(0);
+}
 const stop = new AbortController();
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
 agentCommand({ server: values.server, label: values.label, capacity: values.capacity, stderr: process.stderr, signal: stop.signal }).then(

@@ -1,14 +1,16 @@
 /**
  * The container for one attempt, as the Docker Engine API's create request:
- * the stage's image, the agent runtime mounted read-only as entrypoint, the
- * run's files mounted read-only, a fresh anonymous volume as the agent's
- * scratch space (removed with the container), limits, labels.
+ * the stage's image, the agent's volume (from the agent image, agent-image.ts)
+ * mounted read-only with its launcher as entrypoint, a fresh anonymous volume
+ * as the agent's scratch space (removed with the container), limits, labels.
+ * Nothing comes from the server's host: the agent fetches the run's files
+ * over its connection, so the engine may be on another machine.
  */
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
-import type { AgentRuntime } from "./agent-runtime.js";
+import { AGENT_LAUNCHER } from "./agent-image.js";
 import { attemptLabels, type ProvisionerIdentity } from "./attempt-labels.js";
 import type { StageResources } from "./provider.js";
 
@@ -18,25 +20,23 @@ export const WORK_DIR = "/hodei-work";
 export interface ContainerInput {
   ref: AttemptRef;
   image: string;
-  runtime: AgentRuntime;
+  /** The container (created, never started) whose /opt/hodei volume holds the agent. */
+  agentVolumesFrom: string;
   /** host:port the agent dials. */
   server: string;
   /** Environment variables with the agent's credentials (HODEI_AGENT_TOKEN, ...). */
   credentials: Record<string, string>;
   network: string;
   resources: StageResources;
-  sourceDir: string | null;
   identity: ProvisionerIdentity;
 }
 
 export function containerSpec(input: ContainerInput): Docker.ContainerCreateOptions {
-  const { ref, runtime } = input;
-  const binds = runtime.mounts.map((m) => `${m.host}:${m.container}:ro`);
-  if (input.sourceDir) binds.push(`${input.sourceDir}:${input.sourceDir}:ro`);
+  const { ref } = input;
   return {
     name: containerName(ref),
     Image: input.image,
-    Entrypoint: runtime.entrypoint,
+    Entrypoint: [AGENT_LAUNCHER],
     Cmd: ["--server", input.server, "--label", "provider=docker", "--label", `${ATTEMPT_LABEL}=${attemptLabel(ref)}`],
     // Inspecting a container needs access to the Docker engine, which is root on the host anyway.
     Env: [...Object.entries(input.credentials).map(([k, v]) => `${k}=${v}`), `TMPDIR=${WORK_DIR}`],
@@ -44,7 +44,7 @@ export function containerSpec(input: ContainerInput): Docker.ContainerCreateOpti
     Labels: attemptLabels(ref, input.identity),
     HostConfig: {
       NetworkMode: input.network,
-      Binds: binds,
+      VolumesFrom: [`${input.agentVolumesFrom}:ro`],
       // No Source: an anonymous volume, removed with the container (remove with v).
       Mounts: [{ Type: "volume", Source: "", Target: WORK_DIR }],
       ...(input.resources.cpus ? { NanoCpus: Math.round(input.resources.cpus * 1e9) } : {}),

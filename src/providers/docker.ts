@@ -1,7 +1,9 @@
 /**
  * `docker`: one container per stage attempt through the Docker Engine API
- * (dockerode; DOCKER_HOST or the default socket). The container's entrypoint
- * is the agent, which dials back and takes only its attempt. The container
+ * (dockerode; DOCKER_HOST or the default socket, TLS as docker-connection.ts
+ * says). The container's entrypoint
+ * is the agent, mounted from the agent image's volume (docker-agent-volume.ts),
+ * which dials back and takes only its attempt. The container
  * goes when the attempt is over; one that dies first, an image that cannot be
  * had, or an agent that does not connect in time ends the attempt with that
  * reason. Containers left by an earlier process are re-adopted when their
@@ -12,15 +14,21 @@ import type { AttemptRef, Provisioner } from "../engine/ports.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
+import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
+import { agentImageOf } from "./agent-image.js";
+import { DockerAgentVolume } from "./docker-agent-volume.js";
 import { containerSpec, demuxLogs } from "./docker-container.js";
+import { dockerStatusOf } from "./docker-status.js";
 import type { ProvisionerHooks, StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface DockerProvisionerOptions {
   docker?: Docker;
   hooks: ProvisionerHooks;
-  /** Default: this host's Node and dist/agent-bundle.mjs (hostAgentRuntime). */
+  /** What goes into this server's agent image; default: this host's Node and dist/agent-bundle.mjs (hostAgentRuntime). */
   runtime?: AgentRuntime;
+  /** HODEI_AGENT_IMAGE: a published agent image to use instead of this server's own. */
+  agentImage?: string | null;
   /** HODEI_DOCKER_NETWORK: `host` (default), `bridge`, or a network's name. */
   network?: string;
   /** `missing`: pull an image the engine does not have; `never`: fail the attempt instead. */
@@ -41,10 +49,10 @@ export class DockerProvisioner implements Provisioner {
   readonly docker: Docker;
   private readonly attempts: ProvisionedAttempts<string>;
   private reconcileTimer: NodeJS.Timeout | null = null;
-  private runtime: AgentRuntime | null = null;
+  private readonly agent: DockerAgentVolume;
 
   constructor(private readonly options: DockerProvisionerOptions) {
-    this.docker = options.docker ?? new Docker();
+    this.docker = options.docker ?? new Docker(dockerConnectionOf().options);
     this.attempts = new ProvisionedAttempts({
       provider: this.name,
       hooks: options.hooks,
@@ -56,12 +64,18 @@ export class DockerProvisioner implements Provisioner {
       },
       watchAdopted: (t) => this.watch(t),
     });
+    this.agent = new DockerAgentVolume(this.docker, {
+      published: options.agentImage ?? null,
+      local: async () => agentImageOf(options.runtime ?? (await hostAgentRuntime())),
+      pull: (image) => this.ensureImage(image),
+    });
   }
 
   /** Checks the engine answers, then re-adopts or removes containers left by an earlier process. */
   async start(): Promise<{ adopted: number; removed: number }> {
-    this.runtime = this.options.runtime ?? (await hostAgentRuntime());
     await this.docker.ping();
+    // The agent's volume is ready before the first stage needs it (loading the image takes seconds).
+    await this.agent.container();
     const result = await this.reconcile(true);
     const every = this.options.reconcileMs ?? 10_000;
     this.reconcileTimer = setInterval(() => void this.reconcile(false).catch((e: unknown) => this.log(`clean-up failed: ${String(e)}`)), every);
@@ -97,20 +111,18 @@ export class DockerProvisioner implements Provisioner {
     const { hooks } = this.options;
     const image = stage.image;
     if (!image) throw new Error(`stage ${stage.id} names no image`);
-    if (!this.runtime) throw new Error("the docker provider was not started");
-    const [credentials, sourceDir] = await Promise.all([hooks.agentCredentials(t.ref), hooks.sourceDir(t.ref.runId)]);
+    const [credentials, agentVolumesFrom] = await Promise.all([hooks.agentCredentials(t.ref), this.agent.container()]);
     await this.ensureImage(image);
     if (t.released) return;
     const container = await this.docker.createContainer(
       containerSpec({
         ref: t.ref,
         image,
-        runtime: this.runtime,
+        agentVolumesFrom,
         server: hooks.server,
         credentials,
         network: this.options.network ?? "host",
         resources: this.options.resources ?? { cpus: null, memoryBytes: null },
-        sourceDir,
         identity: this.options.identity,
       }),
     );
@@ -125,7 +137,7 @@ export class DockerProvisioner implements Provisioner {
       await this.docker.getImage(image).inspect();
       return;
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (dockerStatusOf(error) !== 404) throw error;
     }
     if (this.options.pull === "never") throw new ImageUnavailableError(image, "not present and pulling is off (HODEI_DOCKER_PULL=never)");
     try {
@@ -161,7 +173,7 @@ export class DockerProvisioner implements Provisioner {
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (error) {
-      const status = statusOf(error);
+      const status = dockerStatusOf(error);
       if (status !== 404 && status !== 409) this.log(`removing container ${id.slice(0, 12)} failed: ${String(error)}`);
     }
   }
@@ -200,24 +212,20 @@ export class ImageUnavailableError extends Error {
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === "number" ? status : undefined;
-}
 
 function describeDockerError(error: unknown, image: string | null): string {
   if (error instanceof ImageUnavailableError) return error.message;
-  const status = statusOf(error);
+  const status = dockerStatusOf(error);
   const message = error instanceof Error ? error.message : String(error);
   return `the docker engine refused the container for image ${JSON.stringify(image)}${status ? ` (HTTP ${status})` : ""}: ${message}`;
 }
 
-/** Null when a Docker engine answers (DOCKER_HOST or the default socket), else why not. */
-export async function dockerEngineProblem(docker = new Docker()): Promise<string | null> {
+/** Null when the Docker engine of `connection` answers, else why not, naming where it was looked for. */
+export async function dockerEngineProblem(connection: DockerConnection = dockerConnectionOf()): Promise<string | null> {
   try {
-    await docker.ping();
+    await new Docker(connection.options).ping();
     return null;
   } catch (error) {
-    return `no Docker engine answers: ${error instanceof Error ? error.message : String(error)}`;
+    return `no Docker engine answers at ${connection.describe}: ${error instanceof Error ? error.message : String(error)}`;
   }
 }

@@ -1,10 +1,9 @@
 /**
  * The ProvisionerHooks of a control plane, from the parts it has: the run
- * store (where an attempt stands), the run sources, the engine (to end an
- * attempt) and the agent credential.
+ * store (where an attempt stands), the engine (to end an attempt) and the
+ * agent credential.
  */
 import type { AttemptRef } from "../engine/ports.js";
-import type { DirectorySource, RunSource } from "../saga/events.js";
 import type { RunState } from "../saga/run-state.js";
 import type { AttemptStatus, ProvisionerHooks } from "./provider.js";
 
@@ -12,7 +11,6 @@ export interface HookParts {
   /** host:port agents dial; read when an agent is provisioned (the gRPC port is known only after listening). */
   server: () => string;
   loadRun: (runId: string) => Promise<RunState | null>;
-  resolveSource: (runId: string, source: RunSource) => Promise<DirectorySource>;
   provisioningFailed: (ref: AttemptRef, provider: string, reason: string) => Promise<unknown>;
   agentCredentials: (ref: AttemptRef) => Promise<Record<string, string>>;
   log: (message: string) => void;
@@ -27,10 +25,6 @@ export function provisionerHooks(parts: HookParts): ProvisionerHooks {
     attemptStatus: async (ref) => attemptStatusIn(await parts.loadRun(ref.runId), ref),
     failed: (ref, provider, reason) => {
       parts.provisioningFailed(ref, provider, reason).catch((error: unknown) => parts.log(`ending ${ref.stageId}#${ref.attempt} failed: ${String(error)}`));
-    },
-    sourceDir: async (runId) => {
-      const run = await parts.loadRun(runId);
-      return run ? (await parts.resolveSource(runId, run.meta.source)).path : null;
     },
     log: parts.log,
   };

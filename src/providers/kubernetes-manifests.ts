@@ -1,20 +1,25 @@
 /**
- * The Pod and Secret for one attempt. The Pod runs the agent (the bundle and
- * this host's Node from hostPath volumes, like the docker provider's bind
- * mounts: right for a single-node cluster on the server's host; see the
- * README), never restarts, and is ended by the cluster after the stage's
- * timeout plus start-up slack. The Secret holds the agent's credentials and
+ * The Pod and Secret for one attempt. An init container from the agent image
+ * (agent-image.ts) copies the agent, its Node and libraries into an
+ * `emptyDir`, which the stage's container mounts read-only at /opt/hodei and
+ * starts the agent from; nothing comes from a node's file system, so the Pod
+ * runs on any node of any cluster that can pull the agent image. The agent
+ * fetches the run's files over its connection. The Pod never restarts, and is
+ * ended by the cluster after the stage's timeout plus start-up slack. The Secret holds the agent's credentials and
  * is owned by the Pod, so the cluster deletes it with the Pod.
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
-import type { AgentRuntime } from "./agent-runtime.js";
+import { AGENT_LAUNCHER, copyRuntimeArgs } from "./agent-image.js";
+import { RUNTIME_DIR } from "./agent-runtime.js";
 import { attemptLabels, LABEL_MANAGED, LABEL_STORE, type ProvisionerIdentity } from "./attempt-labels.js";
 import type { StageResources } from "./provider.js";
 
 const WORK_DIR = "/hodei-work";
+/** Where the init container sees the agent's emptyDir. */
+const INSTALL_DIR = "/hodei-agent";
 
 export interface PodInput {
   ref: AttemptRef;
@@ -22,10 +27,10 @@ export interface PodInput {
   name: string;
   namespace: string;
   image: string;
-  runtime: AgentRuntime;
+  /** The agent image its init container copies the agent from. */
+  agentImage: string;
   server: string;
   secretName: string;
-  sourceDir: string | null;
   resources: StageResources;
   /** activeDeadlineSeconds: the stage's timeout plus the time the agent may take to connect. */
   deadlineSeconds: number;
@@ -51,21 +56,18 @@ function metadataOf(ref: AttemptRef, who: ProvisionerIdentity) {
 }
 
 export function podManifest(input: PodInput): V1Pod {
-  const { ref, runtime } = input;
-  const volumes: NonNullable<NonNullable<V1Pod["spec"]>["volumes"]> = [{ name: "work", emptyDir: {} }];
-  const mounts: { name: string; mountPath: string; readOnly?: boolean }[] = [{ name: "work", mountPath: WORK_DIR }];
-  runtime.mounts.forEach((m, i) => {
-    volumes.push({ name: `runtime-${i}`, hostPath: { path: m.host, type: "File" } });
-    mounts.push({ name: `runtime-${i}`, mountPath: m.container, readOnly: true });
-  });
-  if (input.sourceDir) {
-    volumes.push({ name: "source", hostPath: { path: input.sourceDir, type: "Directory" } });
-    mounts.push({ name: "source", mountPath: input.sourceDir, readOnly: true });
-  }
+  const { ref } = input;
+  const volumes: NonNullable<NonNullable<V1Pod["spec"]>["volumes"]> = [
+    { name: "work", emptyDir: {} },
+    { name: "hodei-agent", emptyDir: {} },
+  ];
+  const mounts = [
+    { name: "work", mountPath: WORK_DIR },
+    { name: "hodei-agent", mountPath: RUNTIME_DIR, readOnly: true },
+  ];
   const quantities: Record<string, string> = {};
   if (input.resources.cpus) quantities.cpu = `${Math.round(input.resources.cpus * 1000)}m`;
   if (input.resources.memoryBytes) quantities.memory = String(input.resources.memoryBytes);
-  const [command, ...args] = runtime.entrypoint;
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -76,12 +78,20 @@ export function podManifest(input: PodInput): V1Pod {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       volumes,
+      initContainers: [
+        {
+          name: "hodei-agent",
+          image: input.agentImage,
+          args: copyRuntimeArgs(INSTALL_DIR),
+          volumeMounts: [{ name: "hodei-agent", mountPath: INSTALL_DIR }],
+        },
+      ],
       containers: [
         {
           name: "agent",
           image: input.image,
-          command: command ? [command] : [],
-          args: [...args, "--server", input.server, "--label", "provider=kubernetes", "--label", `${ATTEMPT_LABEL}=${attemptLabel(ref)}`],
+          command: [AGENT_LAUNCHER],
+          args: ["--server", input.server, "--label", "provider=kubernetes", "--label", `${ATTEMPT_LABEL}=${attemptLabel(ref)}`],
           envFrom: [{ secretRef: { name: input.secretName } }],
           env: [{ name: "TMPDIR", value: WORK_DIR }],
           workingDir: WORK_DIR,

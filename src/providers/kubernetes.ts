@@ -9,6 +9,7 @@
 import { CoreV1Api, KubeConfig, Watch, type V1Pod } from "@kubernetes/client-node";
 import type { AttemptRef, Provisioner } from "../engine/ports.js";
 import type { PlannedStage } from "../pipeline-parser/types.js";
+import { agentImageOf } from "./agent-image.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
@@ -23,7 +24,10 @@ export interface KubernetesProvisionerOptions {
   namespace: string;
   /** Default: KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: KubeConfig;
+  /** What goes into this server's agent image (whose tag Pods use without agentImage); default: hostAgentRuntime(). */
   runtime?: AgentRuntime;
+  /** HODEI_AGENT_IMAGE: the published agent image the Pods' init containers use. */
+  agentImage?: string | null;
   resources?: StageResources;
   provisionTimeoutMs?: number;
   reconcileMs?: number;
@@ -36,7 +40,7 @@ export class KubernetesProvisioner implements Provisioner {
   private readonly attempts: ProvisionedAttempts<string>;
   /** Pods of this store's runs: `hodei.managed=true,hodei.store=<id>`. */
   private readonly selector: string;
-  private runtime: AgentRuntime | null = null;
+  private agentImage: string | null = null;
   private watchAbort: AbortController | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
 
@@ -56,7 +60,10 @@ export class KubernetesProvisioner implements Provisioner {
   }
 
   async start(): Promise<{ adopted: number; removed: number }> {
-    this.runtime = this.options.runtime ?? (await hostAgentRuntime());
+    this.agentImage = this.options.agentImage ?? (await agentImageOf(this.options.runtime ?? (await hostAgentRuntime()))).tag;
+    if (!this.options.agentImage) {
+      this.log(`Pods take the agent from image ${this.agentImage}, this server's own: the cluster must be able to pull it (publish it: npm run build:agent-image; or set HODEI_AGENT_IMAGE)`);
+    }
     const result = await this.reconcile(true);
     await this.watchPods();
     this.reconcileTimer = setInterval(() => void this.reconcile(false).catch((e: unknown) => this.log(`clean-up failed: ${String(e)}`)), this.options.reconcileMs ?? 10_000);
@@ -91,8 +98,8 @@ export class KubernetesProvisioner implements Provisioner {
   private async launch(t: ProvisionedAttempt<string>, stage: PlannedStage, timeoutMs: number): Promise<void> {
     const { hooks, namespace, identity } = this.options;
     if (!stage.image) throw new Error(`stage ${stage.id} names no image`);
-    if (!this.runtime) throw new Error("the kubernetes provider was not started");
-    const [credentials, sourceDir] = await Promise.all([hooks.agentCredentials(t.ref), hooks.sourceDir(t.ref.runId)]);
+    if (!this.agentImage) throw new Error("the kubernetes provider was not started");
+    const credentials = await hooks.agentCredentials(t.ref);
     if (t.released) return;
     const name = podName(t.ref);
     const secretName = `${name}-agent`;
@@ -101,10 +108,9 @@ export class KubernetesProvisioner implements Provisioner {
       name,
       namespace,
       image: stage.image,
-      runtime: this.runtime,
+      agentImage: this.agentImage,
       server: hooks.server,
       secretName,
-      sourceDir,
       resources: this.options.resources ?? { cpus: null, memoryBytes: null },
       deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000),
       identity,

@@ -3,11 +3,14 @@
  * at start, like the rest of the server configuration (server/config.ts).
  */
 import { ConfigError } from "../server/config.js";
+import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
 import type { StageResources } from "./provider.js";
 
 export interface ProviderSettings {
   /** HODEI_AGENT_SERVER: host:port provisioned agents dial; default 127.0.0.1:<gRPC port> (right for host networking). */
   agentServer: string | null;
+  /** HODEI_AGENT_IMAGE: a published agent image for docker and kubernetes stages; null: this server's own (agent-image.ts). */
+  agentImage: string | null;
   /** HODEI_PROVISION_TIMEOUT: an agent not connected this long after provisioning ends its attempt (default 120 s). */
   provisionTimeoutMs: number;
   /** HODEI_STAGE_CPUS, HODEI_STAGE_MEMORY: limits of each provisioned stage (default none). */
@@ -17,6 +20,8 @@ export interface ProviderSettings {
     network: string;
     /** HODEI_DOCKER_PULL: `missing` (default) pulls images the engine lacks; `never` fails the attempt instead. */
     pull: "missing" | "never";
+    /** DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: where the engine is and how to reach it (docker-connection.ts). */
+    connection: DockerConnection;
   };
   kubernetes: {
     /** HODEI_KUBERNETES_NAMESPACE (default `default`). */
@@ -33,11 +38,16 @@ export function loadProviderSettings(env: NodeJS.ProcessEnv = process.env): Prov
   if (agentServer !== null && !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(agentServer)) {
     throw new ConfigError("HODEI_AGENT_SERVER", `expected HOST:PORT, got ${JSON.stringify(agentServer)}`);
   }
+  const agentImage = env.HODEI_AGENT_IMAGE || null;
+  if (agentImage !== null && !/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(agentImage)) {
+    throw new ConfigError("HODEI_AGENT_IMAGE", `expected an image reference like registry.example.com/hodei-agent:0.1.0, got ${JSON.stringify(agentImage)}`);
+  }
   return {
     agentServer,
+    agentImage,
     provisionTimeoutMs: durationMs(env, "HODEI_PROVISION_TIMEOUT", 120_000),
     resources: { cpus: cpusOf(env), memoryBytes: memoryOf(env) },
-    docker: { network: env.HODEI_DOCKER_NETWORK || "host", pull },
+    docker: { network: env.HODEI_DOCKER_NETWORK || "host", pull, connection: dockerConnectionOf(env) },
     kubernetes: { namespace },
   };
 }

@@ -48,11 +48,6 @@ export interface ProvisionerHooks {
   attemptStatus(ref: AttemptRef): Promise<AttemptStatus>;
   /** Ends the attempt with a reason (the engine's provisioningFailed); a provider calls it at most once per attempt. */
   failed(ref: AttemptRef, provider: string, reason: string): void;
-  /**
-   * The host directory holding the run's files, mounted read-only at the same
-   * path (agents copy it into their workspace); null when there is none.
-   */
-  sourceDir(runId: string): Promise<string | null>;
   log(message: string): void;
 }
 

@@ -30,12 +30,13 @@ export async function createProvisioners(
   const byProvider: Provisioners["byProvider"] = {};
   const common = { hooks, identity, resources: settings.resources, provisionTimeoutMs: settings.provisionTimeoutMs };
   if (enabled.includes("docker")) {
-    const { DockerProvisioner } = await import("./docker.js");
-    byProvider.docker = new DockerProvisioner({ ...common, network: settings.docker.network, pull: settings.docker.pull });
+    const [{ DockerProvisioner }, { default: Docker }] = await Promise.all([import("./docker.js"), import("dockerode")]);
+    const { network, pull, connection } = settings.docker;
+    byProvider.docker = new DockerProvisioner({ ...common, docker: new Docker(connection.options), network, pull, agentImage: settings.agentImage });
   }
   if (enabled.includes("kubernetes")) {
     const { KubernetesProvisioner } = await import("./kubernetes.js");
-    byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace });
+    byProvider.kubernetes = new KubernetesProvisioner({ ...common, namespace: settings.kubernetes.namespace, agentImage: settings.agentImage });
   }
   const all = (): (DockerProvisioner | KubernetesProvisioner)[] => Object.values(byProvider).filter((p) => p !== undefined);
   return {

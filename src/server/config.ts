@@ -30,6 +30,8 @@ export interface ServerConfig {
   providerSettings: ProviderSettings;
   localAgents: number;
   agentToken: string | undefined;
+  /** How long start-up waits for a Postgres that does not answer yet (with backoff) before it gives up. */
+  storeWaitMs: number;
   /** A lease not renewed for this long ends its attempt as lost (SPEC 7: 15 s). */
   leaseMs: number;
   /** A webhook delivery's claim lapses when its server has not renewed it for this long. */
@@ -81,6 +83,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     providerSettings: loadProviderSettings(env),
     localAgents: intOf(env, "HODEI_LOCAL_AGENTS", 2, 0, 64),
     agentToken: env.HODEI_AGENT_TOKEN || undefined,
+    storeWaitMs: intOf(env, "HODEI_STORE_WAIT_MS", 60_000, 0, 86_400_000),
     leaseMs: intOf(env, "HODEI_LEASE_MS", 15_000, 300, 3_600_000),
     webhookClaimMs: intOf(env, "HODEI_WEBHOOK_CLAIM_MS", 60_000, 300, 3_600_000),
     gitTimeouts: {

@@ -20,7 +20,8 @@ import { createProvisioners, type Provisioners } from "../providers/provisioners
 import type { AttemptRef } from "../engine/ports.js";
 import type { Database } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
-import { openDatabase } from "../store/open.js";
+import { embeddedStoreFailure, openDatabase } from "../store/open.js";
+import { waitForStore } from "../store/store-wait.js";
 import { RunRepository } from "../store/run-repository.js";
 import { storeIdentity } from "../store/store-identity.js";
 import { createGitSources, ForgeIntegration, type ForgeSettings } from "../triggers/forge-integration.js";
@@ -47,6 +48,8 @@ export interface ControlPlaneOptions {
   /** Extra names (DNS or IP) for the gRPC server's certificate, besides localhost, 127.0.0.1, ::1 and the host name. */
   tlsNames?: readonly string[];
   leaseMs?: number;
+  /** How long to wait for a Postgres that does not answer at start (HODEI_STORE_WAIT_MS); default 0, one try. */
+  storeWaitMs?: number;
   /**
    * What to do with runs an earlier process left unfinished: `resume` them
    * (the server) or `cancel` them (`hodei run`, whose user is gone).
@@ -89,6 +92,14 @@ export class ControlPlane {
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
     const log = options.log ?? (() => undefined);
     const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, log });
+    if (options.databaseUrl) {
+      try {
+        await waitForStore(db, options.databaseUrl, { waitMs: options.storeWaitMs ?? 0, log });
+      } catch (error) {
+        await db.close().catch(() => undefined);
+        throw error;
+      }
+    }
     const providers: Provider[] = [];
     let agents: AgentServer | null = null;
     let engine: Engine | null = null;
@@ -107,7 +118,6 @@ export class ControlPlane {
         const hooks = provisionerHooks({
           server: () => settings.agentServer ?? `127.0.0.1:${grpcPort}`,
           loadRun: (runId) => runs.load(runId),
-          resolveSource: sources.resolve,
           provisioningFailed: (ref, provider, reason) => engine?.provisioningFailed(ref, provider, reason) ?? Promise.resolve(),
           // A one-time bootstrap token per attempt, and the CA the agent checks the server against.
           agentCredentials:
@@ -191,7 +201,8 @@ export class ControlPlane {
       await agents?.close();
       await engine?.stop();
       await db.close();
-      throw error;
+      // A disk that fills while the embedded store migrates says so, like one too small to open it.
+      throw options.databaseUrl ? error : embeddedStoreFailure(error, path.join(path.resolve(options.dataDir), "pg"));
     }
   }
 

@@ -92,3 +92,20 @@ export class MigrationFailedError extends StoreError {
     });
   }
 }
+
+/**
+ * The store could not be used at start: not reachable within the wait, or
+ * it refused us, or its data directory cannot hold it. `setting` names the
+ * variable to look at; `hodei` exits with 69 on it (README "Exit codes").
+ */
+export class StoreStartError extends StoreError {
+  override readonly name = "StoreStartError";
+  readonly retryable = false;
+  constructor(
+    readonly setting: "DATABASE_URL" | "HODEI_DATA_DIR",
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}

@@ -12,6 +12,9 @@ import { PgliteProcessDatabase } from "./sidecar/store-client.js";
 import { PostgresDatabase } from "./adapters/postgres.js";
 import type { Database, Queryable, QueryResult, Unlisten } from "./database.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { StoreFileSystemError } from "./adapters/wasm-errno.js";
+import { StoreStartError } from "./errors.js";
+import { storeUnavailableReason } from "./store-unavailable.js";
 
 export interface OpenDatabaseOptions {
   /** A Postgres connection string; when set, `dataDir` is not used. */
@@ -49,18 +52,37 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     );
     const started = performance.now();
     await mkdir(pgDir, { recursive: true });
-    const db = await PgliteProcessDatabase.open({
-      dataDir: pgDir,
-      lockFile: path.join(dataDir, "pg.store.lock"),
-      lockWaitMs: PREVIOUS_STORE_WAIT_MS,
-      log,
-    });
+    let db: PgliteProcessDatabase;
+    try {
+      db = await PgliteProcessDatabase.open({ dataDir: pgDir, lockFile: path.join(dataDir, "pg.store.lock"), lockWaitMs: PREVIOUS_STORE_WAIT_MS, log });
+    } catch (error) {
+      throw embeddedStoreFailure(error, pgDir);
+    }
     log(`Embedded Postgres ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return new LockedDatabase(db, lock);
   } catch (err) {
     await lock.release();
     throw err;
   }
+}
+
+/**
+ * A failure of the embedded store at start in words that say what to do,
+ * as a StoreStartError naming HODEI_DATA_DIR, when it is about its disk
+ * (full, read-only, not permitted); else `error` as it is.
+ */
+export function embeddedStoreFailure(error: unknown, pgDir: string): unknown {
+  if (error instanceof StoreStartError) return error;
+  const what = error instanceof StoreFileSystemError ? error.message : null;
+  if (storeUnavailableReason(error) === "disk full") {
+    return new StoreStartError(
+      "HODEI_DATA_DIR",
+      `cannot start the embedded store: no space left on device in ${pgDir}; free space there or point HODEI_DATA_DIR at a larger disk`,
+      error,
+    );
+  }
+  if (what) return new StoreStartError("HODEI_DATA_DIR", `cannot start the embedded store: ${what}; check HODEI_DATA_DIR`, error);
+  return error;
 }
 
 /** The embedded database plus this process's lock, held until closed. */

@@ -21,6 +21,7 @@ const CONNECTION_CODES: Record<string, StoreUnavailableReason> = {
   ENETUNREACH: "connection refused",
   ETIMEDOUT: "timed out",
   ENOSPC: "disk full",
+  EDQUOT: "disk full",
 };
 
 /** Postgres SQLSTATEs of an unavailable server (class 08 connection exceptions, 57P0x shutdowns, 53100 disk full). */

@@ -33,14 +33,16 @@ describeEachStore("HTTP read API", (store) => {
     app = buildHttpApp({ db, webhookSecrets: {} });
   });
 
-  it("GET /healthz answers ok while the store answers, 503 when it does not", async () => {
+  it("GET /healthz answers ok while the store takes writes, 503 with the reason when it does not", async () => {
     expect((await app.inject("/healthz")).json()).toEqual({ status: "ok" });
+    const refused = () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }));
     const broken = buildHttpApp({
-      db: { ...db, query: () => Promise.reject(new Error("connection refused")) } as Database,
+      db: { kind: db.kind, query: refused, queryUrgent: refused, transaction: refused, listen: refused, close: () => Promise.resolve() } as Database,
       webhookSecrets: {},
     });
     const res = await broken.inject("/healthz");
     expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ status: "unavailable", error: "the store is unavailable (connection refused)" });
   });
 
   it("GET /api/runs lists runs newest first, filtered by repo, with a bounded limit", async () => {

@@ -79,6 +79,21 @@ describeEachStore("HTTP write API", (store) => {
       expect(missing.statusCode).toBe(404);
       expect(missing.json()).toEqual({ error: "no run no-such-run" });
     });
+
+    it("accepts Content-Type: application/json with an empty body, as many clients send it; malformed JSON is still 400", async () => {
+      const id = await s.startRun([stage("slow", { commands: ["sleep 30"] })]);
+      await waitUntil(id, (r) => r.stages[0]?.status === "in_progress");
+      const json = { ...bearer, "content-type": "application/json" };
+      const bad = await s.app.inject({ method: "POST", url: `/api/runs/${id}/cancel`, headers: json, payload: "{not json" });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json<{ error: string }>().error).toMatch(/JSON/i);
+      const res = await s.app.inject({ method: "POST", url: `/api/runs/${id}/cancel`, headers: json, payload: "" });
+      expect(res.statusCode).toBe(202);
+      expect((await s.control.engine.waitForRun(id)).conclusion).toBe("cancelled");
+      const rerun = await s.app.inject({ method: "POST", url: `/api/runs/${id}/stages/slow/rerun`, headers: json });
+      expect(rerun.statusCode).toBe(202);
+      await s.app.inject({ method: "POST", url: `/api/runs/${id}/cancel`, headers: json });
+    });
   });
 
   describe("re-run", () => {

@@ -34,9 +34,17 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
       stage("inside", {
         provider: "docker",
         image: TEST_IMAGE,
-        commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"'],
+        commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"', "sleep 2"],
       }),
     ]);
+    // Nothing of the server's host is mounted: the agent comes from the agent image's volume, the files over its connection.
+    const [info] = await waitFor("the stage's container", async () => {
+      const list = await hodeiContainers(docker, id);
+      return list.length > 0 ? list : null;
+    });
+    const host = (await docker.getContainer(info!.Id).inspect()).HostConfig;
+    expect(host.Binds ?? []).toEqual([]);
+    expect(host.VolumesFrom).toEqual([expect.stringMatching(/^hodei-agent-hodei-agent-[0-9a-f]{12}:ro$/)]);
     const final = await control.engine.waitForRun(id);
     const log = (await readStageLog(control.db, { runId: id, stageId: "inside" })).chunks.map((c) => c.data).join("");
     expect(final.stages.get("inside")?.reason ?? null, log).toBeNull();

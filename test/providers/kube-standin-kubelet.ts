@@ -1,8 +1,11 @@
 /**
- * The stand-in's kubelet: runs a Pod's one container as a Docker container
- * on the host network and reports phases as a kubelet would.
+ * The stand-in's kubelet: runs a Pod's init containers one after another to
+ * completion, then its one container, each as a Docker container on the host
+ * network, and reports phases as a kubelet would. `emptyDir` volumes are
+ * Docker volumes of the Pod's own, shared by its containers and removed with
+ * it; `hostPath` volumes are bind mounts.
  */
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Container } from "@kubernetes/client-node";
 import type Docker from "dockerode";
 import type { KubeStandIn, PodRecord } from "./kube-standin.js";
 
@@ -10,13 +13,15 @@ export async function runPodContainer(api: KubeStandIn, rec: PodRecord, docker: 
   const spec = rec.pod.spec!;
   const c = spec.containers[0]!;
   const name = rec.pod.metadata!.name!;
-  try {
-    await docker.getImage(c.image!).inspect();
-  } catch {
-    const waiting = (reason: string) => [{ name: c.name, image: c.image!, imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: `pull access denied for ${c.image}` } } }];
-    api.setStatus(rec, { phase: "Pending", containerStatuses: waiting("ErrImagePull") });
-    setTimeout(() => api.pods.has(name) && api.setStatus(rec, { containerStatuses: waiting("ImagePullBackOff") }), 300).unref();
-    return;
+  for (const image of [...(spec.initContainers ?? []), c].map((x) => x.image!)) {
+    try {
+      await docker.getImage(image).inspect();
+    } catch {
+      const waiting = (reason: string) => [{ name: c.name, image, imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: `pull access denied for ${image}` } } }];
+      api.setStatus(rec, { phase: "Pending", containerStatuses: waiting("ErrImagePull") });
+      setTimeout(() => api.pods.has(name) && api.setStatus(rec, { containerStatuses: waiting("ImagePullBackOff") }), 300).unref();
+      return;
+    }
   }
   const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? ""]));
   for (const from of c.envFrom ?? []) {
@@ -28,29 +33,70 @@ export async function runPodContainer(api: KubeStandIn, rec: PodRecord, docker: 
     Object.assign(env, secret.stringData ?? {}, Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()])));
   }
   if (!api.pods.has(name)) return;
-  const binds: string[] = [];
-  const mounts: Docker.MountConfig = [];
-  for (const m of c.volumeMounts ?? []) {
-    const volume = spec.volumes?.find((v) => v.name === m.name);
-    if (volume?.hostPath) binds.push(`${volume.hostPath.path}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
-    else if (volume?.emptyDir) mounts.push({ Type: "volume", Source: "", Target: m.mountPath });
+  for (const v of spec.volumes ?? []) {
+    if (!v.emptyDir) continue;
+    const volume = `standin-${name}-${v.name}`;
+    await docker.createVolume({ Name: volume, Labels: { "hodei-standin.pod": name } });
+    rec.volumes.push(volume);
   }
-  const limits = c.resources?.limits ?? {};
-  const container = await docker.createContainer({
-    Image: c.image,
-    Entrypoint: c.command,
-    Cmd: c.args,
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    WorkingDir: c.workingDir,
-    Labels: { "hodei-standin.pod": name },
-    HostConfig: {
-      NetworkMode: "host",
-      Binds: binds,
-      Mounts: mounts,
-      ...(limits.cpu ? { NanoCpus: Number(limits.cpu.replace(/m$/, "")) * 1e6 } : {}),
-      ...(limits.memory ? { Memory: Number(limits.memory) } : {}),
-    },
-  });
+  try {
+    await runContainers(api, rec, docker, env);
+  } finally {
+    // Deleted while one of its containers still used them: the deletion could not remove them.
+    if (!api.pods.has(name)) for (const v of rec.volumes) await docker.getVolume(v).remove({ force: true }).catch(() => undefined);
+  }
+}
+
+async function runContainers(api: KubeStandIn, rec: PodRecord, docker: Docker, env: Record<string, string>): Promise<void> {
+  const spec = rec.pod.spec!;
+  const c = spec.containers[0]!;
+  const name = rec.pod.metadata!.name!;
+  if (!api.pods.has(name)) return;
+  const create = (x: V1Container, extraEnv: Record<string, string>) => {
+    const binds: string[] = [];
+    for (const m of x.volumeMounts ?? []) {
+      const volume = spec.volumes?.find((v) => v.name === m.name);
+      const ro = m.readOnly ? ":ro" : "";
+      if (volume?.hostPath) binds.push(`${volume.hostPath.path}:${m.mountPath}${ro}`);
+      else if (volume?.emptyDir) binds.push(`standin-${name}-${volume.name}:${m.mountPath}${ro}`);
+    }
+    const limits = x.resources?.limits ?? {};
+    return docker.createContainer({
+      Image: x.image,
+      // A container's `command` replaces the image's entrypoint, its `args` the image's command.
+      ...(x.command ? { Entrypoint: x.command } : {}),
+      Cmd: x.args,
+      Env: Object.entries({ ...(x.env ? Object.fromEntries(x.env.map((e) => [e.name, e.value ?? ""])) : {}), ...extraEnv }).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: x.workingDir,
+      Labels: { "hodei-standin.pod": name },
+      HostConfig: {
+        NetworkMode: "host",
+        Binds: binds,
+        ...(limits.cpu ? { NanoCpus: Number(limits.cpu.replace(/m$/, "")) * 1e6 } : {}),
+        ...(limits.memory ? { Memory: Number(limits.memory) } : {}),
+      },
+    });
+  };
+  for (const init of spec.initContainers ?? []) {
+    const container = await create(init, {});
+    rec.container = container.id;
+    if (!api.pods.has(name)) return void (await container.remove({ force: true }));
+    await container.start();
+    api.setStatus(rec, { phase: "Pending", initContainerStatuses: [status(init, { running: { startedAt: new Date() } })] });
+    const exit = (await container.wait()) as { StatusCode: number };
+    await container.remove({ force: true }).catch(() => undefined);
+    rec.container = null;
+    if (!api.pods.has(name)) return;
+    if (exit.StatusCode !== 0) {
+      return api.setStatus(rec, {
+        phase: "Failed",
+        reason: "Init:Error",
+        message: `init container ${init.name} exited with ${exit.StatusCode}`,
+        initContainerStatuses: [status(init, { terminated: { exitCode: exit.StatusCode, reason: "Error" } })],
+      });
+    }
+  }
+  const container = await create(c, env);
   rec.container = container.id;
   if (!api.pods.has(name)) return void (await container.remove({ force: true }));
   await container.start();
@@ -72,6 +118,6 @@ export async function runPodContainer(api: KubeStandIn, rec: PodRecord, docker: 
   });
 }
 
-function status(c: NonNullable<V1Pod["spec"]>["containers"][number], state: object) {
+function status(c: V1Container, state: object) {
   return { name: c.name, image: c.image!, imageID: c.image!, ready: true, restartCount: 0, state };
 }

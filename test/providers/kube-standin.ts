@@ -24,6 +24,8 @@ interface PodRecord {
   pod: V1Pod;
   container: string | null;
   deadline: NodeJS.Timeout | null;
+  /** Docker volumes backing the Pod's emptyDir volumes, shared by its init and main containers. */
+  volumes: string[];
 }
 
 export class KubeStandIn {
@@ -58,6 +60,9 @@ export class KubeStandIn {
   async stop(): Promise<void> {
     for (const w of this.watchers) w.res.end();
     for (const name of [...this.pods.keys()]) await this.deletePod(name);
+    // Volumes of Pods deleted while the kubelet was still setting them up.
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: ["hodei-standin.pod"] } });
+    for (const v of Volumes ?? []) await this.docker.getVolume(v.Name).remove({ force: true }).catch(() => undefined);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -108,7 +113,7 @@ export class KubeStandIn {
     }
     const pod = manifest as V1Pod;
     pod.status = { phase: "Pending" };
-    const rec: PodRecord = { pod, container: null, deadline: null };
+    const rec: PodRecord = { pod, container: null, deadline: null, volumes: [] };
     this.pods.set(name, rec);
     this.emit("ADDED", pod);
     this.reply(res, 201, pod);
@@ -150,6 +155,7 @@ export class KubeStandIn {
     if (rec.deadline) clearTimeout(rec.deadline);
     if (rec.container) await this.docker.getContainer(rec.container).remove({ force: true, v: true }).catch(() => undefined);
     rec.container = null;
+    for (const v of rec.volumes) await this.docker.getVolume(v).remove({ force: true }).catch(() => undefined);
     // The garbage collector: Secrets owned by the Pod go with it.
     for (const [secretName, s] of this.secrets) {
       if (s.metadata?.ownerReferences?.some((o) => o.uid === rec.pod.metadata?.uid)) this.secrets.delete(secretName);

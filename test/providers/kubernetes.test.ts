@@ -16,8 +16,12 @@ import { stage } from "../saga/plan-stages.js";
 import { dockerUnavailable, ensureTestImage, hodeiContainers, TEST_IMAGE } from "./docker-engine.js";
 import { startPlane, startRun, waitFor } from "./docker-plane.js";
 import { KubeStandIn } from "./kube-standin.js";
+import { agentImageOf } from "../../src/providers/agent-image.js";
+import { hostAgentRuntime } from "../../src/providers/agent-runtime.js";
+import { ensureAgentImageLoaded } from "../../src/providers/docker-agent-volume.js";
 
 let api: KubeStandIn;
+let agentImage: string;
 // Each test starts a control plane on a fresh embedded Postgres (up to ~15 s on a busy machine) before any container.
 vi.setConfig({ testTimeout: 120_000 });
 let control: ControlPlane | null = null;
@@ -34,6 +38,8 @@ const plane = (extra: Parameters<typeof startPlane>[0] = {}) =>
 describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API stand-in${dockerUnavailable ? ` (skipped: ${dockerUnavailable})` : ""}`, () => {
   beforeAll(async () => {
     await ensureTestImage(new Docker());
+    // The stand-in's "registry" is the local engine: the cluster can pull this server's agent image once it is loaded there.
+    agentImage = await ensureAgentImageLoaded(new Docker(), await agentImageOf(await hostAgentRuntime()));
     api = new KubeStandIn();
     await api.start();
     const file = path.join(await mkdtemp(path.join(os.tmpdir(), "hodei-kube-")), "config");
@@ -59,6 +65,10 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
     const pod = api.received.find((m): m is V1Pod => m.kind === "Pod")!;
     const secret = api.received.find((m): m is V1Secret => m.kind === "Secret")!;
     expect(pod.spec).toMatchObject({ restartPolicy: "Never", activeDeadlineSeconds: 360, automountServiceAccountToken: false });
+    // No node's file system: the agent comes from the agent image through an init container and an emptyDir.
+    expect(JSON.stringify(pod)).not.toContain("hostPath");
+    expect(pod.spec?.initContainers).toEqual([expect.objectContaining({ name: "hodei-agent", image: agentImage, args: ["--copy-runtime-to", "/hodei-agent"] })]);
+    expect(pod.spec?.containers[0]?.command).toEqual(["/opt/hodei/agent"]);
     expect(pod.metadata?.annotations).toMatchObject({ "hodei.run": id, "hodei.stage": "pod", "hodei.attempt": "1" });
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: pod.metadata?.name });
     expect(Object.keys(secret.stringData ?? {})).toContain("HODEI_AGENT_TOKEN");

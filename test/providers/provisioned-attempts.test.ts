@@ -21,7 +21,6 @@ function setup(statuses: Record<string, AttemptStatus>) {
     agentCredentials: () => Promise.resolve({}),
     attemptStatus: (r) => Promise.resolve(statuses[r.stageId] ?? "over"),
     failed: (r, _provider, reason) => failed.push({ stageId: r.stageId, reason }),
-    sourceDir: () => Promise.resolve(null),
     log: () => undefined,
   };
   const attempts = new ProvisionedAttempts<string>({

@@ -1,4 +1,6 @@
 /** `hodei server`: the control plane, configured by the environment (SPEC 3). */
+import path from "node:path";
+import { systemClock } from "../../engine/system-clock.js";
 import { buildHttpApp } from "../../http/app.js";
 import { createLogger, runEventLogger } from "../../observability/logger.js";
 import { createMetrics } from "../../observability/metrics.js";
@@ -8,6 +10,7 @@ import { SecretStore } from "../../secrets/secret-store.js";
 import { loadServerConfig, type ServerConfig } from "../../server/config.js";
 import type { ForgeSettings } from "../../triggers/forge-integration.js";
 import { ControlPlane } from "../../server/control-plane.js";
+import { StoreWriteProbe } from "../../store/write-probe.js";
 
 export async function serverCommand(options: { stdout: NodeJS.WritableStream; signal: AbortSignal }): Promise<number> {
   const config = loadServerConfig();
@@ -26,6 +29,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
     agentToken: config.agentToken,
     secretsKey: config.secretsKey,
     leaseMs: config.leaseMs,
+    storeWaitMs: config.storeWaitMs,
     log: say,
     forge: forgeSettings(config),
     provisioning: { providers: config.providers, settings: config.providerSettings },
@@ -48,6 +52,12 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
       triggerManual: control.manualTriggers?.trigger,
       metrics,
       logger,
+      storeHealth: new StoreWriteProbe({
+        db: control.db,
+        clock: systemClock,
+        dataDir: control.db.kind === "pglite" ? path.resolve(config.dataDir) : undefined,
+        outage: () => control.engine.storeOutage,
+      }),
     });
     tracing?.instrumentHttp(app);
     await app.listen({ host: config.host, port: config.port });

@@ -13,6 +13,7 @@ import type { Database, Queryable, QueryResult, Unlisten } from "../database.js"
 import { ChannelHandlers } from "../channel-handlers.js";
 import { TransactionAbortedError } from "../errors.js";
 import { INT8_ARRAY_OID, INT8_OID, parseInt8 } from "../int8.js";
+import { fromWasmErrno } from "./wasm-errno.js";
 
 export interface PgliteOptions {
   /** A directory, or "memory://" for a throwaway in-memory database. */
@@ -72,7 +73,10 @@ export class PgliteDatabase implements Database {
   );
   private readonly stopNotifications: () => void;
 
-  private constructor(private readonly db: PGlite) {
+  private constructor(
+    private readonly db: PGlite,
+    private readonly dataDir: string,
+  ) {
     this.stopNotifications = db.onNotification((channel, payload) => {
       this.handlers.deliver(channel, payload);
     });
@@ -80,15 +84,24 @@ export class PgliteDatabase implements Database {
 
   static async open(opts: PgliteOptions): Promise<PgliteDatabase> {
     const settings = Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
-    const db = await PGlite.create(opts.dataDir, {
-      startParams: [...PGlite.defaultStartParams, ...settings],
-      parsers: { [INT8_OID]: parseInt8, [INT8_ARRAY_OID]: parseInt8Array },
-    });
-    return new PgliteDatabase(db);
+    let db: PGlite;
+    try {
+      db = await PGlite.create(opts.dataDir, {
+        startParams: [...PGlite.defaultStartParams, ...settings],
+        parsers: { [INT8_OID]: parseInt8, [INT8_ARRAY_OID]: parseInt8Array },
+      });
+    } catch (error) {
+      throw fromWasmErrno(error, opts.dataDir);
+    }
+    return new PgliteDatabase(db, opts.dataDir);
   }
 
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return queryable(this.db).query<R>(text, params);
+  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    try {
+      return await queryable(this.db).query<R>(text, params);
+    } catch (error) {
+      throw fromWasmErrno(error, this.dataDir);
+    }
   }
 
   /** In process, PGlite's own queue is the only one; the store process (sidecar/) puts these first in its own. */
@@ -100,7 +113,7 @@ export class PgliteDatabase implements Database {
     try {
       return await this.db.transaction((tx) => fn(queryable(tx)));
     } catch (err) {
-      throw err instanceof PgliteAbortedError ? new TransactionAbortedError() : err;
+      throw err instanceof PgliteAbortedError ? new TransactionAbortedError() : fromWasmErrno(err, this.dataDir);
     }
   }
 

@@ -27,12 +27,18 @@ export interface BulkParam {
   kind: "text" | "bytes";
 }
 
-/** What crosses for an error: its name, message and every primitive own field (SQLSTATE `code`, `constraint`, `pid`, ...). */
+/**
+ * What crosses for an error: its name, message, stack, every primitive own
+ * field (SQLSTATE `code`, `constraint`, `pid`, ...) and its cause. Also for
+ * a thrown object that is no Error (PGlite's file system throws those): it
+ * keeps its name and fields, and gets a message made of them.
+ */
 export interface WireError {
   name: string;
   message: string;
   stack?: string;
   fields: Record<string, string | number | boolean | null>;
+  cause?: WireError;
 }
 
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
@@ -45,11 +51,17 @@ export type LogLine = { log: string };
 
 export type StoreMessage = Reply | Notification | LogLine;
 
-export function toWireError(err: unknown): WireError {
-  if (!(err instanceof Error)) return { name: "Error", message: String(err), fields: {} };
+export function toWireError(err: unknown, depth = 0): WireError {
+  if (typeof err !== "object" || err === null) return { name: "Error", message: String(err), fields: {} };
+  const e = err as { name?: unknown; message?: unknown; stack?: unknown; cause?: unknown };
   const fields: WireError["fields"] = {};
   for (const [key, value] of Object.entries(err)) {
     if (value === null || ["string", "number", "boolean"].includes(typeof value)) fields[key] = value as string | number | boolean | null;
   }
-  return { name: err.name, message: err.message, stack: err.stack, fields };
+  const name = typeof e.name === "string" && e.name !== "" ? e.name : "Error";
+  const message = typeof e.message === "string" ? e.message : `${name} ${JSON.stringify(fields)}`;
+  const wire: WireError = { name, message, fields };
+  if (typeof e.stack === "string") wire.stack = e.stack;
+  if (e.cause !== undefined && depth < 5) wire.cause = toWireError(e.cause, depth + 1);
+  return wire;
 }

@@ -17,6 +17,7 @@ import type { Database, Queryable, QueryResult, Unlisten } from "../database.js"
 import { ChannelHandlers } from "../channel-handlers.js";
 import { DataDirInUseError, StoreProcessExitedError, TransactionAbortedError } from "../errors.js";
 import { Int8RangeError } from "../int8.js";
+import { StoreFileSystemError } from "../adapters/wasm-errno.js";
 import { sendBulk } from "./bulk-channel.js";
 import type { Request, StoreMessage, WireError } from "./protocol.js";
 
@@ -56,8 +57,10 @@ function fromWire(wire: WireError, callerStack: string | undefined): Error {
   if (wire.name === "TransactionAbortedError") err = new TransactionAbortedError();
   else if (wire.name === "DataDirInUseError") err = new DataDirInUseError(String(f.dataDir), Number(f.pid), String(f.lockFile));
   else if (wire.name === "Int8RangeError") err = new Int8RangeError(String(f.text));
+  else if (wire.name === "StoreFileSystemError") err = new StoreFileSystemError(String(f.code), Number(f.errno), String(f.dataDir));
   else {
-    err = Object.assign(new Error(wire.message), f);
+    const cause = wire.cause && fromWire(wire.cause, undefined);
+    err = Object.assign(new Error(wire.message, cause ? { cause } : undefined), f);
     err.name = wire.name;
   }
   // Where the caller asked, then where the store process failed.
