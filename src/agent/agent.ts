@@ -24,6 +24,7 @@ import {
   type AgentServiceClient,
   type AssignmentMessage,
   type AttemptRefMessage,
+  type PeerMessage,
   type RegisterResponse,
   type ServerMessage,
 } from "../grpc/protocol.js";
@@ -34,7 +35,7 @@ import { LeaseWatchdog } from "./lease-watchdog.js";
 import { LogBatcher } from "./log-batcher.js";
 import { ATTEMPT_LABEL } from "../engine/agent-pool.js";
 import { RunFilesCache } from "./run-files-cache.js";
-import { serverClient } from "./server-channel.js";
+import { serverClient, type ClientIdentity } from "./server-channel.js";
 import { baseEnvironment, type StageResult } from "./stage-process.js";
 import { WarmShells } from "./warm-shell.js";
 
@@ -107,6 +108,18 @@ export class Agent {
   private stopping = false;
   private draining = false;
   private drainingSince = 0;
+  /** When the current stream was opened (0: none): a draining agent's idle exit waits on it (stopWhenIdle). */
+  private streamOpenSince = 0;
+  /** A server gave this agent an id once: attempts may be leased to it. */
+  private registered = false;
+  /** The key and certificate of this agent's registration, for every server it dials. */
+  private identity: ClientIdentity | null = null;
+  /** The other control planes sharing its server's store, as the server said (fail-over). */
+  private peers: PeerMessage[] = [];
+  /** Which server the client dials: 0 is `options.server`, n is peers[n - 1]. */
+  private target = 0;
+  /** Since when no server could be reached (0: connected, or never tried). */
+  private unreachableSince = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.registrar = serverClient(options.server, options.caPem ?? null);
@@ -122,12 +135,19 @@ export class Agent {
     while (!this.stopping) {
       try {
         this.session ??= await this.register();
-        await this.connectOnce(() => (backoff = 100));
+        this.registered = true;
+        await this.connectOnce(() => {
+          backoff = 100;
+          this.unreachableSince = 0;
+        });
       } catch (error) {
         if (error instanceof AgentRefusedError) throw error;
         const e = error as grpc.ServiceError;
-        // A server that restarted no longer knows this session: register again.
-        if (e.code === grpc.status.UNAUTHENTICATED) this.session = null;
+        // A server that restarted no longer knows this session: register again
+        // (with its own server only: a peer never takes a registration token of it).
+        if (e.code === grpc.status.UNAUTHENTICATED && this.target === 0) this.session = null;
+        this.unreachableSince ||= Date.now();
+        this.failOver();
         if (this.stopping) break;
         // A draining agent whose server never comes back cannot deliver anything: give up.
         if (this.drainedOut()) {
@@ -145,23 +165,42 @@ export class Agent {
 
   /**
    * Stops once every running attempt has finished and its reports have been
-   * acknowledged; until then it keeps reconnecting to deliver them.
+   * acknowledged, and no server re-sends it anything (stopWhenIdle); until
+   * then it keeps reconnecting to deliver them.
    */
   drain(): Promise<void> {
+    if (this.draining) return Promise.resolve();
     this.draining = true;
     this.drainingSince = Date.now();
     // Whatever the connection does (a call that never answers included), a
     // draining agent is gone once its patience is over.
     setTimeout(() => {
       if (this.stopping) return;
-      this.log(`draining for ${this.drainPatienceMs / 1000} s without delivering everything; exiting`);
+      this.log(`draining for ${this.drainPatienceMs / 1000} s, its patience; exiting`);
       void this.stop();
     }, this.drainPatienceMs + 1_000).unref();
     return this.stopWhenIdle();
   }
 
+  /**
+   * A draining agent with nothing to run leaves once a server has had it
+   * connected for a whole lease period without re-sending anything: an
+   * attempt its dead server leased to it but never pushed (a crash between
+   * storing the lease and sending it) is re-sent by the next server when the
+   * agent connects or when it adopts the run, and would be recorded lost if
+   * the agent had left at once.
+   */
   private async stopWhenIdle(): Promise<void> {
-    if (this.attempts.size === 0 && !this.stopping) await this.stop();
+    if (this.attempts.size > 0 || this.stopping) return;
+    // One that never registered holds no lease: nothing can come for it.
+    if (!this.registered) return this.stop();
+    const stream = this.stream;
+    const settle = this.session?.leaseMs;
+    // Counted on a stream opened since the drain began: the one to the server that died does not count.
+    const since = Math.max(this.streamOpenSince, this.drainingSince);
+    if (settle === undefined || !stream || !this.streamOpenSince || Date.now() - since < settle) return;
+    this.log(`draining: connected for ${settle / 1000} s with nothing to run; exiting`);
+    await this.stop();
   }
 
   /** Cancels running attempts, waits for their reports to be sent, and disconnects. */
@@ -201,9 +240,37 @@ export class Agent {
         },
       );
     });
-    this.client?.close();
-    this.client = serverClient(this.options.server, this.options.caPem ?? null, { keyPem, certificatePem: response.certificatePem });
+    this.identity = { keyPem, certificatePem: response.certificatePem };
+    this.target = 0;
+    this.dial();
     return response;
+  }
+
+  /** (Re)creates the client for the current target, with this agent's identity. */
+  private dial(): void {
+    const peer = this.target > 0 ? this.peers[this.target - 1] : undefined;
+    const address = peer?.address ?? this.options.server;
+    const caPem = peer ? peer.caPem : (this.options.caPem ?? null);
+    this.client?.close();
+    this.client = serverClient(address, caPem, this.identity ?? undefined);
+  }
+
+  /**
+   * Fail-over: its server cannot be reached, so the agent tries the next of
+   * the peers its server told it of (and its own server again after them).
+   * A draining agent's server is gone for sure: it moves on at once. Any
+   * other waits a lease period first: a server that is only restarting
+   * comes back at the same address, and until then it, not a peer, holds
+   * the leases of what this agent runs.
+   */
+  private failOver(): void {
+    if (this.peers.length === 0 || !this.identity) return;
+    const patience = this.draining ? 0 : (this.session?.leaseMs ?? 15_000);
+    if (this.target === 0 && Date.now() - this.unreachableSince < patience) return;
+    this.target = (this.target + 1) % (this.peers.length + 1);
+    const to = this.target > 0 ? this.peers[this.target - 1]!.address : this.options.server;
+    this.log(`server unreachable; trying ${to}`);
+    this.dial();
   }
 
   private metadata(): grpc.Metadata {
@@ -221,6 +288,7 @@ export class Agent {
     return new Promise((resolve, reject) => {
       const stream = this.connected().connect(this.metadata());
       this.stream = stream;
+      this.streamOpenSince = Date.now();
       stream.on("metadata", () => {
         onOpen();
         this.shells.refill();
@@ -228,10 +296,12 @@ export class Agent {
       stream.on("data", (message: ServerMessage) => this.onServerMessage(message));
       stream.on("error", (error) => {
         this.stream = null;
+        this.streamOpenSince = 0;
         reject(error);
       });
       stream.on("end", () => {
         this.stream = null;
+        this.streamOpenSince = 0;
         resolve();
       });
       // Both once, with the first session's lease: a reconnect must neither
@@ -275,6 +345,16 @@ export class Agent {
     if (message.assignment) this.start(message.assignment);
     else if (message.cancel) this.attempts.get(key(message.cancel.ref))?.abort.abort(message.cancel.reason || "cancelled");
     else if (message.ack) this.acknowledge(message.ack);
+    else if (message.peers) this.learnPeers(message.peers.peers);
+  }
+
+  /** The peers as the server it is connected to knows them; one it dials now stays where it is. */
+  private learnPeers(peers: readonly PeerMessage[]): void {
+    const current = this.target > 0 ? this.peers[this.target - 1] : undefined;
+    // The server that sent them is not among them: keep a peer it dials as one.
+    const next = peers.filter((p) => p.address !== current?.address);
+    this.peers = current ? [current, ...next] : [...next];
+    if (current) this.target = 1;
   }
 
   private acknowledge(ack: NonNullable<ServerMessage["ack"]>): void {
@@ -311,10 +391,14 @@ export class Agent {
   private start(assignment: AssignmentMessage): void {
     const ref = assignment.ref;
     if (this.attempts.has(key(ref))) return; // re-delivered after a reconnect
-    if (this.draining) {
-      this.log(`draining: not starting ${ref.stageId}#${ref.attempt}; its lease will lapse`);
+    // A draining agent is an orphan to the server it reaches (no capacity for
+    // new work): what it is sent is an attempt already leased to it, whose
+    // assignment its dead server stored and never pushed. It runs it.
+    if (this.drainedOut()) {
+      this.log(`draining for longer than its patience: not starting ${ref.stageId}#${ref.attempt}; its lease will lapse`);
       return;
     }
+    if (this.draining) this.log(`draining: taking ${ref.stageId}#${ref.attempt}, leased to this agent before its server died`);
     const attempt: RunningAttempt = {
       ref,
       abort: new AbortController(),
@@ -408,6 +492,7 @@ export class Agent {
   /** A heartbeat: the attempts this agent runs, checked against the self-fencing deadline first. */
   private beat(): void {
     this.watchdog?.check();
+    if (this.draining) void this.stopWhenIdle();
     this.send({ heartbeat: { running: this.runningRefs() } });
   }
 

@@ -21,7 +21,7 @@
  * partition of a running agent longer than the lease is not fenced here
  * either. Both are bounded by the server: a heartbeat listing an attempt the
  * agent no longer holds is answered with a cancel, and the agent gets no new
- * work until its heartbeat is clean (src/engine/engine.ts, fenceCheck).
+ * work until its heartbeat is clean (src/engine/agent-fencing.ts).
  */
 import { performance } from "node:perf_hooks";
 

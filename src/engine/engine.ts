@@ -10,8 +10,8 @@ import type { AttemptOutcome, RunEventBody, RunPlannedData } from "../saga/event
 import { decide } from "../saga/decide.js";
 import { rerunTargets } from "../saga/rerun.js";
 import { applyPending, type RunState, type StageState } from "../saga/run-state.js";
+import { AgentFencing } from "./agent-fencing.js";
 import { Dispatcher } from "./dispatcher.js";
-import type { Lease } from "./lease-book.js";
 import { LeaseSweeper } from "./lease-sweep.js";
 import { OutageTolerantStore } from "./outage-tolerant-store.js";
 import { systemClock } from "./system-clock.js";
@@ -63,6 +63,7 @@ export class Engine {
   private readonly dispatcher: Dispatcher;
   private readonly ownership: OwnershipKeeper;
   private readonly observers: RunObservers;
+  private readonly fencing: AgentFencing;
   private sweeper: LeaseSweeper | null = null;
   /** The store as the engine uses it: calls wait out an unavailable store (outage-tolerant-store.ts). */
   private readonly outages: OutageTolerantStore;
@@ -103,6 +104,12 @@ export class Engine {
       provisioners: options.provisioners ?? {},
       onError: this.onError,
     });
+    this.fencing = new AgentFencing({
+      dispatcher: this.dispatcher,
+      active: () => this.active,
+      advance: (runId, incoming) => this.advance(runId, incoming),
+      onError: this.onError,
+    });
   }
 
   /**
@@ -121,7 +128,7 @@ export class Engine {
       if (this.active.has(runId)) void this.refresh(runId);
     });
     const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.leaseMs / 4)));
-    this.sweeper = new LeaseSweeper(this.dispatcher.leases, this.clock, sweepEvery, (expired) => void this.expireLeases(expired), () => this.outages.unavailable);
+    this.sweeper = new LeaseSweeper(this.dispatcher.leases, this.clock, sweepEvery, (expired) => void this.fencing.expire(expired), () => this.outages.unavailable);
     this.sweeper.start();
     this.ownership.start(this.ownershipMs);
     return { resumed };
@@ -151,6 +158,7 @@ export class Engine {
   /** Loads claimed runs, re-grants the leases of their running attempts, and drives them on. */
   private async adopt(ids: readonly string[]): Promise<string[]> {
     const adopted: string[] = [];
+    const agentsOfAdopted = new Set<string>();
     for (const id of ids) {
       if (this.active.has(id)) continue;
       const state = await this.store.load(id);
@@ -164,7 +172,16 @@ export class Engine {
         if (this.agentsListening) this.dispatcher.leases.grant(refOf(state.id, s), s.agentId);
         else this.dispatcher.leases.grantHeld(refOf(state.id, s), s.agentId);
         this.dispatcher.resumeProvisioned(refOf(state.id, s), s.plan.provider);
+        this.dispatcher.pool.hold(s.agentId, refOf(state.id, s));
+        agentsOfAdopted.add(s.agentId);
       }
+    }
+    // An agent that connected before these runs were adopted (or while their
+    // owner was alive) has not been re-sent the assignments it may never have
+    // got (a crash between storing a lease and pushing it): send them now.
+    for (const agentId of agentsOfAdopted) {
+      const link = this.dispatcher.pool.get(agentId)?.link;
+      if (link) void this.dispatcher.reassign(link).catch((error: unknown) => this.onError(error, `re-sending assignments to ${agentId}`));
     }
     for (const id of ids) await this.advance(id, null).catch((error: unknown) => this.onError(error, `resuming run ${id}`));
     return adopted;
@@ -278,35 +295,14 @@ export class Engine {
   /**
    * Renews the leases of the attempts the agent says it is running. A lease
    * it holds but does not report (an assignment lost in a crash) is not
-   * renewed, so it lapses and the attempt is retried.
+   * renewed, so it lapses and the attempt is retried. What it runs and no
+   * longer holds is fenced (agent-fencing.ts).
    */
   heartbeat(agentId: string, running: readonly AttemptRef[]): void {
     this.dispatcher.leases.renewRunning(agentId, running);
-    this.fenceCheck(agentId, running);
+    this.fencing.check(agentId, running);
   }
 
-  /**
-   * Fencing, the server's half (the agent's is its self-fencing deadline,
-   * src/agent/lease-watchdog.ts). An agent a lease of which lapsed is fenced
-   * (sweepLeases): it gets no new work, because a frozen agent that resumes
-   * may still run the attempt the server gave up on. Its heartbeat says what
-   * it really runs: an attempt of a run this process drives that is no longer
-   * the agent's is cancelled (the agent kills its process group), and once a
-   * heartbeat lists only attempts it holds, the fence is lifted. Attempts of
-   * runs this process does not drive (another server's, or not yet adopted
-   * in a fail-over) are neither cancelled nor counted against the agent.
-   */
-  private fenceCheck(agentId: string, running: readonly AttemptRef[]): void {
-    let clean = true;
-    for (const ref of running) {
-      if (this.dispatcher.leases.holds(agentId, ref)) continue;
-      clean = false;
-      const s = this.active.get(ref.runId)?.stages.get(ref.stageId);
-      const stillTheirs = s && s.attempt === ref.attempt && s.agentId === agentId && (s.phase === "leased" || s.phase === "running");
-      if (s && !stillTheirs) this.dispatcher.pool.get(agentId)?.link.cancel(ref, "the attempt is no longer leased to this agent (its lease lapsed)");
-    }
-    if (clean && this.dispatcher.pool.unfence(agentId)) this.dispatcher.schedule();
-  }
   /**
    * Records that the attempt's command started (protocol 3 agents say so only
    * for a stage still running after STARTED_REPORT_DELAY_MS). The append
@@ -318,7 +314,7 @@ export class Engine {
   }
 
   async attemptLogs(agentId: string, ref: AttemptRef, chunks: readonly LogChunk[]): Promise<boolean> {
-    if (!this.holds(agentId, ref)) return false;
+    if (!this.holds(agentId, ref) && !(await this.foreignAttemptOf(agentId, ref))) return false;
     await this.store.appendLogs(ref, chunks);
     this.observers.logs(ref, chunks);
     return true;
@@ -378,6 +374,18 @@ export class Engine {
     return this.dispatcher.pool.size;
   }
 
+  /**
+   * Fail-over: an agent whose server died reports here on an attempt of a run
+   * this process does not drive (not adopted yet, or driven by a peer). What
+   * it says counts if the stored run says the attempt is current and the
+   * agent's; the run's owner, or whoever adopts it, decides what follows.
+   */
+  private async foreignAttemptOf(agentId: string, ref: AttemptRef): Promise<boolean> {
+    if (this.active.has(ref.runId)) return false;
+    const s = (await this.store.load(ref.runId))?.stages.get(ref.stageId);
+    return !!s && s.attempt === ref.attempt && s.agentId === agentId && (s.phase === "leased" || s.phase === "running");
+  }
+
   // ---- internals -------------------------------------------------------------
 
   private async report(
@@ -389,6 +397,11 @@ export class Engine {
   ): Promise<boolean> {
     const report = incomings.agentReport(agentId, ref, events);
     const logs = chunks.length > 0 ? { logs: { ref, chunks }, accepted: () => report.accepted() } : undefined;
+    if (!this.active.has(ref.runId)) {
+      // Another process's run, or one not adopted yet (fail-over): stored as it is, decided by its owner.
+      await this.queue.run(ref.runId, () => this.advanceNow(ref.runId, report.incoming, "external", logs ? [logs] : []));
+      return report.accepted();
+    }
     await this.driven.submit(ref.runId, { incoming: report.incoming, logs }, { lingerMs });
     if (report.accepted()) this.dispatcher.leases.renew(agentId, ref);
     return report.accepted();
@@ -445,7 +458,8 @@ export class Engine {
     const batch: RunEventBody[] = [];
     if (incoming) batch.push(...(incoming(state, at) ?? []));
     if (!owned && (mode === "external" || batch.length === 0)) {
-      return batch.length > 0 ? this.append(state, batch, at, "external") : state;
+      const withLogs = logs.filter((l) => l.accepted()).map((l) => l.logs);
+      return batch.length > 0 ? this.append(state, batch, at, "external", withLogs) : state;
     }
     // The run is (or is about to be, by claim) this process's: add every decision
     // that follows, folded locally, and store it all in one append.
@@ -491,20 +505,6 @@ export class Engine {
       events.map((e, i) => ({ ...e, seq: state.seq + i + 1, at })),
     );
     return next;
-  }
-
-  private async expireLeases(expired: readonly Lease[]): Promise<void> {
-    // A live agent's leases are renewed by its heartbeats; one that lapsed
-    // belongs to an agent that is gone or stuck.
-    for (const lease of expired) {
-      this.dispatcher.pool.release(lease.agentId, lease.ref);
-      this.dispatcher.pool.fence(lease.agentId);
-      try {
-        await this.advance(lease.ref.runId, incomings.leaseExpiry(lease.ref));
-      } catch (error) {
-        this.onError(error, "expiring a lease");
-      }
-    }
   }
 
   private now(): string {

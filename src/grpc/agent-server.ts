@@ -15,12 +15,27 @@ import { agentLogBytes, agentLogMessages } from "../observability/metrics.js";
 import { identify, type AgentDirectory, type RegisteredAgent } from "./agent-identity.js";
 import { ArtifactStore } from "./artifact-store.js";
 import { fail, fileServiceHandlers, type AssignedAttempt, type CallIdentity, type Refusal } from "./file-service.js";
-import { agentServiceDefinition, type AgentMessage, type AttemptRefMessage, type RegisterRequest, type RegisterResponse, type ServerMessage } from "./protocol.js";
+import {
+  agentServiceDefinition,
+  type AgentMessage,
+  type AttemptRefMessage,
+  type PeerMessage,
+  type RegisterRequest,
+  type RegisterResponse,
+  type ServerMessage,
+} from "./protocol.js";
 import { register } from "./registration.js";
-import { agentServerCredentials, type ServerTls } from "./tls.js";
+import { agentServerCredentials, type ServerTls, type TrustedCas } from "./tls.js";
 import type { TokenRefusal } from "./agent-tokens.js";
 
 export type { AgentDirectory, RegisteredAgent } from "./agent-identity.js";
+
+/** Where agents may go when this server is gone (src/server/cluster-peers.ts). */
+export interface PeerSource {
+  readonly peers: readonly PeerMessage[];
+  onChange(listener: (peers: readonly PeerMessage[]) => void): void;
+  stop(): void;
+}
 
 /** Reveals a repository's secrets for an assignment (src/secrets/secret-store.ts). */
 export interface SecretSource {
@@ -35,7 +50,9 @@ export interface AgentServerOptions {
   /** Tokens kept in the store (bootstrap, registration). */
   redeemToken?: (token: string) => Promise<{ ok: true } | { ok: false; why: TokenRefusal }>;
   /** mTLS: the CA that signs agents' certificates and the server's own certificate. Without it, plaintext (protocol tests only). */
-  tls?: { ca: CertificateAuthority; server: ServerTls };
+  tls?: { ca: CertificateAuthority; server: ServerTls; trusted?: TrustedCas };
+  /** The other control planes sharing the store, told to every agent (fail-over); stopped with the server. */
+  cluster?: PeerSource;
   secrets?: SecretSource;
   /** Where artifacts are stored (HODEI_DATA_DIR/artifacts). */
   artifactsDir: string;
@@ -99,7 +116,10 @@ export class AgentServer {
   async listen(): Promise<number> {
     const address = `${this.options.host ?? "127.0.0.1"}:${this.options.port ?? 0}`;
     const tls = this.options.tls;
-    const credentials = tls ? agentServerCredentials(tls.server) : grpc.ServerCredentials.createInsecure();
+    const credentials = tls ? agentServerCredentials(tls.server, tls.trusted) : grpc.ServerCredentials.createInsecure();
+    this.options.cluster?.onChange((peers) => {
+      for (const stream of this.streams.values()) writeMessage(stream, { peers: { peers: [...peers] } });
+    });
     this.boundPort = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
     );
@@ -107,6 +127,7 @@ export class AgentServer {
   }
 
   async close(): Promise<void> {
+    this.options.cluster?.stop();
     for (const stream of this.streams.values()) stream.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -171,6 +192,8 @@ export class AgentServer {
       cancel: (ref, reason) => void writeMessage(call, { cancel: { ref: refMessage(ref), reason } }),
     };
     engine.agentConnected(link);
+    const peers = this.options.cluster?.peers ?? [];
+    if (peers.length > 0) writeMessage(call, { peers: { peers: [...peers] } });
 
     // Messages of one agent are handled strictly in order: logs before the result.
     let chain = Promise.resolve();

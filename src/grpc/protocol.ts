@@ -65,6 +65,12 @@ export interface AssignmentMessage {
   setupError: string;
 }
 
+/** Another control plane sharing the store: where to dial it, and its CA. */
+export interface PeerMessage {
+  address: string;
+  caPem: string;
+}
+
 export interface DataChunk {
   data: Buffer;
 }
@@ -79,7 +85,8 @@ export interface ServerMessage {
   assignment?: AssignmentMessage | null;
   cancel?: { ref: AttemptRefMessage; reason: string } | null;
   ack?: { ref: AttemptRefMessage; logsThrough: number; finished: boolean; refused: string } | null;
-  body?: "assignment" | "cancel" | "ack";
+  peers?: { peers: PeerMessage[] } | null;
+  body?: "assignment" | "cancel" | "ack" | "peers";
 }
 
 export interface AgentServiceClient extends grpc.Client {

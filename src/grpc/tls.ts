@@ -36,12 +36,52 @@ function fixedProvider(update: { caCertificate?: Buffer; certificate?: Buffer; p
   };
 }
 
-export function agentServerCredentials(tls: ServerTls): grpc.ServerCredentials {
+/**
+ * The CAs whose client certificates the listener lets through to the
+ * handlers: its own, and those of the other control planes sharing the store
+ * (their agents fail over here when their server dies). Letting a peer's
+ * certificate through the handshake is not trusting it: each call is matched
+ * to the certificate fingerprint recorded when the agent registered.
+ */
+export class TrustedCas implements CertificateProvider {
+  private readonly listeners = new Set<Parameters<CertificateProvider["addCaCertificateListener"]>[0]>();
+  private pems: string[];
+
+  constructor(own: string) {
+    this.pems = [own];
+  }
+
+  /** Replaces the peers' CAs; new connections are checked against the result. */
+  setPeers(peerPems: readonly string[]): void {
+    const next = [...new Set([this.pems[0]!, ...peerPems])];
+    if (next.length === this.pems.length && next.every((p, i) => p === this.pems[i])) return;
+    this.pems = next;
+    for (const listener of this.listeners) listener(this.update());
+  }
+
+  addCaCertificateListener: CertificateProvider["addCaCertificateListener"] = (listener) => {
+    this.listeners.add(listener);
+    setImmediate(() => listener(this.update()));
+  };
+
+  removeCaCertificateListener: CertificateProvider["removeCaCertificateListener"] = (listener) => {
+    this.listeners.delete(listener);
+  };
+
+  addIdentityCertificateListener: CertificateProvider["addIdentityCertificateListener"] = (listener) => setImmediate(() => listener(null));
+  removeIdentityCertificateListener: CertificateProvider["removeIdentityCertificateListener"] = () => undefined;
+
+  private update(): { caCertificate: Buffer } {
+    return { caCertificate: Buffer.from(this.pems.join("\n")) };
+  }
+}
+
+export function agentServerCredentials(tls: ServerTls, trusted: CertificateProvider = fixedProvider({ caCertificate: Buffer.from(tls.caPem) })): grpc.ServerCredentials {
   // grpc-js passes the first provider on as the identity and the second as the CA
   // (its declaration names them the other way round).
   return grpc.experimental.createCertificateProviderServerCredentials(
     fixedProvider({ certificate: Buffer.from(tls.certPem), privateKey: Buffer.from(tls.keyPem) }),
-    fixedProvider({ caCertificate: Buffer.from(tls.caPem) }),
+    trusted,
     false,
   );
 }

@@ -50,7 +50,10 @@ export async function loadOrCreateCa(dataDir: string): Promise<CertificateAuthor
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(Date.now() - DAY);
   cert.validity.notAfter = new Date(Date.now() + 3650 * DAY);
-  const subject = [{ name: "commonName", value: "Hodei agent CA" }];
+  // A name of its own: control planes sharing a store trust each other's CAs
+  // (fail-over), and TLS finds an issuer by name, so two CAs of one name would
+  // have one's certificates checked against the other's key.
+  const subject = [{ name: "commonName", value: `Hodei agent CA ${randomBytes(6).toString("hex")}` }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([

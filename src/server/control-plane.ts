@@ -30,6 +30,8 @@ import { ManualTriggers } from "../triggers/manual-trigger.js";
 import type { Tracing } from "../observability/tracing.js";
 import { nodeIdentity } from "./node-id.js";
 import { sweepLeftovers } from "./leftovers.js";
+import { ClusterPeers } from "./cluster-peers.js";
+import { TrustedCas } from "../grpc/tls.js";
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -138,6 +140,14 @@ export class ControlPlane {
       const agentTokens = new AgentTokens(db);
       const tlsNames = ["localhost", "127.0.0.1", "::1", hostname(), ...(options.grpcHost ? [options.grpcHost] : []), ...(options.tlsNames ?? [])];
       const accepted = [localToken, ...(options.agentToken ? [options.agentToken] : [])];
+      // Fail-over: peers sharing the store, and their CAs (cluster-peers.ts).
+      const trusted = new TrustedCas(ca.certPem);
+      const cluster = new ClusterPeers(db, {
+        self: () => ({ nodeId: owner, agentAddress: advertisedAgentAddress(options, grpcPort), caCertPem: ca.certPem }),
+        ttlMs: options.leaseMs ?? 15_000,
+        trusted,
+        log,
+      });
       agents = new AgentServer({
         engine,
         agents: new AgentRepository(db),
@@ -147,12 +157,14 @@ export class ControlPlane {
         heartbeatIntervalMs: options.leaseMs ? Math.max(100, Math.floor(options.leaseMs / 3)) : undefined,
         verifyRegistrationToken: (token) => accepted.some((t) => safeEqual(t, token)),
         redeemToken: (token) => agentTokens.redeem(token),
-        tls: { ca, server: { caPem: ca.certPem, ...issueServerCertificate(ca, tlsNames) } },
+        tls: { ca, server: { caPem: ca.certPem, ...issueServerCertificate(ca, tlsNames) }, trusted },
+        cluster,
         secrets: new SecretStore(db, await loadSecretsKey({ envKey: options.secretsKey, dataDir: options.dataDir })),
         artifactsDir: path.join(options.dataDir, "artifacts"),
         instance,
       });
       grpcPort = await agents.listen();
+      await cluster.start();
       await provisioners?.start();
       // Resumed attempts' leases start to run once agents can reach us (agentsReady below).
       const { resumed } = await engine.start({ agentsReadyLater: true });
@@ -215,4 +227,11 @@ function safeEqual(a: string, b: string): boolean {
 /** One log line per line a local agent wrote, prefixed with which agent wrote it. */
 function logAgentOutput(log: (message: string) => void, index: number, text: string): void {
   for (const line of text.split("\n")) if (line.trim() !== "") log(`local agent ${index}: ${line}`);
+}
+
+/** Where this process's agents dial it, as peers announce it: a wildcard listener is announced by host name. */
+function advertisedAgentAddress(options: ControlPlaneOptions, grpcPort: number): string {
+  if (options.provisioning?.settings.agentServer) return options.provisioning.settings.agentServer;
+  const host = options.grpcHost ?? "127.0.0.1";
+  return `${host === "0.0.0.0" || host === "::" ? hostname() : host}:${grpcPort}`;
 }
