@@ -12,6 +12,7 @@
  * stored and before its row was written still ends with the check posted.
  * All waiting is on the Clock port, so tests drive it on virtual time.
  */
+import { withClockTimeout } from "../engine/clock-timeout.js";
 import type { Clock } from "../engine/ports.js";
 import { systemClock } from "../engine/system-clock.js";
 import type { RunState } from "../saga/run-state.js";
@@ -225,19 +226,7 @@ export class OutboxWorker {
   /** Runs `fn`, failing with ReportTimeoutError after half the claim, so the claim never lapses under a hung call. */
   private withinClaim<T>(fn: () => Promise<T>): Promise<T> {
     const ms = Math.floor(this.claimMs / 2);
-    return new Promise<T>((resolve, reject) => {
-      const cancel = this.clock.setTimer(() => reject(new ReportTimeoutError(ms)), ms);
-      fn().then(
-        (v) => {
-          cancel();
-          resolve(v);
-        },
-        (e: unknown) => {
-          cancel();
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
+    return withClockTimeout(fn(), ms, (f, after) => this.clock.setTimer(f, after), () => new ReportTimeoutError(ms));
   }
 }
 

@@ -6,6 +6,7 @@
  * Then, or at once for an answer no retry can change (a wrong password, a
  * database that does not exist), a StoreStartError naming DATABASE_URL.
  */
+import { withClockTimeout } from "../engine/clock-timeout.js";
 import type { Database } from "./database.js";
 import { StoreStartError } from "./errors.js";
 import { storeUnavailableReason } from "./store-unavailable.js";
@@ -57,7 +58,7 @@ export async function waitForStore(db: Database, databaseUrl: string, options: S
   let delay = options.firstDelayMs ?? 500;
   for (let attempt = 1; ; attempt++) {
     try {
-      await bounded(db.query("SELECT 1"), attemptTimeoutMs, setTimer);
+      await withClockTimeout(db.query("SELECT 1"), attemptTimeoutMs, setTimer, () => new AttemptTimeout(attemptTimeoutMs));
       if (attempt > 1) options.log(`store: ${target} answers (attempt ${attempt}, after ${seconds(now() - started)} s)`);
       return;
     } catch (error) {
@@ -80,22 +81,6 @@ export async function waitForStore(db: Database, databaseUrl: string, options: S
       delay = Math.min(options.maxDelayMs ?? 5000, delay * 2);
     }
   }
-}
-
-function bounded<T>(work: Promise<T>, ms: number, setTimer: NonNullable<StoreWaitOptions["setTimer"]>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const cancel = setTimer(() => reject(new AttemptTimeout(ms)), ms);
-    work.then(
-      (value) => {
-        cancel();
-        resolve(value);
-      },
-      (error: unknown) => {
-        cancel();
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 function seconds(ms: number): string {

@@ -22,6 +22,7 @@
 import { randomUUID } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
 import path from "node:path";
+import { withClockTimeout } from "../engine/clock-timeout.js";
 import type { Clock } from "../engine/ports.js";
 import type { Database } from "./database.js";
 import { storeUnavailableReason } from "./store-unavailable.js";
@@ -95,19 +96,7 @@ export class StoreWriteProbe {
     const timeoutMs = this.options.timeoutMs ?? 2000;
     // The work goes on if it times out; its late failure must not be unhandled.
     work.catch(() => undefined);
-    return new Promise<T>((resolve, reject) => {
-      const cancel = this.options.clock.setTimer(() => reject(new ProbeTimeout(what, timeoutMs)), timeoutMs);
-      work.then(
-        (value) => {
-          cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          cancel();
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
+    return withClockTimeout(work, timeoutMs, (fn, ms) => this.options.clock.setTimer(fn, ms), () => new ProbeTimeout(what, timeoutMs));
   }
 }
 
