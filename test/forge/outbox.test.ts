@@ -77,11 +77,14 @@ function setup(db: Database): Setup {
     runs,
     clock,
     logs,
-    advance: (ms) =>
-      clock.advance(ms, async () => {
+    // Settled first: the worker sets its next timer only at the end of a pass, which a loaded machine may not have reached yet.
+    advance: async (ms) => {
+      await last?.settled();
+      await clock.advance(ms, async () => {
         await new Promise((r) => setTimeout(r, 10));
         await last?.settled();
-      }),
+      });
+    },
     worker: (owner = "server-a") =>
       (last = new OutboxWorker({
         db,
