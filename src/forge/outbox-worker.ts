@@ -17,6 +17,7 @@ import type { Clock } from "../engine/ports.js";
 import { systemClock } from "../engine/system-clock.js";
 import type { RunState } from "../saga/run-state.js";
 import type { Database } from "../store/database.js";
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import type { CheckPosted } from "./check-post.js";
 import { ForgeError, type ForgeKind } from "./forge.js";
 import {
@@ -193,7 +194,7 @@ export class OutboxWorker {
       if (this.failing) this.options.log("forge: the outbox answers again");
       this.failing = false;
     } catch (error) {
-      if (!this.failing) this.options.log(`forge: working off the outbox failed, tried again in ${idlePollMs} ms: ${messageOf(error)}`);
+      if (!this.failing) this.options.log(`forge: working off the outbox failed, tried again in ${idlePollMs} ms: ${storeUnavailableReason(error) ?? messageOf(error)}`);
       this.failing = true;
     }
     if (!this.stopped) this.cancelTimer = this.clock.setTimer(() => this.wake(), wait);

@@ -5,6 +5,7 @@
  * certificates (an agent of a peer that died fails over here), and hands the
  * peers to its agents, to dial when this process is gone.
  */
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import type { PeerMessage } from "../grpc/protocol.js";
 import type { TrustedCas } from "../grpc/tls.js";
 import { NodeRegistry, type ControlPlaneNode } from "../store/node-registry.js";
@@ -69,7 +70,7 @@ export class ClusterPeers {
       for (const listener of this.listeners) listener(next);
     } catch (error) {
       // The store is away: the last peers stand; the engine says what waits for it.
-      if (!this.failing) this.options.log(`could not renew this node in the node registry: ${(error as Error).message}`);
+      if (!this.failing) this.options.log(`could not renew this node in the node registry: ${storeUnavailableReason(error) ?? (error as Error).message}`);
       this.failing = true;
     }
   }
