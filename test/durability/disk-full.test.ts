@@ -88,7 +88,7 @@ suite("the embedded store's disk fills up while a stage logs", () => {
     const where = { dataDir: path.join(mountPoint, "data") };
     const [id] = await seedRuns(where, [{ stages: stages() }]);
     const http = await freePort();
-    const server: ServerProcess = startServer(where, { http, grpc: await freePort() }, { HODEI_LEASE_MS: "3000", HODEI_LOCAL_AGENTS: "1" });
+    const server: ServerProcess = startServer(where, { http, grpc: await freePort() }, { HODEI_LOCAL_AGENTS: "1" });
     const filler = path.join(mountPoint, "filler");
     try {
       await server.ready;
