@@ -16,6 +16,7 @@ import type { FakeForge } from "../forge/fake-forge.js";
 import { fakeGitea, type GiteaState } from "../forge/fake-gitea.js";
 import { createRepo } from "../git/repos.js";
 import { giteaFixture, giteaHeaders, type Payload } from "../webhooks/payloads.js";
+import { expectStatesWithin } from "../forge/check-progress.js";
 
 const SECRET = "gitea secret";
 let control: ControlPlane | null = null;
@@ -54,8 +55,8 @@ describeEachStore("Gitea end to end", (store) => {
     const statuses = gitea.byOperation("repoCreateStatus");
     expect(statuses.every((s) => s.path === `/api/v1/repos/Test-CI/multi-line-secrets/statuses/${head}` && s.authorization === "token gitea-token")).toBe(true);
     const of = (context: string) => statuses.filter((s) => s.body.context === context).map((s) => String(s.body.state));
-    expect(of("hodei/ci/build")).toEqual(["pending", "pending", "success"]);
-    expect(of("hodei/ci/test")).toEqual(["pending", "pending", "failure"]);
+    expectStatesWithin(of("hodei/ci/build"), ["pending", "pending", "success"], "hodei/ci/build");
+    expectStatesWithin(of("hodei/ci/test"), ["pending", "pending", "failure"], "hodei/ci/test");
     expect(String(statuses.at(-1)?.body.target_url)).toMatch(/^http:\/\/hodei\.test\/runs\/.+\/stages\/test$/);
   });
 });
