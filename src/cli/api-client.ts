@@ -27,6 +27,9 @@ export interface LogEvent {
   data: { attempt?: number; seq?: number; data?: string; conclusion?: string | null; error?: string };
 }
 
+/** What a 401 without a token means to the person at the terminal. */
+export const NO_TOKEN_HINT = "neither HODEI_TOKEN (a personal token, from POST /api/tokens when signed in) nor HODEI_ADMIN_TOKEN is set";
+
 export class ApiClient {
   private readonly base: string;
   constructor(
@@ -112,8 +115,8 @@ export class ApiClient {
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
-    // Agent tokens are the operator's even to read.
-    if (this.token && (method !== "GET" || path.startsWith("/api/agent-tokens"))) headers.authorization = `Bearer ${this.token}`;
+    // Reads need it too on a server with sign-in (a personal token), and agent tokens are the operator's even to read.
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {
@@ -129,7 +132,7 @@ export class ApiClient {
     } catch {
       // not JSON: keep the status line
     }
-    if (res.status === 401 && !this.token) message += " (HODEI_ADMIN_TOKEN is not set)";
+    if (res.status === 401 && !this.token) message += ` (${NO_TOKEN_HINT})`;
     throw new ApiError(res.status, message);
   }
 }

@@ -103,8 +103,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // Operator commands: talk to a running server's API (SPEC 2).
   const DEFAULT_SERVER = "http://127.0.0.1:8080";
-  const serverOption = () => new Option("--server <url>", "the server's HTTP address").default(DEFAULT_SERVER);
-  const token = () => process.env.HODEI_ADMIN_TOKEN || undefined;
+  const serverOption = () => new Option("--server <url>", "the server's HTTP address").env("HODEI_SERVER").default(DEFAULT_SERVER);
+  /** A person's own token (HODEI_TOKEN, created on the dashboard) acts with their permissions; the operator's admin token with all. */
+  const token = () => process.env.HODEI_TOKEN || process.env.HODEI_ADMIN_TOKEN || undefined;
 
   program
     .command("runs")
@@ -115,7 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print the API's JSON")
     .action(async (o: { server: string; repo?: string; limit: string; json?: boolean }) => {
       const { runsCommand } = await import("./commands/runs.js");
-      exitCode = await runsCommand({ ...o, json: o.json ?? false, stdout });
+      exitCode = await runsCommand({ ...o, token: token(), json: o.json ?? false, stdout });
     });
 
   program
@@ -127,12 +128,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("-f, --follow", "stream until the stage ends")
     .action(async (run: string, stage: string | undefined, o: { server: string; follow?: boolean }) => {
       const { logsCommand } = await import("./commands/logs.js");
-      exitCode = await logsCommand({ server: o.server, run, stage, follow: o.follow ?? false, stdout, stderr });
+      exitCode = await logsCommand({ server: o.server, token: token(), run, stage, follow: o.follow ?? false, stdout, stderr });
     });
 
   program
     .command("rerun")
-    .description("re-run a stage (and its dependents), the failed stages (--failed) or the whole run; token from HODEI_ADMIN_TOKEN")
+    .description("re-run a stage (and its dependents), the failed stages (--failed) or the whole run; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN")
     .argument("<run>", "run id")
     .argument("[stage]", "stage id or matrix name")
     .addOption(serverOption())
@@ -145,7 +146,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command("cancel")
-    .description("cancel a run; token from HODEI_ADMIN_TOKEN")
+    .description("cancel a run; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN")
     .argument("<run>", "run id")
     .addOption(serverOption())
     .option("--json", "print the API's JSON")
@@ -158,7 +159,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command("secret")
     .description("repository secrets")
     .command("set")
-    .description("store a secret for a repository; the value is read from stdin; token from HODEI_ADMIN_TOKEN")
+    .description("store a secret for a repository; the value is read from stdin; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN")
     .argument("<repo>", "owner/name")
     .argument("<name>", "secret name, e.g. NPM_TOKEN")
     .addOption(serverOption())
@@ -167,7 +168,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await secretSetCommand({ server: o.server, token: token(), repo, name, stdin: process.stdin, stdout });
     });
 
-  const agentToken = program.command("agent-token").description("registration tokens for standalone agents; token from HODEI_ADMIN_TOKEN");
+  const agentToken = program.command("agent-token").description("registration tokens for standalone agents; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN");
   agentToken
     .command("create")
     .description("create a registration token; it is printed once")

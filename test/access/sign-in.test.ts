@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ForgeName } from "../../src/access/oauth-provider.js";
 import { describeEachStore } from "../helpers/databases.js";
+import { runHodei } from "../helpers/hodei-cli.js";
 import type { FakeOAuth } from "../forge/fake-oauth.js";
 import { openSse } from "../http/sse-client.js";
 import { stage } from "../saga/plan-stages.js";
@@ -300,6 +301,15 @@ describeEachStore("signing in and access per repository", (store) => {
     expect(rerun.status).toBe(202);
     await s.control.engine.waitForRun(runs["acme/widgets"]!);
 
+    // The CLI reads with it too (HODEI_TOKEN), and says which variables it looked for without one.
+    const cli = (env: NodeJS.ProcessEnv) => runHodei(["runs", "--json", "--server", s.base], { env: { HODEI_ADMIN_TOKEN: "", HODEI_TOKEN: "", ...env } });
+    const cliRuns = await cli({ HODEI_TOKEN: token });
+    expect(cliRuns.code, cliRuns.stderr).toBe(0);
+    expect(new Set((JSON.parse(cliRuns.stdout) as { runs: { repo: string }[] }).runs.map((r) => r.repo))).toEqual(new Set(["acme/public-lib", "acme/widgets"]));
+    const cliAnonymous = await cli({});
+    expect(cliAnonymous.code).toBe(1);
+    expect(cliAnonymous.stderr).toContain("neither HODEI_TOKEN (a personal token, from POST /api/tokens when signed in) nor HODEI_ADMIN_TOKEN is set");
+
     // Another user cannot revoke it; a cookie without CSRF cannot either.
     const mallory = new Browser(s.base);
     await mallory.signIn(github, "github", "mallory");
@@ -309,6 +319,9 @@ describeEachStore("signing in and access per repository", (store) => {
     const refused = await get("/api/runs", bearer);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toEqual({ error: "invalid bearer token (unknown, revoked or expired)" });
+    const cliRevoked = await cli({ HODEI_TOKEN: token });
+    expect(cliRevoked.code).toBe(1);
+    expect(cliRevoked.stderr).toBe("hodei: invalid bearer token (unknown, revoked or expired)\n");
 
     const actions = ((await (await get("/api/audit", admin)).json()) as { entries: { actor: string; action: string }[] }).entries.filter((e) => e.actor === "octocat").map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["token.create", "token.revoke"]));

@@ -97,9 +97,9 @@ describe("hodei agent-token", () => {
   });
 
   it("CLI errors: no admin token exits 1 saying so; a bad --expires-in or an unknown id", async () => {
-    const noToken = await hodei(["agent-token", "list"], { HODEI_ADMIN_TOKEN: "" });
+    const noToken = await hodei(["agent-token", "list"], { HODEI_ADMIN_TOKEN: "", HODEI_TOKEN: "" });
     expect(noToken.code).toBe(1);
-    expect(noToken.stderr).toBe("hodei: missing bearer token: send Authorization: Bearer $HODEI_ADMIN_TOKEN (HODEI_ADMIN_TOKEN is not set)\n");
+    expect(noToken.stderr).toBe("hodei: missing bearer token: send Authorization: Bearer $HODEI_ADMIN_TOKEN (neither HODEI_TOKEN (a personal token, from POST /api/tokens when signed in) nor HODEI_ADMIN_TOKEN is set)\n");
     const bad = await hodei(["agent-token", "create", "--expires-in", "3 days"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--expires-in expects a duration like 12h, 30d or 2w");

@@ -26,7 +26,7 @@ describe("operator CLI", () => {
   let s: TestServer;
   let failedRun: string;
   const withToken = { HODEI_ADMIN_TOKEN: ADMIN_TOKEN };
-  const noToken = { HODEI_ADMIN_TOKEN: "" };
+  const noToken = { HODEI_ADMIN_TOKEN: "", HODEI_TOKEN: "" };
   const hodei = (args: string[], env: NodeJS.ProcessEnv = noToken) => runHodei([...args, "--server", s.base], { env });
 
   beforeAll(async () => {
@@ -79,7 +79,7 @@ describe("operator CLI", () => {
   it("hodei rerun needs the token (exit 1, saying so), then re-runs failed stages or one stage", async () => {
     const refused = await hodei(["rerun", failedRun, "--failed"]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("HODEI_ADMIN_TOKEN is not set");
+    expect(refused.stderr).toContain("nor HODEI_ADMIN_TOKEN is set");
     const failed = await hodei(["rerun", failedRun, "--failed", "--json"], withToken);
     expect(failed.code, failed.stderr).toBe(0);
     expect(JSON.parse(failed.stdout)).toEqual({ id: failedRun, stages: ["test"] });

@@ -4,13 +4,14 @@ import { UsageError } from "../usage-error.js";
 
 export async function logsCommand(o: {
   server: string;
+  token?: string;
   run: string;
   stage?: string;
   follow: boolean;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
 }): Promise<number> {
-  const api = new ApiClient(o.server, undefined);
+  const api = new ApiClient(o.server, o.token);
   if (o.follow) {
     if (!o.stage) throw new UsageError("--follow needs a STAGE: hodei logs RUN STAGE --follow");
     const conclusion = await api.followLog(o.run, o.stage, (e) => {

@@ -3,10 +3,10 @@ import { ApiClient } from "../api-client.js";
 import { formatDuration, stateOf, table } from "../table.js";
 import { UsageError } from "../usage-error.js";
 
-export async function runsCommand(o: { server: string; repo?: string; limit: string; json: boolean; stdout: NodeJS.WritableStream }): Promise<number> {
+export async function runsCommand(o: { server: string; token?: string; repo?: string; limit: string; json: boolean; stdout: NodeJS.WritableStream }): Promise<number> {
   const limit = Number(o.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit must be an integer from 1 to 500, got ${o.limit}`);
-  const page = await new ApiClient(o.server, undefined).listRuns({ repo: o.repo, limit });
+  const page = await new ApiClient(o.server, o.token).listRuns({ repo: o.repo, limit });
   if (o.json) {
     o.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
     return 0;
