@@ -28,7 +28,7 @@ export interface LogEvent {
 }
 
 /** What a 401 without a token means to the person at the terminal. */
-export const NO_TOKEN_HINT = "neither HODEI_TOKEN (a personal token, from POST /api/tokens when signed in) nor HODEI_ADMIN_TOKEN is set";
+const NO_TOKEN_HINT = "neither HODEI_TOKEN (a personal token, from POST /api/tokens when signed in) nor HODEI_ADMIN_TOKEN is set";
 
 export class ApiClient {
   private readonly base: string;
@@ -115,7 +115,7 @@ export class ApiClient {
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
-    // Reads need it too on a server with sign-in (a personal token), and agent tokens are the operator's even to read.
+    // Reads too: a server with sign-in answers them only with a token.
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;

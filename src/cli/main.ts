@@ -104,8 +104,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Operator commands: talk to a running server's API (SPEC 2).
   const DEFAULT_SERVER = "http://127.0.0.1:8080";
   const serverOption = () => new Option("--server <url>", "the server's HTTP address").env("HODEI_SERVER").default(DEFAULT_SERVER);
-  /** A person's own token (HODEI_TOKEN, created on the dashboard) acts with their permissions; the operator's admin token with all. */
-  const token = () => process.env.HODEI_TOKEN || process.env.HODEI_ADMIN_TOKEN || undefined;
+  /** A person's own token (HODEI_TOKEN, from POST /api/tokens) acts with their permissions; the operator's admin token with all. */
+  const token = () => process.env.HODEI_TOKEN || adminToken();
+  /** Registration tokens are the operator's alone: a personal token would only be refused. */
+  const adminToken = () => process.env.HODEI_ADMIN_TOKEN || undefined;
 
   program
     .command("runs")
@@ -168,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await secretSetCommand({ server: o.server, token: token(), repo, name, stdin: process.stdin, stdout });
     });
 
-  const agentToken = program.command("agent-token").description("registration tokens for standalone agents; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN");
+  const agentToken = program.command("agent-token").description("registration tokens for standalone agents; token from HODEI_ADMIN_TOKEN");
   agentToken
     .command("create")
     .description("create a registration token; it is printed once")
@@ -178,7 +180,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print the API's JSON")
     .action(async (o: { server: string; description?: string; expiresIn?: string; json?: boolean }) => {
       const { agentTokenCreateCommand } = await import("./commands/agent-token.js");
-      exitCode = await agentTokenCreateCommand({ ...o, token: token(), json: o.json ?? false, stdout });
+      exitCode = await agentTokenCreateCommand({ ...o, token: adminToken(), json: o.json ?? false, stdout });
     });
   agentToken
     .command("list")
@@ -187,7 +189,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print the API's JSON")
     .action(async (o: { server: string; json?: boolean }) => {
       const { agentTokenListCommand } = await import("./commands/agent-token.js");
-      exitCode = await agentTokenListCommand({ server: o.server, token: token(), json: o.json ?? false, stdout });
+      exitCode = await agentTokenListCommand({ server: o.server, token: adminToken(), json: o.json ?? false, stdout });
     });
   agentToken
     .command("revoke")
@@ -197,7 +199,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print JSON")
     .action(async (id: string, o: { server: string; json?: boolean }) => {
       const { agentTokenRevokeCommand } = await import("./commands/agent-token.js");
-      exitCode = await agentTokenRevokeCommand({ server: o.server, token: token(), id, json: o.json ?? false, stdout });
+      exitCode = await agentTokenRevokeCommand({ server: o.server, token: adminToken(), id, json: o.json ?? false, stdout });
     });
 
   try {
