@@ -117,7 +117,9 @@ suite("the embedded store's disk fills up while a stage logs", () => {
     const db = await openDatabase(where);
     try {
       const runState = state.get(id!)!;
-      expect(runState.conclusion).toBe("success");
+      // On failure, say why: what the run recorded and the server's (and its local agent's) last lines.
+      const why = () => `${JSON.stringify(events.get(id!)!.filter((e) => e.type.startsWith("attempt.") || e.type.startsWith("stage.")).map((e) => [e.type, e.data]))}\nserver output:\n${out.slice(-6000)}`;
+      expect(runState.conclusion, runState.conclusion === "success" ? "" : why()).toBe("success");
       expect(events.get(id!)!.filter((e) => e.type === "attempt.finished" && e.data.outcome !== "success"), "no attempt lost or failed").toEqual([]);
       for (const s of runState.stages.values()) {
         expect(s.attempt, `${s.plan.id} ran once`).toBe(1);
