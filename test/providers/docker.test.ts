@@ -26,6 +26,11 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
     await ensureTestImage(docker);
   });
 
+  /** Lets a stage waiting for /tmp/inspected go on. */
+  const release = async (containerId: string) => {
+    const exec = await docker.getContainer(containerId).exec({ Cmd: ["touch", "/tmp/inspected"] });
+    await exec.start({ Detach: true });
+  };
   const gone = (runId: string) => waitFor(`the containers of run ${runId} to go`, async () => (await hodeiContainers(docker, runId)).length === 0, 15_000);
 
   it("runs a stage inside a container of the stage's image with the run's files, then removes the container", async () => {
@@ -34,7 +39,8 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
       stage("inside", {
         provider: "docker",
         image: TEST_IMAGE,
-        commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"', "sleep 2"],
+        // The stage holds its container until the test has inspected it (a fixed sleep can end first on a loaded machine).
+        commands: ["test -f /.dockerenv", `test ! -e ${process.execPath}`, 'cat hello.txt; echo "in $(hostname) as $HODEI_STAGE"', "until [ -e /tmp/inspected ]; do sleep 0.1; done"],
         // The stage's own memory over the server's (none here); cpus from the server's default.
         resources: { cpus: null, memoryBytes: 256 * 1024 ** 2 },
       }),
@@ -49,6 +55,7 @@ describe.skipIf(dockerUnavailable !== null)(`docker provider${dockerUnavailable 
     expect(host.Memory).toBe(256 * 1024 ** 2);
     expect(host.NanoCpus).toBe(1.5e9);
     expect(host.VolumesFrom).toEqual([expect.stringMatching(/^hodei-agent-hodei-agent-[0-9a-f]{12}:ro$/)]);
+    await release(info!.Id);
     const final = await control.engine.waitForRun(id);
     const log = (await readStageLog(control.db, { runId: id, stageId: "inside" })).chunks.map((c) => c.data).join("");
     expect(final.stages.get("inside")?.reason ?? null, log).toBeNull();
