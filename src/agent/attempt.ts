@@ -6,6 +6,7 @@
  * uploaded. Every failure on the way becomes the attempt's result with a
  * reason; none escapes.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type * as grpc from "@grpc/grpc-js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { AgentServiceClient, AssignmentMessage } from "../grpc/protocol.js";
@@ -32,7 +33,12 @@ export interface AttemptContext {
   afterResult: (task: () => Promise<void>) => void;
 }
 
-const FETCH_TRIES = 8;
+/**
+ * How long a fetch keeps being retried on transient errors: longer than a
+ * server restart (PGlite's start took up to 27 s on a loaded machine), so
+ * a restart between the lease and the fetch costs the stage nothing.
+ */
+const FETCH_PATIENCE_MS = 60_000;
 const TRANSIENT = new Set<number>([
   grpcStatus.UNAVAILABLE,
   grpcStatus.CANCELLED,
@@ -56,6 +62,7 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
   if (assignment.setupError) return failure(assignment.setupError);
   const ref = assignment.ref;
   let workspace;
+  const since = performance.now();
   for (let tries = 1; ; tries++) {
     try {
       workspace = await prepareWorkspace(assignment.workdir, async (root) => {
@@ -67,9 +74,9 @@ export async function runAttempt(assignment: AssignmentMessage, ctx: AttemptCont
     } catch (error) {
       // A server that restarts mid-fetch (or has not yet taken its runs back)
       // is not the stage's fault: fetch again on the next connection.
-      if (tries < FETCH_TRIES && transient(error) && !ctx.signal.aborted) {
-        await new Promise((r) => setTimeout(r, Math.min(3_000, 200 * 2 ** (tries - 1))));
-        continue;
+      if (performance.now() - since < FETCH_PATIENCE_MS && transient(error) && !ctx.signal.aborted) {
+        await sleep(Math.min(3_000, 200 * 2 ** (tries - 1)), undefined, { signal: ctx.signal }).catch(() => undefined);
+        if (!ctx.signal.aborted) continue;
       }
       return failure(`could not prepare the workspace: ${(error as Error).message}`);
     }

@@ -27,6 +27,10 @@ async function unpack(stream: grpc.ClientReadableStream<DataChunk>, into: string
     unpacker.once("error", reject);
     stream.once("error", reject);
   });
+  // The loop below may throw first (the server went away mid-stream); the
+  // same error then rejects `finished` too, and with nobody awaiting it that
+  // rejection would kill the agent and every attempt it runs.
+  finished.catch(() => undefined);
   for await (const data of bytesOf(stream)) {
     if (!unpacker.write(data)) await Promise.race([once(unpacker, "drain"), finished]);
   }
@@ -59,6 +63,8 @@ export async function uploadArtifact(
   let settle!: { resolve: (n: number) => void; reject: (e: Error) => void };
   const done = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
   const call = client.uploadArtifact(metadata, (error, response) => (error ? settle.reject(error) : settle.resolve(response?.bytes ?? 0)));
+  // Packing may fail before the call's answer is awaited: never an unhandled rejection.
+  done.catch(() => undefined);
   try {
     call.write({ ref });
     const packed = tar.c({ cwd: root, portable: true }, [...paths]) as unknown as Readable;

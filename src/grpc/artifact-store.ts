@@ -50,6 +50,9 @@ export class ArtifactStore {
       out.once("close", resolve);
       out.once("error", reject);
     });
+    // A write error (a full disk) before commit or abort is awaited must not
+    // become an unhandled rejection that takes the server down.
+    closed.catch(() => undefined);
     return {
       out,
       commit: async () => {
