@@ -9,6 +9,7 @@ import { createMetrics, webhookDeliveries, webhookOutcome } from "../observabili
 import { registerWebhookRoutes } from "../webhooks/routes.js";
 import { systemClock } from "../engine/system-clock.js";
 import { StoreWriteProbe } from "../store/write-probe.js";
+import { registerCors } from "./cors.js";
 import { acceptEmptyJsonBodies } from "./json-body.js";
 import type { HttpAppOptions } from "./options.js";
 import { registerAccessRoutes } from "./routes/access.js";
@@ -33,6 +34,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   const { db } = options;
   acceptEmptyJsonBodies(app);
+  registerCors(app, options.corsOrigins ?? []);
 
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

@@ -36,6 +36,8 @@ export interface HttpAppOptions {
   access?: AccessSettings;
   /** What `/healthz` reports; default: a write probe of `db` (store/write-probe.ts). */
   storeHealth?: { check(): Promise<WriteProbeResult> };
+  /** HODEI_CORS_ORIGINS: origins whose scripts may call `/api/` with a bearer token; default none (no CORS headers). */
+  corsOrigins?: readonly string[];
   /** SSE keep-alive comment interval. */
   heartbeatMs?: number;
 }

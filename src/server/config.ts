@@ -49,6 +49,8 @@ export interface ServerConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Sign-in through the forges (issue 17); no forge configured: reads are open, writes take the admin token. */
   signIn: SignInConfig;
+  /** HODEI_CORS_ORIGINS: exact origins allowed to call the API cross-origin; empty: no CORS. */
+  corsOrigins: string[];
 }
 
 export interface OAuthAppConfig {
@@ -126,6 +128,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
     signIn: signInOf(env),
+    corsOrigins: corsOriginsOf(env),
   };
 }
 
@@ -142,6 +145,25 @@ function signInOf(env: NodeJS.ProcessEnv): SignInConfig {
     publicRead,
     accessCacheMs: intOf(env, "HODEI_ACCESS_CACHE_MS", 300_000, 0, 86_400_000),
   };
+}
+
+/** `https://ci.example.com, http://localhost:3000`: each must be an origin alone (scheme, host, port), as browsers send it. */
+function corsOriginsOf(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.HODEI_CORS_ORIGINS ?? "";
+  const origins: string[] = [];
+  for (const item of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.origin !== item.replace(/\/$/, "")) {
+      throw new ConfigError("HODEI_CORS_ORIGINS", `expected comma-separated origins such as https://ci.example.com (scheme, host and port only; no path, no *), got ${JSON.stringify(item)}`);
+    }
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 function oauthAppOf(env: NodeJS.ProcessEnv, prefix: string): { clientId: string; clientSecret: string } | undefined {

@@ -52,6 +52,7 @@ export async function serverCommand(options: { stdout: NodeJS.WritableStream; si
       secrets: new SecretStore(control.db, key),
       triggerManual: control.manualTriggers?.trigger,
       access: accessSettingsFrom(config, control.db, key),
+      corsOrigins: config.corsOrigins,
       metrics,
       logger,
       storeHealth: new StoreWriteProbe({
