@@ -33,7 +33,7 @@ async function packed(): Promise<Buffer> {
 async function serve(handlers: Partial<grpc.UntypedServiceImplementation>): Promise<void> {
   server = new grpc.Server();
   const unimplemented = (_: unknown, callback?: grpc.sendUnaryData<unknown>) =>
-    callback?.({ code: grpc.status.UNIMPLEMENTED, details: "no" } as grpc.ServiceError, null);
+    callback?.({ code: grpc.status.UNIMPLEMENTED, details: "no" }, null);
   server.addService(agentServiceDefinition(), {
     register: unimplemented,
     connect: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
@@ -114,7 +114,7 @@ it("a whole fetch unpacks the files", async () => {
 it("an upload the server refuses rejects with its error, and packing a missing path leaves nothing unhandled", async () => {
   await serve({
     uploadArtifact: (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      call.once("data", () => callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "no space left" } as grpc.ServiceError, null));
+      call.once("data", () => callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "no space left" }, null));
       call.on("data", () => undefined);
     },
   });
