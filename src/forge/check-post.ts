@@ -45,8 +45,11 @@ export async function postStageCheck(deps: CheckPostDeps, state: RunState | null
   }
   const log = stage.phase === "completed" && stage.attempt > 0 ? await stageLog(deps.db, runId, stageId, stage.attempt) : null;
   const check = log === null ? bare : stageCheck(state, stage, deps.publicUrl, log);
-  // A completed check (or an action_required one) is not reopened but replaced, as GitHub's own re-run does.
-  const reopen = before?.startsWith("completed/") && check.status !== "completed";
+  // A completed check (or an action_required one) is not reopened but replaced, as GitHub's own re-run does:
+  // also when the outbox sees the new attempt only once it has completed (it posts the newest stored state).
+  const [shownStatus, shownConclusion, shownAttempt] = (before ?? "").split("/");
+  const reopen =
+    shownStatus === "completed" && (check.status !== "completed" || shownConclusion === "action_required" || Number(shownAttempt) !== Math.max(1, stage.attempt));
   const existing = reopen ? null : (last?.externalId ?? null);
   const id = await forge.reportCheck(target(trigger), check, existing);
   await saveCheck(deps.db, runId, name, id, state.seq, signature);

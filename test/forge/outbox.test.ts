@@ -254,6 +254,32 @@ describeEachStore("forge outbox", (store) => {
     expect(checksNow(github).get("ci / b")).toBe("completed:failure");
   });
 
+  it("a re-run the outbox sees only once it has completed still gets a new check run, not an update of the old one", async () => {
+    const s = setup(await store.openMigrated());
+    let state = await s.run("r1", finished);
+    const reporter = new ForgeReporter({ db: s.db, forges: { github: new GithubForge({ apiUrl: github.url, auth: { kind: "app", appId: 4242, privateKey } }) }, publicUrl: "http://hodei.test", clock: s.clock });
+    const worker = s.worker();
+    await worker.start();
+    await rowAfter(s.db, "b", null);
+    const firstB = github.requests.filter(callFor("b")).length;
+    // b is re-run and passes; the outbox wakes only after all of it is stored.
+    const again: RunEventBody[] = [
+      { type: "run.rerun_requested", data: { stageIds: ["b"], reason: "test" } },
+      ...ran("b", "success").map((e) => ("attempt" in e.data ? { ...e, data: { ...e.data, attempt: 2 } } : e) as RunEventBody),
+      { type: "run.completed", data: { conclusion: "success" } },
+    ];
+    const seq0 = state.seq;
+    state = await s.runs.append(state, again, s.clock.now().toISOString());
+    reporter.onEvents(state, again.map((e, i) => ({ ...e, seq: seq0 + 1 + i, at: s.clock.now().toISOString() })));
+    await reporter.idle();
+    worker.wake();
+    await rowAfter(s.db, "b", null);
+    await worker.stop();
+    const calls = github.requests.filter(callFor("b")).slice(firstB);
+    expect(calls.map((r) => [r.operationId, r.body.status, r.body.conclusion])).toEqual([["checks/create", "completed", "success"]]);
+    expect(github.violations).toEqual([]);
+  });
+
   it("a permanent refusal (422) is given up with one log line and the reason recorded; a newer event opens it again", async () => {
     const s = setup(await store.openMigrated());
     await s.run("r1", finished);
