@@ -53,6 +53,8 @@ export function renderRun(main, runId, initialStage) {
         h("span", { class: "event" }, run.event.replace("_", " ")),
         h("span", { class: "muted", "data-start": run.startedAt ?? "", "data-end": run.finishedAt ?? "", id: "run-duration" }, duration(elapsed(run)))),
       h("div", { class: "actions" },
+        !completed && canWrite && run.stages.some((s) => s.waitingFor === "approval") &&
+          h("button", { id: "approve-run", title: "Give this fork's head its secrets: the waiting stages run", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/approve`, "Approval") }, "Approve"),
         !completed && canWrite && h("button", { class: "danger", id: "cancel-run", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/cancel`, "Cancel") }, "Cancel"),
         completed && failed && canWrite && h("button", { id: "rerun-failed", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun?failed=1`, "Re-run of failed stages") }, "Re-run failed"),
         completed && canWrite && h("button", { class: "ghost", id: "rerun-all", onclick: () => act(`/api/runs/${encodeURIComponent(runId)}/rerun`, "Re-run") }, "Re-run all")),
@@ -80,7 +82,7 @@ export function renderRun(main, runId, initialStage) {
       h("span", { class: "muted" }, `attempt ${s.attempt}`),
       s.exitCode !== null && h("span", { class: "muted" }, `exit ${s.exitCode}`),
       s.reason && s.reason !== `exit code ${s.exitCode}` && h("span", { class: "reason", id: "stage-reason" }, s.reason),
-      s.waitingFor === "approval" && h("span", { class: "reason", id: "stage-waiting" }, "waiting for /hodei approve on the pull request"),
+      s.waitingFor === "approval" && h("span", { class: "reason", id: "stage-waiting" }, "waiting for approval: /hodei approve on the pull request, or Approve above"),
       h("span", { class: "muted", "data-start": s.startedAt ?? "", "data-end": s.finishedAt ?? "" }, duration(elapsed(s))),
       h("span", { class: "spacer" }),
       h("a", { class: "ghost small", href: `/api/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(s.id)}/logs`, target: "_blank" }, "Raw"),

@@ -9,7 +9,7 @@ import type { WriteProbeResult } from "../store/write-probe.js";
 import type { WebhookSecrets } from "../webhooks/routes.js";
 
 /** The part of the engine the HTTP API uses. */
-export type HttpEngine = Pick<Engine, "cancelRun" | "rerun" | "subscribe" | "connectedAgents">;
+export type HttpEngine = Pick<Engine, "cancelRun" | "rerun" | "approveRun" | "subscribe" | "connectedAgents">;
 
 export interface ManualTrigger {
   repo: string;

@@ -210,7 +210,7 @@ describeEachStore("signing in and access per repository", (store) => {
     expect(giteaRuns.runs.map((r) => r.repo)).toContain("acme/hidden"); // the second, forge-less run
   });
 
-  it("a reader is refused re-run, cancel and secrets with 403 and the reason; the writer's re-run is named in the run's history and the audit log", async () => {
+  it("a reader is refused re-run, cancel, approve and secrets with 403 and the reason; the writer's re-run is named in the run's history and the audit log", async () => {
     const browser = new Browser(s.base);
     await browser.signIn(github, "github", "octocat");
     const pub = runs["acme/public-lib"]!;
@@ -222,6 +222,9 @@ describeEachStore("signing in and access per repository", (store) => {
     const cancel = await browser.fetch(`/api/runs/${pub}/cancel`, { method: "POST" });
     expect(cancel.status).toBe(403);
     expect(((await cancel.json()) as { error: string }).error).toBe("octocat may not cancel runs of acme/public-lib: that needs write permission on github, where octocat has read");
+    const approve = await browser.fetch(`/api/runs/${pub}/approve`, { method: "POST" });
+    expect(approve.status).toBe(403);
+    expect(((await approve.json()) as { error: string }).error).toBe("octocat may not approve fork stages of acme/public-lib: that needs write permission on github, where octocat has read");
     const secret = await browser.fetch("/api/repos/acme/widgets/secrets/NPM_TOKEN", { method: "PUT", body: { value: "s3cret" } });
     expect(secret.status).toBe(403);
     expect(((await secret.json()) as { error: string }).error).toBe("octocat may not set secrets of acme/widgets: that needs admin permission on github, where octocat has write");

@@ -126,6 +126,21 @@ describe.skipIf(chromiumMissing)(`dashboard in Chromium${chromiumMissing ? ` (sk
     expect(errors).toEqual([]);
   });
 
+  it("approves a run's stages that wait for approval, as a fork's do, and the history names the admin token", async () => {
+    ready();
+    const id = await s.startRun([stage("build"), stage("deploy", { needs: ["build"], commands: ["echo deployed"] })], "acme/widgets", { approvalRequired: ["deploy"] });
+    await page.goto(`${s.base}/runs/${id}`);
+    await expect.poll(() => node("build").getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
+    await node("deploy").click();
+    await expect.poll(() => page.locator("#stage-waiting").textContent()).toContain("waiting for approval");
+    await page.locator("#approve-run").click();
+    await expect.poll(() => node("deploy").getAttribute("data-state"), { timeout: 15_000 }).toBe("success");
+    expect(await page.locator("#approve-run").count()).toBe(0);
+    const { events } = (await (await fetch(`${s.base}/api/runs/${id}/events`)).json()) as { events: { type: string; data: unknown }[] };
+    expect(events.find((e) => e.type === "run.approved")?.data).toEqual({ by: "admin token", sha: "c0ffee".padEnd(40, "0") });
+    expect(errors).toEqual([]);
+  });
+
   it("lists runs with repository, branch, commit, event and status, filtered by repository", async () => {
     ready();
     const other = await s.startRun([stage("one")], "acme/other");

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildHttpApp, type HttpAppOptions } from "../../src/http/app.js";
 import type { PlannedStage } from "../../src/pipeline-parser/types.js";
+import type { RunPlannedData } from "../../src/saga/events.js";
 import { parseSecretsKey } from "../../src/secrets/key.js";
 import { SecretStore } from "../../src/secrets/secret-store.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
@@ -17,7 +18,8 @@ export interface TestServer {
   app: FastifyInstance;
   base: string;
   secrets: SecretStore;
-  startRun(stages: PlannedStage[], repo?: string): Promise<string>;
+  /** `extra`: more of the run's plan, e.g. `approvalRequired` for stages that wait as a fork's would. */
+  startRun(stages: PlannedStage[], repo?: string, extra?: Partial<RunPlannedData>): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,7 @@ export async function startTestServer(
     app,
     base: `http://127.0.0.1:${port}`,
     secrets,
-    startRun: (stages, repo = "acme/widgets") =>
+    startRun: (stages, repo = "acme/widgets", extra = {}) =>
       control.engine.startRun({
         pipeline: "ci",
         source: { kind: "directory", path: source },
@@ -56,6 +58,7 @@ export async function startTestServer(
         ref: "refs/heads/main",
         event: "push",
         stages,
+        ...extra,
       }),
     async stop() {
       await app.close();

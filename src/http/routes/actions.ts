@@ -1,6 +1,7 @@
 /**
- * The write side on runs (SPEC 3): re-run (all, failed, one stage) and
- * cancel; 202. Who may: the admin token, or (with sign-in configured) a user
+ * The write side on runs (SPEC 3): re-run (all, failed, one stage),
+ * cancel, and approving a fork's stages that wait for it (as the
+ * `/hodei approve` comment does); 202. Who may: the admin token, or (with sign-in configured) a user
  * with write permission on the run's repository, asked from the forge at
  * that moment. The run's history names who asked, and the audit log keeps
  * who, when and from where.
@@ -8,10 +9,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { accessPolicyFor } from "../../access/access-policy.js";
 import { AuditLog, type AuditAction } from "../../access/audit.js";
-import type { Principal } from "../../access/principal.js";
+import { actorName, type Principal } from "../../access/principal.js";
 import { RunNotFoundError } from "../../engine/engine.js";
 import { RerunRefusedError } from "../../saga/rerun.js";
 import { getRun } from "../../store/run-queries.js";
+import { approve, runTrigger } from "../../triggers/run-index.js";
 import { HttpError, conflict, notFound, unavailable } from "../errors.js";
 import type { HttpAppOptions, HttpEngine } from "../options.js";
 import { wantsFollow } from "../sse.js";
@@ -83,6 +85,24 @@ export function registerActionRoutes(app: FastifyInstance, options: HttpAppOptio
     if (!(await engine.cancelRun(runId, `cancelled ${phrase}`))) throw notFound(`no run ${runId}`);
     await record(request, principal, "run.cancel", runId, run.repo, {});
     return reply.status(202).send({ id: runId });
+  });
+
+  app.post<{ Params: { id: string } }>("/api/runs/:id/approve", { onRequest: authorize("approve fork stages of") }, async (request, reply) => {
+    const engine = engineOrFail();
+    const runId = request.params.id;
+    const { principal } = await by(request);
+    const run = await getRun(db, runId);
+    if (!run) throw notFound(`no run ${runId}`);
+    const waiting = (run.stages ?? []).filter((s) => s.waitingFor === "approval").map((s) => s.id);
+    const nothing = () => conflict(`run ${runId} has no stage waiting for approval`);
+    if (waiting.length === 0) throw nothing();
+    const who = actorName(principal);
+    // As the comment does: the forge's head is approved for later runs too (a fresh run of it waits for nothing).
+    const trigger = await runTrigger(db, runId);
+    if (trigger) await approve(db, { forge: trigger.forge, repo: trigger.repo, headSha: run.sha, by: who }, policy.now());
+    if ((await engine.approveRun(runId, { by: who, sha: run.sha })) !== "approved") throw nothing();
+    await record(request, principal, "run.approve", runId, run.repo, { sha: run.sha, stages: waiting });
+    return reply.status(202).send({ id: runId, stages: waiting });
   });
 }
 
