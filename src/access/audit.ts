@@ -1,18 +1,20 @@
 /**
  * The audit trail: who signed in, re-ran, cancelled, created or revoked a
  * token or set a secret; when, and from which address. Readable by admins
- * through `GET /api/audit`. Secret values never appear here.
+ * through `GET /api/audit`. Secret values never appear here. Comment
+ * commands are recorded too, for the forge account that wrote them
+ * (actor kind `forge`, "github:octocat"), whether or not it ever signed in.
  */
 import type { Queryable } from "../store/database.js";
 import { actorName, type Principal } from "./principal.js";
 
-export type AuditAction = "sign_in" | "sign_out" | "run.rerun" | "run.cancel" | "token.create" | "token.revoke" | "secret.set";
+export type AuditAction = "sign_in" | "sign_out" | "run.rerun" | "run.cancel" | "run.approve" | "run.start" | "token.create" | "token.revoke" | "secret.set";
 
 export interface AuditEntry {
   id: number;
   at: string;
   actor: string;
-  actorKind: "admin" | "user";
+  actorKind: "admin" | "user" | "forge";
   userId: string | null;
   action: AuditAction;
   repo: string | null;
@@ -21,8 +23,15 @@ export interface AuditEntry {
   ip: string | null;
 }
 
+/** A forge account acting through a pull request comment (SPEC 5). */
+export interface ForgeActor {
+  kind: "forge";
+  forge: "github" | "gitea";
+  login: string;
+}
+
 export interface AuditRecord {
-  principal: Principal;
+  principal: Principal | ForgeActor;
   action: AuditAction;
   repo?: string;
   runId?: string;
@@ -38,7 +47,7 @@ export class AuditLog {
     if (p.kind === "anonymous") throw new Error(`audit: ${entry.action} needs a principal`);
     await this.db.query(
       `insert into audit_log (at, actor, actor_kind, user_id, action, repo, run_id, detail, ip) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [at, actorName(p), p.kind, p.kind === "user" ? p.user.id : null, entry.action, entry.repo ?? null, entry.runId ?? null, JSON.stringify(entry.detail ?? {}), entry.ip ?? null],
+      [at, p.kind === "forge" ? `${p.forge}:${p.login}` : actorName(p), p.kind, p.kind === "user" ? p.user.id : null, entry.action, entry.repo ?? null, entry.runId ?? null, JSON.stringify(entry.detail ?? {}), entry.ip ?? null],
     );
   }
 
@@ -48,7 +57,7 @@ export class AuditLog {
       id: number;
       at: Date;
       actor: string;
-      actor_kind: "admin" | "user";
+      actor_kind: AuditEntry["actorKind"];
       user_id: string | null;
       action: AuditAction;
       repo: string | null;

@@ -2,9 +2,12 @@
  * Pull request comment commands (SPEC 5). The commenter's permission is
  * asked from the forge, and the PR's head from the forge's API, never from
  * the comment payload. Accepted: a +1 reaction; refused or unknown: -1 (or
- * confused) and a reply saying why.
+ * confused) and a reply saying why. What an accepted command did goes in
+ * the audit trail under the commenter's forge account.
  */
+import { AuditLog, type AuditAction } from "../access/audit.js";
 import type { Engine } from "../engine/engine.js";
+import type { Clock } from "../engine/ports.js";
 import { type Forge, type ForgeKind, maySteer } from "../forge/forge.js";
 import { target } from "../forge/reporter.js";
 import type { PlannedStage } from "../pipeline-parser/index.js";
@@ -21,7 +24,25 @@ type CommentEvent = Extract<ForgeEvent, { kind: "comment" }>;
 type Result = { ok: true; note: string } | { ok: false; unknown: boolean; reason: string };
 
 export class CommentCommands {
-  constructor(private readonly deps: { db: Database; engine: Engine; starter: RunStarter; forge: (kind: ForgeKind) => Forge | undefined }) {}
+  private readonly audit: AuditLog;
+
+  constructor(private readonly deps: { db: Database; engine: Engine; starter: RunStarter; forge: (kind: ForgeKind) => Forge | undefined; clock: Clock }) {
+    this.audit = new AuditLog(deps.db);
+  }
+
+  /** One audit entry per run a command acted on; the comment is how (no address: it came through the forge). */
+  private async record(event: CommentEvent, action: AuditAction, runId: string | null, detail: Record<string, unknown> = {}): Promise<void> {
+    await this.audit.record(
+      {
+        principal: { kind: "forge", forge: event.repo.forge, login: event.author },
+        action,
+        repo: event.repo.fullName,
+        ...(runId ? { runId } : {}),
+        detail: { via: "comment", pullRequest: event.number, commentId: event.commentId, ...detail },
+      },
+      this.deps.clock.now(),
+    );
+  }
 
   async handle(event: CommentEvent): Promise<DeliveryResult> {
     const commands = parseCommands(event.body);
@@ -72,6 +93,7 @@ export class CommentCommands {
         if (!latest) return { ok: false, unknown: false, reason: `there is no run for the head ${headSha.slice(0, 12)} to retry; try \`/hodei run\`.` };
         try {
           const stages = await engine.rerun(latest.runId, command.stage ? { stages: [command.stage] } : { failed: true }, `/hodei retry by ${by}`);
+          await this.record(event, "run.rerun", latest.runId, { stages });
           return { ok: true, note: `re-running ${stages.join(", ")} of run ${latest.runId}` };
         } catch (error) {
           if (error instanceof RerunRefusedError) return { ok: false, unknown: false, reason: `cannot retry: ${error.message}.` };
@@ -81,26 +103,30 @@ export class CommentCommands {
       case "cancel": {
         const running = (await pullRequestRuns(db, trigger.forge, trigger.repo, event.number)).filter((r) => r.headSha === headSha && r.status !== "completed");
         if (running.length === 0) return { ok: false, unknown: false, reason: "nothing is running for this pull request's head." };
-        for (const r of running) await engine.cancelRun(r.runId, `/hodei cancel by ${by}`);
+        for (const r of running) {
+          await engine.cancelRun(r.runId, `/hodei cancel by ${by}`);
+          await this.record(event, "run.cancel", r.runId);
+        }
         return { ok: true, note: `cancelled ${running.length} run(s)` };
       }
       case "approve": {
         if (!trigger.pullRequest?.fork) return { ok: false, unknown: false, reason: "`/hodei approve` is only needed for pull requests from forks." };
-        await approve(db, { forge: trigger.forge, repo: trigger.repo, headSha, by: event.author }, new Date());
+        await approve(db, { forge: trigger.forge, repo: trigger.repo, headSha, by: event.author }, this.deps.clock.now());
         // The head's runs that wait go on in the same run; with none in flight, a fresh run (nothing in it waits: the head is approved).
         const open = (await pullRequestRuns(db, trigger.forge, trigger.repo, event.number)).filter((r) => r.headSha === headSha && r.status !== "completed");
         const released: string[] = [];
         for (const r of open) if ((await engine.approveRun(r.runId, { by: event.author, sha: headSha })) === "approved") released.push(r.runId);
+        await this.record(event, "run.approve", released[0] ?? null, { sha: headSha, runs: released });
         if (released.length > 0) return { ok: true, note: `approved ${headSha.slice(0, 12)}: released run(s) ${released.join(", ")}` };
         if (open.length > 0) return { ok: true, note: `approved ${headSha.slice(0, 12)}: its running run(s) wait for nothing` };
-        return this.fresh(trigger, headSha, baseSha, "approved");
+        return this.fresh(event, trigger, headSha, baseSha, "approved");
       }
       case "run":
-        return this.fresh(trigger, headSha, baseSha, "run");
+        return this.fresh(event, trigger, headSha, baseSha, "run");
     }
   }
 
-  private async fresh(trigger: RunTrigger, headSha: string, baseSha: string | null, why: string): Promise<Result> {
+  private async fresh(event: CommentEvent, trigger: RunTrigger, headSha: string, baseSha: string | null, why: string): Promise<Result> {
     const pr = trigger.pullRequest;
     const outcome = await this.deps.starter.start(
       {
@@ -116,6 +142,7 @@ export class CommentCommands {
     );
     switch (outcome.kind) {
       case "started":
+        if (why === "run") await this.record(event, "run.start", outcome.runId, { sha: headSha });
         return { ok: true, note: `${why}: started run ${outcome.runId}${outcome.waiting.length > 0 ? ` (${outcome.waiting.map((s) => s.id).join(", ")} wait for /hodei approve)` : ""}` };
       case "invalid":
         return { ok: false, unknown: false, reason: "the pipeline file does not validate; see the `validate` check." };

@@ -5,6 +5,7 @@
  * `PIPELINE / validate` check for a file that does not validate).
  */
 import type { Engine } from "../engine/engine.js";
+import type { Clock } from "../engine/ports.js";
 import type { Forge } from "../forge/forge.js";
 import type { ForgeReporter } from "../forge/reporter.js";
 import { target } from "../forge/reporter.js";
@@ -43,6 +44,7 @@ export class RunStarter {
       reporter: ForgeReporter;
       forge: (kind: RunTrigger["forge"]) => Forge | undefined;
       spans?: Spans;
+      clock: Clock;
     },
   ) {}
 
@@ -121,7 +123,7 @@ export class RunStarter {
       trigger,
       ...(waiting.length > 0 ? { approvalRequired: waiting.map((s) => s.id) } : {}),
     });
-    await recordForgeRun(db, { runId, forge: trigger.forge, repo: trigger.repo, headSha: sha, prNumber: pr?.number ?? null, deliveryId: trigger.deliveryId }, new Date());
+    await recordForgeRun(db, { runId, forge: trigger.forge, repo: trigger.repo, headSha: sha, prNumber: pr?.number ?? null, deliveryId: trigger.deliveryId }, this.deps.clock.now());
     return { kind: "started", runId, waiting };
   }
 }

@@ -5,6 +5,8 @@
  * comment-commands.ts. Used as the delivery processor's handler.
  */
 import type { Engine } from "../engine/engine.js";
+import type { Clock } from "../engine/ports.js";
+import { systemClock } from "../engine/system-clock.js";
 import type { Forge, ForgeKind } from "../forge/forge.js";
 import { target, type ForgeReporter } from "../forge/reporter.js";
 import { RerunRefusedError } from "../saga/rerun.js";
@@ -30,16 +32,21 @@ export interface TriggerServiceOptions {
   forges: Partial<Record<ForgeKind, Forge>>;
   /** Spans around fetching and planning (tracing); default none. */
   spans?: Spans;
+  /** The time of approvals and audit entries; default the system clock. */
+  clock?: Clock;
 }
 
 export class TriggerService {
   private readonly starter: RunStarter;
   private readonly comments: CommentCommands;
+  private readonly clock: Clock;
 
   constructor(private readonly options: TriggerServiceOptions) {
     const forge = (kind: ForgeKind) => options.forges[kind];
-    this.starter = new RunStarter({ ...options, forge });
-    this.comments = new CommentCommands({ db: options.db, engine: options.engine, starter: this.starter, forge });
+    const clock = options.clock ?? systemClock;
+    this.clock = clock;
+    this.starter = new RunStarter({ ...options, forge, clock });
+    this.comments = new CommentCommands({ db: options.db, engine: options.engine, starter: this.starter, forge, clock });
   }
 
   handle = async (d: StoredDelivery): Promise<DeliveryResult> => {
@@ -123,7 +130,7 @@ export class TriggerService {
    * commit pushed again) each start a run, as they always did.
    */
   private async headTaken(head: Head, deliveryId: string): Promise<DeliveryResult | null> {
-    const claim = await claimHead(this.options.db, head, deliveryId, new Date());
+    const claim = await claimHead(this.options.db, head, deliveryId, this.clock.now());
     if (claim.kind === "claimed") return null;
     if (!isReconciledDelivery(deliveryId) && !isReconciledDelivery(claim.by)) return null;
     const by = claim.by === null ? "its first listing" : isReconciledDelivery(claim.by) ? `reconciled delivery ${claim.by}` : `delivery ${claim.by}`;

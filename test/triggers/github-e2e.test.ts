@@ -7,6 +7,7 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterEach, expect, it } from "vitest";
+import { AuditLog } from "../../src/access/audit.js";
 import { buildHttpApp } from "../../src/http/app.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
 import { listRuns } from "../../src/store/run-queries.js";
@@ -187,6 +188,8 @@ describeEachStore("GitHub end to end", (store) => {
     // The re-run stage gets a new check run; build's result is reused, untouched.
     const created = github.byOperation("checks/create").slice(before);
     expect(created.map((r) => String(r.body.name))).toEqual(["ci / test"]);
+    // Only the writer's accepted command is in the audit trail, under the forge account.
+    expect((await new AuditLog(control.db).list({ limit: 10 })).map((e) => [e.actor, e.actorKind, e.action, e.runId, e.detail.stages])).toEqual([["github:writer", "forge", "run.rerun", run?.id, ["test"]]]);
     expect(github.violations).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
  * new head waits again; closing the PR cancels what waits.
  */
 import { afterEach, expect, it } from "vitest";
+import { AuditLog } from "../../src/access/audit.js";
 import { parseSecretsKey } from "../../src/secrets/key.js";
 import { SecretStore } from "../../src/secrets/secret-store.js";
 import { describeEachStore } from "../helpers/databases.js";
@@ -106,6 +107,10 @@ describeEachStore("GitHub fork approval", (store) => {
     const events = await eventTypes(h.control, runId);
     const approvedAt = events.findIndex((e) => e.type === "run.approved");
     expect(events[approvedAt]?.data).toEqual({ by: "writer", sha: head });
+    // The audit trail has the writer's approval (not the reader's refused one), under the forge account.
+    expect((await new AuditLog(h.control.db).list({ limit: 10 })).map(({ actor, actorKind, userId, action, runId: r, repo, detail, ip }) => ({ actor, actorKind, userId, action, runId: r, repo, detail, ip }))).toEqual([
+      { actor: "github:writer", actorKind: "forge", userId: null, action: "run.approve", runId, repo: "Codertocat/Hello-World", detail: { via: "comment", pullRequest: 1, commentId: 22, sha: head, runs: [runId] }, ip: null },
+    ]);
     expect(events.findIndex((e) => e.type === "stage.queued" && e.data.stageId === "deploy")).toBeGreaterThan(approvedAt);
     await h.control.forge?.idle();
     const history = checkHistory(github);
