@@ -276,7 +276,7 @@ describeEachStore("forge outbox", (store) => {
     await rowAfter(s.db, "b", null);
     await worker.stop();
     const calls = github.requests.filter(callFor("b")).slice(firstB);
-    expect(calls.map((r) => [r.operationId, r.body.status, r.body.conclusion])).toEqual([["checks/create", "completed", "success"]]);
+    expect(calls.map((r): unknown[] => [r.operationId, r.body.status, r.body.conclusion])).toEqual([["checks/create", "completed", "success"]]);
     expect(github.violations).toEqual([]);
   });
 
