@@ -21,8 +21,10 @@ export type {
   WhenClause,
   PushTrigger,
   PullRequestTrigger,
+  ScheduleTrigger,
   ProviderName,
   TriggerEvent,
   Plan,
   PlannedStage,
+  PlannedSchedule,
 } from "./pipeline-parser/types.js";

@@ -163,6 +163,31 @@ describe("plan: on", () => {
   });
 });
 
+describe("plan: schedules", () => {
+  it("lists on.schedule with the time zone (default UTC), whatever the trigger", async () => {
+    const schedules = [
+      { cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" },
+      { cron: "30 1 * * MON-FRI", branch: "release", timezone: "UTC" },
+    ];
+    expect((await plan("schedule.yml")).schedules).toEqual(schedules);
+    const other = await plan("schedule.yml", { branch: "dev" });
+    expect(other).toMatchObject({ triggered: false, stages: [], schedules });
+    expect((await plan("spec-example.yml")).schedules).toEqual([]);
+  });
+
+  it("a schedule event triggers a branch with a schedule, runs when: { event: [schedule] } stages, and no other branch", async () => {
+    const push = await plan("schedule.yml");
+    expect(skipped(push)).toEqual(["long-tests"]);
+    const nightly = await plan("schedule.yml", { event: "schedule", branch: "main" });
+    expect(nightly.triggered).toBe(true);
+    expect(skipped(nightly)).toEqual([]);
+    expect((await plan("schedule.yml", { event: "schedule", branch: "release" })).triggered).toBe(true);
+    expect((await plan("schedule.yml", { event: "schedule", branch: "dev" })).triggered).toBe(false);
+    // Without on.schedule, nothing is scheduled.
+    expect((await plan("spec-example.yml", { event: "schedule", branch: "main" })).triggered).toBe(false);
+  });
+});
+
 describe("plan: when and skip propagation", () => {
   it("push to main", async () => {
     const p = await plan("when.yml", { changedFiles: ["src/x.ts"] });
