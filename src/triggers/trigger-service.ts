@@ -17,6 +17,7 @@ import type { StoredDelivery } from "../webhooks/delivery-store.js";
 import { type ForgeEvent, PayloadError } from "../webhooks/forge-event.js";
 import { normaliseDelivery } from "../webhooks/normalise.js";
 import { isReconciledDelivery } from "../webhooks/reconciled-events.js";
+import { SCHEDULER_SENDER } from "../webhooks/schedule-events.js";
 import type { DeliveryResult } from "../webhooks/processor.js";
 import { CommentCommands } from "./comment-commands.js";
 import { claimHead, type Head } from "./forge-heads.js";
@@ -34,6 +35,8 @@ export interface TriggerServiceOptions {
   spans?: Spans;
   /** The time of approvals and audit entries; default the system clock. */
   clock?: Clock;
+  /** Called after a push recorded its branch's schedules. */
+  onSchedules?: () => void;
 }
 
 export class TriggerService {
@@ -86,6 +89,21 @@ export class TriggerService {
         const stageId = rest.join("/");
         if (!runId || !stageId) return { status: "ignored", outcome: "check run not created by Hodei" };
         return this.rerun(runId, { stages: [stageId] }, `check re-run by @${event.sender}`);
+      }
+      case "schedule": {
+        // The slot's run: the branch head recorded with the schedule, as a push of it would run (checks included).
+        const trigger = triggerOf(event.repo, d.deliveryId, null, SCHEDULER_SENDER);
+        const outcome = await this.starter.start({
+          trigger,
+          sha: event.sha,
+          ref: `refs/heads/${event.branch}`,
+          event: "schedule",
+          branch: event.branch,
+          tag: null,
+          diffFrom: { kind: "before", sha: null },
+        });
+        const result = describe(outcome);
+        return { ...result, outcome: `schedule "${event.cron}" (${event.timezone}) slot ${event.slot}: ${result.outcome}` };
       }
       case "check_suite": {
         const latest = await latestRunFor(this.options.db, event.repo.forge, event.repo.fullName, event.headSha);

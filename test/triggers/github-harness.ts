@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { buildHttpApp } from "../../src/http/app.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
-import type { ReconcileSettings } from "../../src/triggers/forge-integration.js";
+import type { ReconcileSettings, ScheduleSettings } from "../../src/triggers/forge-integration.js";
 import { getRun, listRuns, readStageLog, type RunView } from "../../src/store/run-queries.js";
 import { signGithub } from "../../src/webhooks/signature.js";
 import type { FakeForge } from "../forge/fake-forge.js";
@@ -38,7 +38,7 @@ export interface Harness {
 export async function startHarness(
   store: { create(): Promise<{ databaseUrl?: string; dataDir: string }> },
   state: GithubState,
-  options: { secretsKey?: string; reconcile?: ReconcileSettings } = {},
+  options: { secretsKey?: string; reconcile?: ReconcileSettings; schedules?: ScheduleSettings } = {},
 ): Promise<Harness> {
   const github = await fakeGithub(state).start();
   const where = await store.create();
@@ -54,6 +54,7 @@ export async function startHarness(
         github: { apiUrl: github.url, auth: { kind: "app", appId: 4242, privateKey } },
         retry: { attempts: 3, baseMs: 10, maxMs: 50 },
         ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+        ...(options.schedules ? { schedules: options.schedules } : {}),
       },
     });
     return { control, app: buildHttpApp({ db: control.db, webhookSecrets: { github: SECRET } }) };
