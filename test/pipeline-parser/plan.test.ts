@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { planPipeline, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
+import { readFileSync } from "node:fs";
+import { planPipeline, planPipelineSource, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
 import type { TriggerContext } from "../../src/pipeline-parser/types.js";
 import { context, fixture, repoRoot } from "./helpers.js";
 
@@ -185,6 +186,21 @@ describe("plan: schedules", () => {
     expect((await plan("schedule.yml", { event: "schedule", branch: "dev" })).triggered).toBe(false);
     // Without on.schedule, nothing is scheduled.
     expect((await plan("spec-example.yml", { event: "schedule", branch: "main" })).triggered).toBe(false);
+  });
+
+  it("plans the README's example as the README says", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Schedules\n"));
+    const text = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    const planned = async (ctx: Partial<TriggerContext>) => {
+      const result = await planPipelineSource({ file: "README.md", kind: "yaml", text }, context(ctx));
+      if (!result.ok) throw new Error(result.errors.map(String).join("\n"));
+      return result.plan;
+    };
+    const push = await planned({ event: "push", branch: "main" });
+    expect(push.schedules).toEqual([{ cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" }]);
+    expect(skipped(push)).toEqual(["soak"]);
+    expect(skipped(await planned({ event: "schedule", branch: "main" }))).toEqual([]);
   });
 });
 

@@ -129,20 +129,34 @@ describeEachStore("schedules", (store) => {
     expect(h.github.violations).toEqual([]);
   });
 
-  it("a push that removes the schedule from main's pipeline file ends it", async () => {
+  it("main's newest head defines main's schedules: a [skip ci] push moves them to its head, whose scheduled run does not skip; another branch's schedule in main's file is not main's; a push without them ends them", async () => {
     const repo = await createRepo();
     const { cron, slot } = dailySoon();
-    const { state, head, first } = await pushed(repo, cron);
+    const first = await repo.commit({ "README.md": "hi\n" });
+    const withRelease = pipeline(cron).replace("stages:", `    - cron: "0 4 * * *"\n      branch: release\nstages:`);
+    const c1 = await repo.commit({ ".hodei/pipeline.yml": withRelease });
+    const state: GithubState = { permissions: new Map(), pulls: new Map(), branches: new Map([["main", c1]]) };
     const clock = new VirtualClock(Date.now());
     h = await startHarness(store, state, { schedules: { pollMs: HOUR, clock } });
-    expect((await deliver(h.app, "push", pushPayload(repo, first, head))).statusCode).toBe(202);
+    const recorded = async () => (await h!.control.db.query(`select branch, head_sha from pipeline_schedules`)).rows;
+    expect((await deliver(h.app, "push", pushPayload(repo, first, c1))).statusCode).toBe(202);
     await settle(h.control);
-    const next = await repo.commit({ ".hodei/pipeline.yml": "name: nightly\nstages:\n  build:\n    run: echo building\n" });
-    expect((await deliver(h.app, "push", pushPayload(repo, head, next))).statusCode).toBe(202);
+    expect(await recorded()).toEqual([{ branch: "main", head_sha: c1 }]);
+
+    const c2 = await repo.commit({ "README.md": "docs\n" }, "Docs [skip ci]");
+    expect((await deliver(h.app, "push", pushPayload(repo, c1, c2))).statusCode).toBe(202);
     await settle(h.control);
-    expect((await h.control.db.query(`select 1 from pipeline_schedules`)).rows).toEqual([]);
-    await tick(h, clock, slot - clock.now().getTime() + MINUTE);
-    expect(await scheduleRuns(h)).toEqual([]);
+    expect((await listRuns(h.control.db, { limit: 50 })).map((r) => r.sha)).toEqual([c1]);
+    expect(await recorded()).toEqual([{ branch: "main", head_sha: c2 }]);
+    await tick(h, clock, slot - clock.now().getTime());
+    expect((await scheduleRuns(h)).map((r) => [r.sha, r.conclusion])).toEqual([[c2, "success"]]);
+
+    const c3 = await repo.commit({ ".hodei/pipeline.yml": "name: nightly\nstages:\n  build:\n    run: echo building\n" });
+    expect((await deliver(h.app, "push", pushPayload(repo, c2, c3))).statusCode).toBe(202);
+    await settle(h.control);
+    expect(await recorded()).toEqual([]);
+    await tick(h, clock, DAY);
+    expect(await scheduleRuns(h)).toHaveLength(1);
   });
 });
 
