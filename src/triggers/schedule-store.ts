@@ -64,6 +64,12 @@ export async function recordBranchSchedules(db: Database, head: BranchHead, sche
   });
 }
 
+/** Ends the schedules of a deleted branch; returns how many there were. */
+export async function deleteBranchSchedules(db: Queryable, b: { forge: ForgeKind; repo: string; branch: string }): Promise<number> {
+  const { rowCount } = await db.query(`delete from pipeline_schedules where forge = $1 and repo = $2 and branch = $3`, [b.forge, b.repo, b.branch]);
+  return rowCount;
+}
+
 /** Every recorded schedule, with the newest slot of each that fired. */
 export async function recordedSchedules(db: Queryable): Promise<RecordedSchedule[]> {
   const { rows } = await db.query<{

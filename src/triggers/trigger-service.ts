@@ -24,6 +24,7 @@ import { claimHead, type Head } from "./forge-heads.js";
 import type { GitSources } from "./git-sources.js";
 import { latestRunFor, pullRequestRuns } from "./run-index.js";
 import { RunStarter, type StartOutcome } from "./run-starter.js";
+import { deleteBranchSchedules } from "./schedule-store.js";
 
 export interface TriggerServiceOptions {
   db: Database;
@@ -89,6 +90,11 @@ export class TriggerService {
         const stageId = rest.join("/");
         if (!runId || !stageId) return { status: "ignored", outcome: "check run not created by Hodei" };
         return this.rerun(runId, { stages: [stageId] }, `check re-run by @${event.sender}`);
+      }
+      case "branch_deleted": {
+        const ended = await deleteBranchSchedules(this.options.db, { forge: event.repo.forge, repo: event.repo.fullName, branch: event.branch });
+        if (ended === 0) return { status: "ignored", outcome: "push deleted the ref" };
+        return { status: "done", outcome: `push deleted branch ${event.branch}: its ${ended} schedule(s) ended` };
       }
       case "schedule": {
         // The slot's run: the branch head recorded with the schedule, as a push of it would run (checks included).

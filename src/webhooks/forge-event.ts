@@ -63,6 +63,8 @@ export type ForgeEvent =
       sender: string;
     }
   | { kind: "check_suite"; repo: RepoRef; headSha: string; sender: string }
+  /** A push that deleted a branch (a deleted tag is ignored): the branch's schedules end. */
+  | { kind: "branch_deleted"; repo: RepoRef; branch: string }
   /** A slot of `on.schedule` that fell due (the server's own event, src/webhooks/schedule-events.ts). */
   | { kind: "schedule"; repo: RepoRef; branch: string; sha: string; cron: string; timezone: string; slot: string };
 

@@ -129,7 +129,7 @@ describeEachStore("schedules", (store) => {
     expect(h.github.violations).toEqual([]);
   });
 
-  it("main's newest head defines main's schedules: a [skip ci] push moves them to its head, whose scheduled run does not skip; another branch's schedule in main's file is not main's; a push without them ends them", async () => {
+  it("main's newest head defines main's schedules: a [skip ci] push moves them to its head, whose scheduled run does not skip; another branch's schedule in main's file is not main's; a push without them ends them, and so does deleting the branch", async () => {
     const repo = await createRepo();
     const { cron, slot } = dailySoon();
     const first = await repo.commit({ "README.md": "hi\n" });
@@ -157,6 +157,16 @@ describeEachStore("schedules", (store) => {
     expect(await recorded()).toEqual([]);
     await tick(h, clock, DAY);
     expect(await scheduleRuns(h)).toHaveLength(1);
+
+    // Back in the file, then the branch is deleted: its schedules end with it.
+    const c4 = await repo.commit({ ".hodei/pipeline.yml": pipeline(cron) });
+    expect((await deliver(h.app, "push", pushPayload(repo, c3, c4))).statusCode).toBe(202);
+    await settle(h.control);
+    expect(await recorded()).toEqual([{ branch: "main", head_sha: c4 }]);
+    const deleted = Object.assign(pushPayload(repo, c4, "0".repeat(40)), { deleted: true });
+    expect((await deliver(h.app, "push", deleted)).statusCode).toBe(202);
+    await settle(h.control);
+    expect(await recorded()).toEqual([]);
   });
 });
 
