@@ -47,12 +47,13 @@ export async function recordBranchSchedules(db: Database, head: BranchHead, sche
   const own = new Map(schedules.filter((s) => s.branch === head.branch).map((s) => [scheduleKey(s), s]));
   const rows = [...own].map(([key, s]) => ({ key, cron: s.cron, timezone: s.timezone }));
   await db.transaction(async (tx) => {
-    await tx.query(`delete from pipeline_schedules where forge = $1 and repo = $2 and branch = $3 and not (schedule_key = any($4::text[]))`, [
-      head.forge,
-      head.repo,
-      head.branch,
-      rows.map((r) => r.key),
-    ]);
+    await tx.query(
+      `with gone as (
+         delete from pipeline_schedules where forge = $1 and repo = $2 and branch = $3 and not (schedule_key = any($4::text[]))
+         returning forge, repo, schedule_key)
+       delete from schedule_slots c using gone g where c.forge = g.forge and c.repo = g.repo and c.schedule_key = g.schedule_key`,
+      [head.forge, head.repo, head.branch, rows.map((r) => r.key)],
+    );
     if (rows.length === 0) return;
     await tx.query(
       `insert into pipeline_schedules (forge, repo, schedule_key, branch, cron, timezone, head_sha, clone_url, installation_id, since, updated_at)
@@ -66,8 +67,16 @@ export async function recordBranchSchedules(db: Database, head: BranchHead, sche
 
 /** Ends the schedules of a deleted branch; returns how many there were. */
 export async function deleteBranchSchedules(db: Queryable, b: { forge: ForgeKind; repo: string; branch: string }): Promise<number> {
-  const { rowCount } = await db.query(`delete from pipeline_schedules where forge = $1 and repo = $2 and branch = $3`, [b.forge, b.repo, b.branch]);
-  return rowCount;
+  const { rows } = await db.query<{ n: number }>(
+    `with gone as (
+       delete from pipeline_schedules where forge = $1 and repo = $2 and branch = $3
+       returning forge, repo, schedule_key),
+     slots as (
+       delete from schedule_slots c using gone g where c.forge = g.forge and c.repo = g.repo and c.schedule_key = g.schedule_key)
+     select count(*)::int as n from gone`,
+    [b.forge, b.repo, b.branch],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** Every recorded schedule, with the newest slot of each that fired. */
@@ -105,11 +114,16 @@ export async function recordedSchedules(db: Queryable): Promise<RecordedSchedule
   }));
 }
 
+/** How long a fired slot's claim is kept after a newer slot of its schedule fired (only the newest slot can fire). */
+export const SLOT_CLAIM_RETENTION = "1 day";
+
 /**
  * Claims the slot for `owner` and stores its delivery, in one statement: the
  * primary key of `schedule_slots` lets one claim win when several servers
  * race, and only the winner's delivery is stored (and announced on `notify`).
- * True if this call claimed it.
+ * True if this call claimed it. Claims of the schedule's slots older than
+ * SLOT_CLAIM_RETENTION before it go (a schedule fires only its newest slot,
+ * so they block nothing).
  */
 export async function claimSlot(
   db: Queryable,
@@ -128,9 +142,12 @@ export async function claimSlot(
        insert into webhook_deliveries (forge, delivery_id, event, payload, received_at, status)
        select $1, $7, $8, $9::jsonb, $6, 'pending' from claimed
        on conflict (forge, delivery_id) do nothing
-       returning 1)
+       returning 1),
+     pruned as (
+       delete from schedule_slots c using claimed
+        where c.forge = $1 and c.repo = $2 and c.schedule_key = $3 and c.slot < $4::timestamptz - $12::interval)
      select pg_notify($10, $11) from delivered`,
-    [s.forge, s.repo, s.scheduleKey, s.slot, claim.owner, claim.at, delivery.deliveryId, delivery.event, delivery.payload, notify.channel, notify.payload],
+    [s.forge, s.repo, s.scheduleKey, s.slot, claim.owner, claim.at, delivery.deliveryId, delivery.event, delivery.payload, notify.channel, notify.payload, SLOT_CLAIM_RETENTION],
   );
   return rowCount === 1;
 }

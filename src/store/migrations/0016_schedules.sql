@@ -25,7 +25,9 @@ create index pipeline_schedules_branch on pipeline_schedules (forge, repo, branc
 -- claims a slot by inserting its row, `on conflict do nothing`, in the same
 -- statement as the slot's delivery (event `hodei.schedule`, handled like a
 -- webhook's): of several servers on one store exactly one fires it, and a
--- restarted server does not fire it again.
+-- restarted server does not fire it again. Only a schedule's newest slot can
+-- fire, so older claims are dropped a day after a newer one (and with their
+-- schedule).
 create table schedule_slots (
   forge        text not null,
   repo         text not null,
