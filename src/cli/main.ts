@@ -49,10 +49,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--branch <branch>", "branch (for pull_request: the base branch); default: current branch or main")
     .option("--tag <tag>", "a tag push")
     .option("--changed <files>", "comma-separated changed files; default: all files")
+    .option("--input <name=value>", "an input of on.manual.inputs (with --event manual); repeatable", (v: string, all: string[]) => [...all, v], [] as string[])
     .option("--json", "print the plan as JSON")
-    .action(async (path: string, o: { event: string; branch?: string; tag?: string; changed?: string; json?: boolean }) => {
+    .action(async (path: string, o: { event: string; branch?: string; tag?: string; changed?: string; input: string[]; json?: boolean }) => {
       const { planCommand } = await import("./commands/plan.js");
-      exitCode = await planCommand({ path, json: o.json ?? false, event: o.event, branch: o.branch, tag: o.tag, changed: o.changed, stdout, stderr });
+      exitCode = await planCommand({ path, json: o.json ?? false, event: o.event, branch: o.branch, tag: o.tag, changed: o.changed, inputs: o.input, stdout, stderr });
     });
 
   program

@@ -87,14 +87,28 @@ export function instanceId(name: string, combo: MatrixCombo | null): string {
 
 const EXPRESSION = /\$\{\{(.*?)\}\}/gs;
 const MATRIX_REF = /^\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*$/;
+const INPUT_REF = /^\s*inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*$/;
 
-/** Problems with the `${{ ... }}` expressions in `text`, for a stage with these matrix keys (null: no matrix). */
-export function substitutionProblems(text: string, keys: readonly string[] | null): string[] {
+/**
+ * Problems with the `${{ ... }}` expressions in `text`, for a stage with these
+ * matrix keys (null: no matrix) in a pipeline declaring these inputs (null:
+ * the declarations failed the schema, so references to them are not judged).
+ */
+export function substitutionProblems(text: string, keys: readonly string[] | null, inputs: readonly string[] | null = []): string[] {
   const problems: string[] = [];
   for (const m of text.matchAll(EXPRESSION)) {
-    const ref = MATRIX_REF.exec(m[1] ?? "");
+    const inner = m[1] ?? "";
+    const input = INPUT_REF.exec(inner);
+    if (input) {
+      if (inputs !== null && !inputs.includes(input[1] ?? "")) {
+        const known = inputs.length > 0 ? ` (inputs: ${inputs.join(", ")})` : " (no on.manual.inputs are declared)";
+        problems.push(`unknown input ${JSON.stringify(input[1])} in ${JSON.stringify(m[0])}${known}`);
+      }
+      continue;
+    }
+    const ref = MATRIX_REF.exec(inner);
     if (!ref) {
-      problems.push(`unsupported expression ${JSON.stringify(m[0])}: only \${{ matrix.KEY }} is substituted`);
+      problems.push(`unsupported expression ${JSON.stringify(m[0])}: only \${{ matrix.KEY }} and \${{ inputs.NAME }} are substituted`);
     } else if (keys === null) {
       problems.push(`${JSON.stringify(m[0])} used in a stage without a matrix`);
     } else if (!keys.includes(ref[1] ?? "")) {
@@ -106,13 +120,15 @@ export function substitutionProblems(text: string, keys: readonly string[] | nul
 }
 
 /**
- * Replaces `${{ matrix.KEY }}` with the instance's value; the text was checked
- * before. A key that only some `include` entries add is empty in the others.
+ * Replaces `${{ matrix.KEY }}` with the instance's value and `${{ inputs.NAME }}`
+ * with the run's input; the text was checked before. A key that only some
+ * `include` entries add is empty in the others.
  */
-export function substitute(text: string, combo: MatrixCombo | null): string {
-  if (!combo) return text;
+export function substitute(text: string, combo: MatrixCombo | null, inputs: Readonly<Record<string, string>> = {}): string {
   return text.replace(EXPRESSION, (whole, inner: string) => {
-    const key = MATRIX_REF.exec(inner)?.[1];
-    return key !== undefined ? (combo[key] ?? "") : whole;
+    const input = INPUT_REF.exec(inner)?.[1];
+    if (input !== undefined) return inputs[input] ?? "";
+    const key = combo ? MATRIX_REF.exec(inner)?.[1] : undefined;
+    return key !== undefined && combo ? (combo[key] ?? "") : whole;
   });
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_TIMEZONE } from "./cron.js";
 import { DEFAULT_TIMEOUT_SECONDS, parseDuration } from "./duration.js";
+import { inputEnvName, resolveInputs } from "./inputs.js";
 import { expandMatrix, instanceId, substitute, type MatrixCombo } from "./matrix.js";
 import { runsOnList } from "./runs-on.js";
 import { parseSize } from "./size.js";
@@ -15,12 +16,14 @@ import type { Plan, PlannedSchedule, PlannedStage, PipelineDefinition, StageDefi
 export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
   const name = def.name ?? "pipeline";
   const schedules: PlannedSchedule[] = (def.on?.schedule ?? []).map((s) => ({ cron: s.cron, branch: s.branch, timezone: s.timezone ?? DEFAULT_TIMEZONE }));
-  if (!isTriggered(def.on, ctx)) return { name, triggered: false, stages: [], schedules };
+  // Only a manual run is given inputs and has them checked; other events see the defaults.
+  const { values: inputs, problems: inputProblems } = resolveInputs(def.on?.manual?.inputs ?? undefined, ctx.event === "manual" ? (ctx.inputs ?? {}) : undefined);
+  if (!isTriggered(def.on, ctx)) return { name, triggered: false, stages: [], schedules, inputs, inputProblems };
   const idsByName = new Map<string, string[]>();
   const instances: PlannedStage[] = [];
   for (const [stageName, stage] of Object.entries(def.stages)) {
     const combos: (MatrixCombo | null)[] = stage.matrix ? expandMatrix(stage.matrix) : [null];
-    const planned = combos.map((combo) => planInstance(def, stageName, stage, combo));
+    const planned = combos.map((combo) => planInstance(def, stageName, stage, combo, inputs));
     idsByName.set(stageName, planned.map((p) => p.id));
     instances.push(...planned);
   }
@@ -40,13 +43,14 @@ export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
     instance.skip = !whenMatches(stage.when, ctx) || (!onOutcome && instance.needs.some((id) => skipped.has(id)));
     if (instance.skip) skipped.add(instance.id);
   }
-  return { name, triggered: true, stages: ordered, schedules };
+  return { name, triggered: true, stages: ordered, schedules, inputs, inputProblems };
 }
 
-function planInstance(def: PipelineDefinition, name: string, stage: StageDefinition, combo: MatrixCombo | null): PlannedStage {
+function planInstance(def: PipelineDefinition, name: string, stage: StageDefinition, combo: MatrixCombo | null, inputs: Record<string, string>): PlannedStage {
   const s = effectiveStage(def, stage);
-  const sub = (text: string): string => substitute(text, combo);
-  const env: Record<string, string> = {};
+  const sub = (text: string): string => substitute(text, combo, inputs);
+  // Inputs as variables first, so a command can quote them ("$HODEI_INPUT_VERSION") instead of pasting text into the script; the stage's env may override.
+  const env: Record<string, string> = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [inputEnvName(k), v]));
   for (const [k, v] of Object.entries(s.env ?? {})) env[k] = typeof v === "string" ? sub(v) : String(v);
   return {
     id: instanceId(name, combo),

@@ -9,7 +9,8 @@ const EXPECTED: Record<string, string> = {
   on: "a mapping with push, pull_request, manual or schedule",
   push: "a mapping (branches, tags, paths, paths-ignore) or empty",
   pull_request: "a mapping (branches, paths, paths-ignore) or empty",
-  manual: "empty",
+  manual: "empty, or a mapping with inputs",
+  inputs: "a mapping of input names to inputs (type, description, required, default, options)",
   schedule: "a non-empty list of schedules, each a mapping with cron, branch and (optionally) timezone",
   cron: 'a cron expression of five fields, such as "0 3 * * *"',
   timezone: 'an IANA time zone name, such as "Europe/Berlin"',
@@ -48,6 +49,16 @@ const NAME_RULES: Record<string, string> = {
   stages: 'invalid stage name %s: use lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters',
   env: "invalid environment variable name %s: use letters, digits and _, not starting with a digit",
   matrix: "invalid matrix key %s: use letters, digits, - and _, not starting with a digit",
+  inputs: "invalid input name %s: use letters, digits, - and _, not starting with a digit",
+};
+
+/** What each key of one of `on.manual.inputs` must be. */
+const INPUT_EXPECTED: Record<string, string> = {
+  type: 'one of "string", "number", "boolean" or "choice"',
+  description: "a string",
+  required: "true or false",
+  default: "a string, number or boolean",
+  options: "a non-empty list of distinct strings",
 };
 
 /** Turns ajv's errors into one positioned, readable message per problem. */
@@ -116,6 +127,12 @@ function valueMessage(path: readonly string[], e: ErrorObject): string {
     return '"branch" of a schedule must be a branch name (not a glob: no spaces, *, ?, [, ], ~, ^, : or \\)';
   }
   if (parent === "env" && last !== undefined) return `env value ${JSON.stringify(last)} must be a string, number or boolean`;
+  if (path[0] === "on" && path[1] === "manual" && path[2] === "inputs" && path.length >= 4) {
+    const input = JSON.stringify(path[3]);
+    const field = path.length >= 5 ? path[4] : undefined;
+    if (field === undefined) return `input ${input} must be a mapping (type, description, required, default, options)`;
+    if (INPUT_EXPECTED[field]) return `${JSON.stringify(field)} of input ${input} must be ${INPUT_EXPECTED[field]}`;
+  }
   // An array item: describe the list it belongs to.
   const key = last !== undefined && /^\d+$/.test(last) ? parent : last;
   const expected = key !== undefined ? EXPECTED[key] : undefined;

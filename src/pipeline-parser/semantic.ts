@@ -14,6 +14,7 @@ import {
   substitute,
   substitutionProblems,
 } from "./matrix.js";
+import { declarationProblems } from "./inputs.js";
 import { AGENT_LABEL, runsOnList } from "./runs-on.js";
 import { MIN_CONTAINER_MEMORY, parseSize } from "./size.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
@@ -45,11 +46,13 @@ export function checkSemantics(doc: SourceDoc, def: PipelineDefinition, damage: 
   checkGlobs(def, report);
   checkDurations(def, report);
   checkSchedules(def, report);
+  checkInputs(def, report);
+  const inputs = damage.damaged(["on", "manual"]) ? null : Object.keys(def.on?.manual?.inputs ?? {});
   let instances = 0;
   for (const name of names) {
     const stage = def.stages[name] as StageDefinition;
     instances += stage.matrix ? matrixSize(stage.matrix) : 1;
-    if (!damage.replaced(["stages", name])) checkStage(def, name, stage, report, damage);
+    if (!damage.replaced(["stages", name])) checkStage(def, name, stage, report, damage, inputs);
   }
   if (instances > MAX_PIPELINE_INSTANCES) {
     report(["stages"], `the pipeline expands to ${instances} stage instances; the limit is ${MAX_PIPELINE_INSTANCES}`, "key");
@@ -124,7 +127,13 @@ function checkSchedules(def: PipelineDefinition, report: Report): void {
   });
 }
 
-function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report, damage: Damage): void {
+function checkInputs(def: PipelineDefinition, report: Report): void {
+  for (const [name, input] of Object.entries(def.on?.manual?.inputs ?? {})) {
+    for (const p of declarationProblems(name, input)) report(["on", "manual", "inputs", name, ...(p.key in input ? [p.key] : [])], p.message, p.key in input ? "value" : "key");
+  }
+}
+
+function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report, damage: Damage, inputs: readonly string[] | null): void {
   const at = (...rest: PathSegment[]): PathSegment[] => ["stages", name, ...rest];
   const quotedName = JSON.stringify(name);
   // Without its matrix, the stage's expressions and instances cannot be judged.
@@ -140,7 +149,7 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   const keys = stage.matrix ? matrixKeys(stage.matrix) : null;
   for (const key of SUBSTITUTED_KEYS) {
     for (const { path, text } of stringsIn(effective[key])) {
-      for (const problem of substitutionProblems(text, keys)) {
+      for (const problem of substitutionProblems(text, keys, inputs)) {
         const origin = originOf(def, name, key, path);
         report(origin, origin[0] === "stages" ? problem : `${problem} (inherited by stage ${quotedName})`);
       }
@@ -173,21 +182,24 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
     }
     const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];
     runsOnList(runsOn).forEach((label, i) => {
+      const at = typeof runsOn === "string" ? origin : [...origin, i];
+      if (INPUT_EXPRESSION.test(label)) return report(at, NOT_FROM_INPUTS("runs-on"));
       const bad = combos.map((c) => substitute(label, c)).find((l) => !AGENT_LABEL.test(l));
-      if (bad !== undefined) {
-        const at = typeof runsOn === "string" ? origin : [...origin, i];
-        report(at, `runs-on label ${JSON.stringify(bad)} is not KEY or KEY=VALUE (KEY: letters, digits, _ . / -; VALUE: no spaces)`);
-      }
+      if (bad !== undefined) report(at, `runs-on label ${JSON.stringify(bad)} is not KEY or KEY=VALUE (KEY: letters, digits, _ . / -; VALUE: no spaces)`);
     });
   }
   if (effective.workdir !== undefined) {
+    const origin = originOf(def, name, "workdir", []);
+    if (INPUT_EXPRESSION.test(effective.workdir)) return report(origin, NOT_FROM_INPUTS("workdir"));
     const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];
     const bad = combos.map((c) => substitute(effective.workdir ?? ".", c)).find((w) => escapes(w));
-    if (bad !== undefined) {
-      report(originOf(def, name, "workdir", []), `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
-    }
+    if (bad !== undefined) report(origin, `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
   }
 }
+
+/** Where a stage runs is decided by the file, not by what a person types when starting a run (secret names admit no expression at all: the schema). */
+const INPUT_EXPRESSION = /\$\{\{\s*inputs\./;
+const NOT_FROM_INPUTS = (key: string) => `\${{ inputs.NAME }} is not substituted in "${key}": where a stage runs comes from the file, not from a run's inputs`;
 
 /** The rules of a matrix beyond its shape; false when its instances cannot be judged further. */
 function checkMatrix(name: string, matrix: NonNullable<StageDefinition["matrix"]>, report: Report): boolean {

@@ -84,12 +84,23 @@ export interface ScheduleTrigger {
   timezone?: string;
 }
 
+/** One of `on.manual.inputs`: a typed value given when a run is started by hand. */
+export interface InputDefinition {
+  /** Default `string`. */
+  type?: "string" | "number" | "boolean" | "choice";
+  description?: string;
+  required?: boolean;
+  default?: string | number | boolean;
+  /** The values of a `choice`. */
+  options?: string[];
+}
+
 export interface PipelineDefinition {
   name?: string;
   on?: {
     push?: PushTrigger | null;
     pull_request?: PullRequestTrigger | null;
-    manual?: null | Record<string, never>;
+    manual?: null | { inputs?: Record<string, InputDefinition> };
     schedule?: ScheduleTrigger[];
   };
   env?: Record<string, string | number | boolean>;
@@ -107,6 +118,8 @@ export interface TriggerContext {
   changedFiles: string[] | null;
   repo: { owner: string; name: string };
   pullRequest: { number: number; baseBranch: string } | null;
+  /** What a manual run was started with (`POST /api/runs` `inputs`), before checking; other events: none. */
+  inputs?: Record<string, string | number | boolean>;
 }
 
 export interface PlannedStage {
@@ -154,4 +167,8 @@ export interface Plan {
   stages: PlannedStage[];
   /** `on.schedule` of the file, whatever the trigger (also when not triggered); empty when it has none. */
   schedules: PlannedSchedule[];
+  /** `on.manual.inputs` as the run sees them: given, else the default, else "". */
+  inputs: Record<string, string>;
+  /** What is wrong with the inputs a manual run was given (missing, unknown, of the wrong type); empty otherwise. */
+  inputProblems: string[];
 }

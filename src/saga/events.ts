@@ -51,6 +51,8 @@ export interface RunPlannedData {
    * through their needs. Absent or empty: nothing waits.
    */
   approvalRequired?: string[];
+  /** A manual run's `on.manual.inputs` as its stages saw them (given, else default). */
+  inputs?: Record<string, string>;
 }
 
 export type RunEventBody =

@@ -21,15 +21,17 @@ export interface ManualRunRequest {
   ref: string;
   /** An exact commit; default: the ref's head. */
   sha?: string;
+  /** Values of the pipeline's `on.manual.inputs`, checked against their types once the file is read. */
+  inputs?: Record<string, string | number | boolean>;
 }
 
-export type ManualRefusal = "bad_url" | "unreachable" | "no_ref" | "no_commit" | "no_pipeline" | "invalid_pipeline";
+export type ManualRefusal = "bad_url" | "unreachable" | "no_ref" | "no_commit" | "no_pipeline" | "invalid_pipeline" | "bad_inputs";
 
 export class ManualTriggerError extends Error {
   constructor(
     readonly refusal: ManualRefusal,
     message: string,
-    /** The pipeline's `FILE:LINE:COL: message` lines, for `invalid_pipeline`. */
+    /** The pipeline's `FILE:LINE:COL: message` lines, for `invalid_pipeline`; each input's problem for `bad_inputs`. */
     readonly details: readonly string[] = [],
   ) {
     super(message);
@@ -77,13 +79,16 @@ export class ManualTriggers {
     if (!pipeline.ok && pipeline.none) throw new ManualTriggerError("no_pipeline", `commit ${sha} of ${redactUrl(url)} has no .hodei/pipeline.yml, .yaml or .ts`);
     const branch = /^refs\/heads\/(.+)$/.exec(req.ref)?.[1] ?? null;
     const tag = /^refs\/tags\/(.+)$/.exec(req.ref)?.[1] ?? null;
-    const ctx: TriggerContext = { event: "manual", branch, tag, sha, changedFiles: null, repo: name, pullRequest: null };
+    const ctx: TriggerContext = { event: "manual", branch, tag, sha, changedFiles: null, repo: name, pullRequest: null, inputs: req.inputs ?? {} };
     const planned = pipeline.ok ? await spans.run("pipeline plan", { "hodei.pipeline.file": pipeline.source.file }, () => planPipelineSource(pipeline.source, ctx)) : pipeline;
     if (!planned.ok) {
       const lines = planned.errors.map((e) => e.toString());
       throw new ManualTriggerError("invalid_pipeline", `the pipeline of ${sha} does not validate: ${lines.join("; ")}`, lines);
     }
     const { plan } = planned;
+    if (plan.inputProblems.length > 0) {
+      throw new ManualTriggerError("bad_inputs", `the inputs do not fit ${pipeline.ok ? pipeline.source.file : "the pipeline"}: ${plan.inputProblems.join("; ")}`, plan.inputProblems);
+    }
     const id = await this.deps.engine.startRun({
       pipeline: plan.name,
       source: { kind: "git", url, sha },
@@ -92,6 +97,7 @@ export class ManualTriggers {
       ref: req.ref,
       event: "manual",
       stages: plan.stages,
+      ...(Object.keys(plan.inputs).length > 0 ? { inputs: plan.inputs } : {}),
     });
     return { id };
   }

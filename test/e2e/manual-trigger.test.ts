@@ -37,6 +37,17 @@ interface RunBody {
   stages: { id: string; conclusion: string | null }[];
 }
 
+const INPUTS_PIPELINE = `on:
+  manual:
+    inputs:
+      version: { required: true }
+      target: { type: choice, options: [staging, production], default: staging }
+      replicas: { type: number, default: 1 }
+stages:
+  ship:
+    run: echo "ship \${{ inputs.version }} to $HODEI_INPUT_TARGET x\${{ inputs.replicas }}"
+`;
+
 describe("manual trigger through hodei server", () => {
   let child: ChildProcess;
   let exited: Promise<number | null>;
@@ -55,6 +66,8 @@ describe("manual trigger through hodei server", () => {
     await repo.commit({ ".hodei/pipeline.yml": null, "README": "no pipeline here\n" });
     repo.git("checkout", "--quiet", "-b", "broken", head);
     await repo.commit({ ".hodei/pipeline.yml": "stages:\n  a:\n    run: x\n    needs: [ghost]\n" });
+    repo.git("checkout", "--quiet", "-b", "inputs", head);
+    await repo.commit({ ".hodei/pipeline.yml": INPUTS_PIPELINE });
     repo.git("checkout", "--quiet", "main");
 
     const store = await testStore("pglite").create();
@@ -133,6 +146,25 @@ describe("manual trigger through hodei server", () => {
       ["build", "failure"],
       ["check", "skipped"],
     ]);
+  });
+
+  it("takes typed inputs: substituted and as HODEI_INPUT_*, recorded in run.planned; wrong ones refused 422 naming each", async () => {
+    const res = await post({ repo: repo.url, ref: "refs/heads/inputs", inputs: { version: "2.0.1", replicas: 3 } });
+    expect(res.status, out).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    expect((await finished(id)).conclusion).toBe("success");
+    const log = await (await fetch(`${base}/api/runs/${id}/stages/ship/logs`)).text();
+    expect(log).toContain("ship 2.0.1 to staging x3");
+    const { events } = (await (await fetch(`${base}/api/runs/${id}/events`)).json()) as { events: { type: string; data: { inputs?: unknown } }[] };
+    expect(events[0]?.data.inputs).toEqual({ version: "2.0.1", target: "staging", replicas: "3" });
+
+    const refused = await post({ repo: repo.url, ref: "refs/heads/inputs", inputs: { target: "moon", colour: "red" } });
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { error: string }).error).toBe(
+      'the inputs do not fit .hodei/pipeline.yml: input "version" is required; input "target" is one of "staging", "production", got "moon"; unknown input "colour": the pipeline declares "version", "target", "replicas"',
+    );
+    const badShape = await post({ repo: repo.url, ref: "refs/heads/inputs", inputs: { version: { nested: true } } });
+    expect(badShape.status).toBe(400);
   });
 
   it("401 without or with a wrong bearer token; 400 for a malformed body", async () => {

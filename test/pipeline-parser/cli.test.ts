@@ -69,6 +69,18 @@ describe("hodei validate", () => {
 });
 
 describe("hodei plan", () => {
+  it("plans a manual run with --input NAME=VALUE, and names wrong inputs with exit 1", async () => {
+    const ok = streams();
+    const file = fixture("valid/inputs.yml");
+    expect(await planCommand({ path: file, json: true, event: "manual", inputs: ["version=3.1", "target=production"], ...ok, cwd: repoRoot })).toBe(0);
+    expect((JSON.parse(ok.out()) as Plan).stages[0]?.commands).toEqual(['echo "release 3.1 to $TARGET dry=$HODEI_INPUT_DRY_RUN replicas="']);
+    const bad = streams();
+    expect(await planCommand({ path: file, json: true, event: "manual", inputs: ["target=moon"], ...bad, cwd: repoRoot })).toBe(1);
+    expect(bad.err()).toBe('--input: input "version" is required (the version to release)\n--input: input "target" is one of "staging", "production", got "moon"\n');
+    await expect(planCommand({ path: file, json: true, event: "push", inputs: ["version=1"], ...streams(), cwd: repoRoot })).rejects.toThrow("--input applies to --event manual only");
+    await expect(planCommand({ path: file, json: true, event: "manual", inputs: ["version"], ...streams(), cwd: repoRoot })).rejects.toThrow('--input must be NAME=VALUE, not "version"');
+  });
+
   it("prints the Plan object with --json", async () => {
     const s = streams();
     expect(await planCommand({ path: fixture("dirs/yaml"), json: true, branch: "main", ...s, cwd: repoRoot })).toBe(0);
@@ -81,6 +93,8 @@ describe("hodei plan", () => {
         { id: "b", name: "b", matrix: null, needs: ["a"], skip: false, provider: "local", image: null, commands: ["echo b\necho more\n"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: ".", resources: null, runsOn: [] },
       ],
       schedules: [],
+      inputs: {},
+      inputProblems: [],
     });
   });
 

@@ -54,6 +54,23 @@ const cases: Record<string, string[]> = {
     '10:26: duplicate entry "NPM_TOKEN" in "secrets" of stage "build"',
     '11:27: "event" must be a list of distinct events: "push", "pull_request", "manual" or "schedule"',
   ],
+  "inputs.yml": [
+    '5:15: input "env" is a choice and needs "options"',
+    '8:18: the default does not fit: input "level" is a number, got "high"',
+    '11:18: "options" apply to inputs of type choice only (input "dry-run" is a boolean)',
+    '15:18: the default does not fit: input "flavour" is one of "vanilla", "chocolate", got "strawberry"',
+    '18:14: ${{ inputs.NAME }} is not substituted in "workdir": where a stage runs comes from the file, not from a run\'s inputs',
+    '19:10: unknown input "version" in "${{ inputs.version }}" (inputs: env, level, dry-run, flavour)',
+    '21:14: ${{ inputs.NAME }} is not substituted in "runs-on": where a stage runs comes from the file, not from a run\'s inputs',
+    // Secret names take no expression at all (the schema): which secrets a stage gets is the file's.
+    '24:15: "secrets" must be a list of distinct secret names (letters, digits and _, not starting with a digit)',
+  ],
+  // A declaration the schema rejected: references to inputs are not judged (no "unknown input" for inputs.other).
+  "inputs-schema.yml": [
+    '5:9: unknown key "requird" in "on.manual.inputs.note" (did you mean "required"?)',
+    '6:7: invalid input name "bad name": use letters, digits, - and _, not starting with a digit',
+    '7:15: "type" of input "bad name" must be one of "string", "number", "boolean" or "choice"',
+  ],
   "resources-runs-on.yml": [
     '4:5: stage "build" runs on provider "local": "resources" apply to docker and kubernetes stages only',
     '9:5: stage "gpu" runs on provider "docker": "runs-on" picks among agents, so it applies to local stages only',

@@ -230,3 +230,33 @@ describe("plan: when and skip propagation", () => {
     expect(skipped(p)).toEqual(["on-tag", "pr-only"]);
   });
 });
+
+describe("plan: manual inputs", () => {
+  const release = (p: Plan): PlannedStage => p.stages.find((s) => s.id === "release") as PlannedStage;
+
+  it("substitutes a manual run's inputs, checked against their types, with defaults, and sets HODEI_INPUT_*", async () => {
+    const p = await plan("inputs.yml", { event: "manual", inputs: { version: "1.4.0", "dry-run": "false", replicas: 3 } });
+    expect(p.inputProblems).toEqual([]);
+    expect(p.inputs).toEqual({ version: "1.4.0", target: "staging", "dry-run": "false", replicas: "3" });
+    expect(release(p).commands).toEqual(['echo "release 1.4.0 to $TARGET dry=$HODEI_INPUT_DRY_RUN replicas=3"']);
+    expect(release(p).env).toEqual({ HODEI_INPUT_VERSION: "1.4.0", HODEI_INPUT_TARGET: "staging", HODEI_INPUT_DRY_RUN: "false", HODEI_INPUT_REPLICAS: "3", TARGET: "staging" });
+  });
+
+  it("names every problem of a manual run's inputs at once", async () => {
+    const p = await plan("inputs.yml", { event: "manual", inputs: { target: "moon", "dry-run": "maybe", replicas: "many", colour: "red" } });
+    expect(p.inputProblems).toEqual([
+      'input "version" is required (the version to release)',
+      'input "target" is one of "staging", "production", got "moon"',
+      'input "dry-run" is a boolean (true or false), got "maybe"',
+      'input "replicas" is a number, got "many"',
+      'unknown input "colour": the pipeline declares "version", "target", "dry-run", "replicas"',
+    ]);
+  });
+
+  it("gives runs of other events the defaults, and an empty string where there is none, without problems", async () => {
+    const p = await plan("inputs.yml", { event: "push", inputs: { version: "ignored" } });
+    expect(p.inputProblems).toEqual([]);
+    expect(p.inputs).toEqual({ version: "", target: "staging", "dry-run": "true", replicas: "" });
+    expect(release(p).commands[0]).toBe('echo "release  to $TARGET dry=$HODEI_INPUT_DRY_RUN replicas="');
+  });
+});

@@ -14,6 +14,8 @@ export interface PlanCommandOptions {
   tag?: string;
   /** Comma-separated changed files; absent means "all files". */
   changed?: string;
+  /** `NAME=VALUE` of on.manual.inputs, for `--event manual`. */
+  inputs?: readonly string[];
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   cwd?: string;
@@ -43,15 +45,32 @@ export async function planCommand(opts: PlanCommandOptions): Promise<number> {
     changedFiles,
     repo: { owner: "local", name: path.basename(path.resolve(cwd, opts.path)) },
     pullRequest: event === "pull_request" ? { number: 0, baseBranch: branch ?? "main" } : null,
+    ...(event === "manual" ? { inputs: inputsOf(opts.inputs ?? []) } : {}),
   };
+  if (event !== "manual" && (opts.inputs ?? []).length > 0) throw new UsageError("--input applies to --event manual only");
   const result = await planPipeline(opts.path, ctx, { cwd });
   if (!result.ok) {
     for (const e of result.errors) opts.stderr.write(`${e.toString()}\n`);
     return 1;
   }
+  if (result.plan.inputProblems.length > 0) {
+    for (const p of result.plan.inputProblems) opts.stderr.write(`--input: ${p}\n`);
+    return 1;
+  }
   if (opts.json) opts.stdout.write(`${JSON.stringify(result.plan, null, 2)}\n`);
   else opts.stdout.write(formatPlan(result.plan, describe(ctx)));
   return 0;
+}
+
+/** `--input version=1.2 --input dry-run=true`: values as text; the pipeline's types decide what they mean. */
+function inputsOf(pairs: readonly string[]): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--input must be NAME=VALUE, not ${JSON.stringify(pair)}`);
+    inputs[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return inputs;
 }
 
 function describe(ctx: TriggerContext): string {

@@ -18,6 +18,7 @@ const MANUAL_REFUSAL_STATUS: Record<ManualRefusal, number> = {
   no_commit: 422,
   no_pipeline: 422,
   invalid_pipeline: 422,
+  bad_inputs: 422,
 };
 
 export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions): void {
@@ -61,6 +62,13 @@ export function registerRunRoutes(app: FastifyInstance, options: HttpAppOptions)
             repo: { type: "string", minLength: 1, maxLength: 2048 },
             ref: { type: "string", pattern: "^refs/(heads|tags)/.+" },
             sha: { type: "string", pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$" },
+            // Checked against the pipeline's on.manual.inputs once its file is read.
+            inputs: {
+              type: "object",
+              maxProperties: 100,
+              propertyNames: { maxLength: 100 },
+              additionalProperties: { type: ["string", "number", "boolean"], maxLength: 10_000 },
+            },
           },
         },
       },
