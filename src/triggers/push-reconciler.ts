@@ -31,6 +31,7 @@
 import type { Clock } from "../engine/ports.js";
 import { type BranchHead, type Forge, ForgeError, type ForgeKind, type Listing, type PullRequestInfo } from "../forge/forge.js";
 import type { Database } from "../store/database.js";
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import { insertDelivery } from "../webhooks/delivery-store.js";
 import type { RepoRef } from "../webhooks/forge-event.js";
 import { reconciledDelivery, type ReconciledDelivery } from "../webhooks/reconciled-events.js";
@@ -68,6 +69,8 @@ export class PushReconciler {
   private cancelTimer: (() => void) | null = null;
   private running: Promise<PassResult> | null = null;
   private stopped = false;
+  /** The last pass failed because the store was unavailable: said once per outage. */
+  private storeDown = false;
 
   constructor(private readonly options: PushReconcilerOptions) {}
 
@@ -102,9 +105,15 @@ export class PushReconciler {
     this.cancelTimer = this.options.clock.setTimer(() => {
       this.cancelTimer = null;
       void this.pass().then(
-        (r) => this.schedule(Math.max(this.options.intervalMs, r.waitMs ?? 0)),
+        (r) => {
+          this.storeDown = false;
+          this.schedule(Math.max(this.options.intervalMs, r.waitMs ?? 0));
+        },
         (error: unknown) => {
-          this.log(`pass failed: ${error instanceof Error ? error.message : String(error)}`);
+          // A store outage is named once, in the words the rest of the server uses (no raw socket errors).
+          const reason = storeUnavailableReason(error);
+          if (!reason || !this.storeDown) this.log(`pass failed${reason ? ", tried again when the store answers" : ""}: ${reason ?? (error instanceof Error ? error.message : String(error))}`);
+          this.storeDown = reason !== null;
           this.schedule(this.options.intervalMs);
         },
       );

@@ -21,6 +21,7 @@
 import { newestSlotAtOrBefore, nextSlotAfter } from "../pipeline-parser/cron.js";
 import type { Clock } from "../engine/ports.js";
 import type { Database } from "../store/database.js";
+import { storeUnavailableReason } from "../store/store-unavailable.js";
 import { DELIVERY_CHANNEL } from "../webhooks/routes.js";
 import { scheduleDelivery } from "../webhooks/schedule-events.js";
 import { claimSlot, recordedSchedules } from "./schedule-store.js";
@@ -55,6 +56,8 @@ export class ScheduleRunner {
   private running: Promise<SchedulePass> | null = null;
   private queued: Promise<SchedulePass> | null = null;
   private stopped = false;
+  /** The last pass failed because the store was unavailable: said once per outage. */
+  private storeDown = false;
   private armed = 0;
 
   constructor(private readonly options: ScheduleRunnerOptions) {}
@@ -113,9 +116,15 @@ export class ScheduleRunner {
     this.cancelTimer = this.options.clock.setTimer(() => {
       this.cancelTimer = null;
       void this.pass().then(
-        (r) => again(r.nextAt.getTime() - this.options.clock.now().getTime()),
+        (r) => {
+          this.storeDown = false;
+          again(r.nextAt.getTime() - this.options.clock.now().getTime());
+        },
         (error: unknown) => {
-          this.log(`pass failed: ${error instanceof Error ? error.message : String(error)}`);
+          // A store outage is named once, in the words the rest of the server uses (no raw socket errors).
+          const reason = storeUnavailableReason(error);
+          if (!reason || !this.storeDown) this.log(`pass failed${reason ? ", tried again when the store answers" : ""}: ${reason ?? (error instanceof Error ? error.message : String(error))}`);
+          this.storeDown = reason !== null;
           again(this.options.pollMs);
         },
       );
