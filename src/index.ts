@@ -25,4 +25,7 @@ export type {
   TriggerEvent,
   Plan,
   PlannedStage,
+  PlannedService,
+  ServiceDefinition,
+  ServiceReadiness,
 } from "./pipeline-parser/types.js";

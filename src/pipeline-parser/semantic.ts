@@ -14,6 +14,7 @@ import {
   substitutionProblems,
 } from "./matrix.js";
 import { AGENT_LABEL, runsOnList } from "./runs-on.js";
+import { serviceProblems } from "./services.js";
 import { MIN_CONTAINER_MEMORY, parseSize } from "./size.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
 import { effectiveStage, stringsIn, SUBSTITUTED_KEYS } from "./stage-settings.js";
@@ -164,12 +165,32 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
       }
     });
   }
+  if (effective.services !== undefined && Object.keys(effective.services).length > 0) checkServices(def, name, stage, provider, report);
   if (effective.workdir !== undefined) {
     const combos = stage.matrix ? expandMatrix(stage.matrix) : [null];
     const bad = combos.map((c) => substitute(effective.workdir ?? ".", c)).find((w) => escapes(w));
     if (bad !== undefined) {
       report(originOf(def, name, "workdir", []), `workdir ${JSON.stringify(bad)} must be a relative path inside the checkout`);
     }
+  }
+}
+
+function checkServices(def: PipelineDefinition, name: string, stage: StageDefinition, provider: string, report: Report): void {
+  const quotedName = JSON.stringify(name);
+  const own = stage.services !== undefined;
+  const origin = originOf(def, name, "services", []);
+  // From `defaults`, services apply to the stages they can apply to (as resources do); a local stage's own are an error.
+  if (provider === "local") {
+    if (own) report(origin, `stage ${quotedName} runs on provider "local": "services" run beside docker stages only (add provider: docker and an image)`, "key");
+    return;
+  }
+  if (provider === "kubernetes") {
+    report(origin, `stage ${quotedName} runs on provider "kubernetes": "services" are not supported on kubernetes yet, only on docker${own ? "" : " (inherited from defaults)"}`, "key");
+    return;
+  }
+  // The defaults' services are checked for every stage inheriting them; the same error at the same place is reported once (sortErrors).
+  for (const [service, definition] of Object.entries((own ? stage.services : def.defaults?.services) ?? {})) {
+    for (const [path, message, target] of serviceProblems(service, definition)) report([...origin, service, ...path], message, target);
   }
 }
 

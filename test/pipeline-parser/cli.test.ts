@@ -83,6 +83,15 @@ describe("hodei plan", () => {
     });
   });
 
+  it("shows a stage's services with --json", async () => {
+    const s = streams();
+    expect(await planCommand({ path: fixture("valid/services.yml"), json: true, branch: "main", ...s, cwd: repoRoot })).toBe(0);
+    const plan = JSON.parse(s.out()) as Plan;
+    expect(plan.stages.find((st) => st.id === "inherits")?.services).toEqual([
+      { name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 },
+    ]);
+  });
+
   it("takes event, branch, tag and changed files", async () => {
     const s = streams();
     await planCommand({ path: fixture("valid/spec-example.yml"), json: true, event: "push", branch: "main", changed: "docs/a.md, docs/b.md", ...s, cwd: repoRoot });

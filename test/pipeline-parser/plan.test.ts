@@ -123,6 +123,31 @@ describe("plan: resources and runs-on", () => {
   });
 });
 
+describe("plan: services", () => {
+  it("plans services with matrix values substituted, commands split into words and readiness made explicit", async () => {
+    const p = await plan("services.yml");
+    const byId = new Map(p.stages.map((s) => [s.id, s]));
+    expect(byId.get("test[pg=16]")?.services).toEqual([
+      {
+        name: "db",
+        image: "postgres:16",
+        env: { POSTGRES_PASSWORD: "secret", PORT: "5432" },
+        command: ["postgres", "-c", "shared_buffers=16MB", "-c", "fsync=off"],
+        ports: [5432],
+        ready: { command: ["sh", "-c", "pg_isready -U postgres"] },
+        readyTimeoutSeconds: 30,
+      },
+      { name: "web", image: "nginx", env: {}, command: ["nginx", "-g", "daemon off;"], ports: [], ready: { port: 80 }, readyTimeoutSeconds: 60 },
+      { name: "plain", image: "busybox", env: {}, command: null, ports: [], ready: null, readyTimeoutSeconds: 60 },
+    ]);
+    expect(byId.get("test[pg=15]")?.services?.[0]?.image).toBe("postgres:15");
+    // The defaults' services, where the stage has none; without `ready`, the first port.
+    expect(byId.get("inherits")?.services).toEqual([{ name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 }]);
+    // Not on a local stage (from defaults they apply where they can); a stage without services has no key.
+    expect(Object.keys(byId.get("lint")!)).not.toContain("services");
+  });
+});
+
 describe("plan: on", () => {
   it("without `on`: branch pushes and pull requests, not tag pushes; manual always", async () => {
     expect((await plan("no-on.yml", { branch: "feature/x" })).triggered).toBe(true);
