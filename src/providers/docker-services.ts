@@ -119,20 +119,26 @@ export async function removeServices(docker: Docker, ref: AttemptRef, identity: 
   await Promise.all(networks.map((n) => removeNetwork(docker, n.Id, log)));
 }
 
-export async function removeServiceContainer(docker: Docker, id: string, log: (m: string) => void): Promise<void> {
+/** True when this call removed it (false: gone already, or the engine refused, which is logged). */
+export async function removeServiceContainer(docker: Docker, id: string, log: (m: string) => void): Promise<boolean> {
   try {
     await docker.getContainer(id).remove({ force: true, v: true });
+    return true;
   } catch (error) {
     const status = dockerStatusOf(error);
     if (status !== 404 && status !== 409) log(`removing service container ${id.slice(0, 12)} failed: ${String(error)}`);
+    return false;
   }
 }
 
-export async function removeNetwork(docker: Docker, id: string, log: (m: string) => void): Promise<void> {
+/** True when this call removed it; one with containers still attached stays for the next clean-up. */
+export async function removeNetwork(docker: Docker, id: string, log: (m: string) => void): Promise<boolean> {
   try {
     await docker.getNetwork(id).remove();
+    return true;
   } catch (error) {
     if (dockerStatusOf(error) !== 404) log(`removing network ${id.slice(0, 12)} failed: ${String(error)}`);
+    return false;
   }
 }
 

@@ -243,10 +243,8 @@ export class DockerProvisioner implements Provisioner {
     ];
     for (const o of extras) {
       const status = o.ref ? await this.options.hooks.attemptStatus(o.ref) : "over";
-      if (status === "over" || (startup && o.mine && !(o.ref && this.attempts.get(o.ref)))) {
-        await o.remove();
-        result.removed++;
-      }
+      // Counted only if still there: removing a stage's container takes its attempt's services along.
+      if ((status === "over" || (startup && o.mine && !(o.ref && this.attempts.get(o.ref)))) && (await o.remove())) result.removed++;
     }
     return result;
   }

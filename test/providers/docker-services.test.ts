@@ -8,12 +8,12 @@
  */
 import Docker from "dockerode";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { PlannedService } from "../../src/pipeline-parser/types.js";
 import type { ControlPlane } from "../../src/server/control-plane.js";
 import { readStageLog } from "../../src/store/run-queries.js";
 import { stage } from "../saga/plan-stages.js";
 import { dockerUnavailable, ensureTestImage, hodeiContainers, TEST_IMAGE } from "./docker-engine.js";
 import { startPlane, startRun, waitFor } from "./docker-plane.js";
+import { fakeDatabase, nothingLeft, runNetworks, service } from "./docker-services-helpers.js";
 
 const docker = new Docker();
 vi.setConfig({ testTimeout: 120_000 });
@@ -22,22 +22,6 @@ afterEach(async () => {
   await control?.stop();
   control = null;
 });
-
-export function service(name: string, overrides: Partial<PlannedService> = {}): PlannedService {
-  return { name, image: TEST_IMAGE, env: {}, command: null, ports: [], ready: null, readyTimeoutSeconds: 30, ...overrides };
-}
-
-/** Answers "ready" to every connection on 5432, as long as it runs. */
-export const fakeDatabase = (name = "db"): PlannedService =>
-  service(name, { command: ["nc", "-ll", "-p", "5432", "-e", "echo", "ready"], ports: [5432], ready: { port: 5432 } });
-
-export async function runNetworks(runId: string): Promise<Docker.NetworkInspectInfo[]> {
-  return docker.listNetworks({ filters: { label: [`hodei.run=${runId}`] } });
-}
-
-/** Nothing with the run's labels: no container (stage, service, probe), no network. */
-export const nothingLeft = (runId: string): Promise<boolean> =>
-  waitFor(`the containers and networks of run ${runId} to go`, async () => (await hodeiContainers(docker, runId)).length === 0 && (await runNetworks(runId)).length === 0, 20_000);
 
 describe.skipIf(dockerUnavailable !== null)(`docker services${dockerUnavailable ? ` (skipped: ${dockerUnavailable})` : ""}`, () => {
   beforeAll(async () => {
