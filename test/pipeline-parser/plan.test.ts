@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { planPipeline, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
 import type { TriggerContext } from "../../src/pipeline-parser/types.js";
@@ -145,6 +148,18 @@ describe("plan: services", () => {
     expect(byId.get("inherits")?.services).toEqual([{ name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 }]);
     // Not on a local stage (from defaults they apply where they can); a stage without services has no key.
     expect(Object.keys(byId.get("lint")!)).not.toContain("services");
+  });
+  it("plans the README's services example", async () => {
+    const readme = await readFile(path.join(repoRoot, "README.md"), "utf8");
+    const example = /## Services\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "hodei-readme-")), "pipeline.yml");
+    await writeFile(file, example!);
+    const result = await planPipeline(file, context(), { cwd: repoRoot });
+    if (!result.ok) throw new Error(result.errors.map(String).join("\n"));
+    expect(result.plan.stages.map((s) => s.services?.map((x) => [x.name, x.image, x.command, x.ready, x.readyTimeoutSeconds]))).toEqual(
+      ["15", "16"].map((pg) => [["db", `postgres:${pg}`, ["postgres", "-c", "fsync=off"], { command: ["sh", "-c", "pg_isready -U postgres"] }, 30]]),
+    );
   });
 });
 
