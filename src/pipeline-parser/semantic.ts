@@ -175,22 +175,25 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
   }
 }
 
+/** The Pod's own container names (src/providers/kubernetes-manifests.ts); the parser does not import the providers. */
+const KUBERNETES_RESERVED = ["agent", "hodei-agent"] as const;
+
 function checkServices(def: PipelineDefinition, name: string, stage: StageDefinition, provider: string, report: Report): void {
   const quotedName = JSON.stringify(name);
   const own = stage.services !== undefined;
   const origin = originOf(def, name, "services", []);
   // From `defaults`, services apply to the stages they can apply to (as resources do); a local stage's own are an error.
   if (provider === "local") {
-    if (own) report(origin, `stage ${quotedName} runs on provider "local": "services" run beside docker stages only (add provider: docker and an image)`, "key");
-    return;
-  }
-  if (provider === "kubernetes") {
-    report(origin, `stage ${quotedName} runs on provider "kubernetes": "services" are not supported on kubernetes yet, only on docker${own ? "" : " (inherited from defaults)"}`, "key");
+    if (own) report(origin, `stage ${quotedName} runs on provider "local": "services" run beside docker and kubernetes stages only (add provider: docker and an image)`, "key");
     return;
   }
   // The defaults' services are checked for every stage inheriting them; the same error at the same place is reported once (sortErrors).
   for (const [service, definition] of Object.entries((own ? stage.services : def.defaults?.services) ?? {})) {
     for (const [path, message, target] of serviceProblems(service, definition)) report([...origin, service, ...path], message, target);
+    // A Pod's containers have distinct names, and a service's container is named as the service.
+    if (provider === "kubernetes" && (KUBERNETES_RESERVED as readonly string[]).includes(service)) {
+      report([...origin, service], `service name ${JSON.stringify(service)} is taken on kubernetes by the stage's own container (stage ${quotedName}): choose another`, "key");
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import type { PlannedStage } from "../pipeline-parser/types.js";
 import { agentImageOf } from "./agent-image.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
-import { podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
+import { ANNOTATION_SERVICES, podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
 import { podProblem } from "./kubernetes-pod-status.js";
 import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
@@ -43,6 +43,8 @@ export class KubernetesProvisioner implements Provisioner {
   private agentImage: string | null = null;
   private watchAbort: AbortController | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  /** Pods with services whose stage container has started (their connection deadline was restarted). */
+  private readonly servicesReady = new Set<string>();
 
   constructor(private readonly options: KubernetesProvisionerOptions) {
     this.kc = options.kubeConfig ?? defaultKubeConfig();
@@ -52,7 +54,10 @@ export class KubernetesProvisioner implements Provisioner {
       provider: this.name,
       hooks: options.hooks,
       provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
-      destroy: (name) => this.deletePod(name),
+      destroy: (name) => {
+        this.servicesReady.delete(name);
+        return this.deletePod(name);
+      },
       silentDetail: (t) => Promise.resolve(` (pod ${t.handle ?? "not created"})`),
       // The pod watch covers re-adopted pods as well.
       watchAdopted: () => undefined,
@@ -112,11 +117,15 @@ export class KubernetesProvisioner implements Provisioner {
       server: hooks.server,
       secretName,
       resources: stageResources(stage, this.options.resources),
-      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000),
+      // Services get ready (their startup probes) before the agent can start.
+      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000) + Math.max(0, ...(stage.services ?? []).map((s) => s.readyTimeoutSeconds)),
       identity,
+      services: stage.services ?? [],
     });
     const pod = await this.api.createNamespacedPod({ namespace, body: manifest });
     t.handle = name;
+    // Until the stage's container starts (onPodEvent), the services' readiness may take its time too.
+    if (stage.services && stage.services.length > 0) this.attempts.restartDeadline(t, 1000 * Math.max(...stage.services.map((s) => s.readyTimeoutSeconds)));
     if (t.released) return void (await this.deletePod(name));
     await this.api.createNamespacedSecret({ namespace, body: secretManifest(pod, secretName, credentials, t.ref, identity) });
   }
@@ -141,7 +150,12 @@ export class KubernetesProvisioner implements Provisioner {
     const t = ref ? this.attempts.get(ref) : undefined;
     if (!t || t.released || t.handle !== pod.metadata?.name) return;
     const problem = type === "DELETED" ? `pod ${t.handle} was deleted before the attempt ended` : podProblem(pod);
-    if (problem) this.attempts.fail(t, problem);
+    if (problem) return this.attempts.fail(t, problem);
+    // Once the stage's container runs, its services are ready: the agent's connection deadline counts from then.
+    if (pod.metadata?.annotations?.[ANNOTATION_SERVICES] && pod.status?.containerStatuses?.some((c) => c.state?.running) && !this.servicesReady.has(t.handle)) {
+      this.servicesReady.add(t.handle);
+      this.attempts.restartDeadline(t);
+    }
   }
 
   private async deletePod(name: string): Promise<void> {

@@ -69,12 +69,16 @@ export class ProvisionedAttempts<H> {
     return t;
   }
 
-  /** Starts the connection deadline again: what came before the agent's start (services getting ready) does not count against it. */
-  restartDeadline(t: ProvisionedAttempt<H>): void {
+  /**
+   * Starts the connection deadline again, `extraMs` later than usual: what
+   * comes before the agent's start (services getting ready) does not count
+   * against it.
+   */
+  restartDeadline(t: ProvisionedAttempt<H>, extraMs = 0): void {
     if (t.released || t.timer === null) return;
     clearTimeout(t.timer);
     const timeoutMs = this.options.provisionTimeoutMs;
-    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs);
+    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs + extraMs);
     t.timer.unref();
   }
 

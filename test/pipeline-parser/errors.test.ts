@@ -67,7 +67,7 @@ const cases: Record<string, string[]> = {
     '12:14: "runs-on" must be an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels',
   ],
   "services.yml": [
-    '4:5: stage "local" runs on provider "local": "services" run beside docker stages only (add provider: docker and an image)',
+    '4:5: stage "local" runs on provider "local": "services" run beside docker and kubernetes stages only (add provider: docker and an image)',
     '10:7: invalid service name "Db": a service is reached by its name, so use a DNS label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)',
     '11:35: "command" must be a non-empty string or a non-empty list of strings',
     '11:38: unknown key "portz" in "services.nocmd" of stage "shape" (did you mean "ports"?)',
@@ -78,7 +78,7 @@ const cases: Record<string, string[]> = {
     '15:35: "command" of service "quote" has an unterminated quote or a trailing backslash',
     '15:77: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
     '16:24: "${{ matrix.pg }}" used in a stage without a matrix',
-    '21:5: stage "kube" runs on provider "kubernetes": "services" are not supported on kubernetes yet, only on docker',
+    '21:42: service name "agent" is taken on kubernetes by the stage\'s own container (stage "kube"): choose another',
   ],
   // Schema errors do not hide semantic ones: each rule checks what the schema accepted. Positions of
   // items after a bad one in the same list (9:29, 9:35) stay right; what only follows from a rejected

@@ -26,6 +26,8 @@ interface PodRecord {
   deadline: NodeJS.Timeout | null;
   /** Docker volumes backing the Pod's emptyDir volumes, shared by its init and main containers. */
   volumes: string[];
+  /** Docker containers of its sidecars (init containers with restartPolicy Always), running beside the main one. */
+  sidecars: string[];
 }
 
 export class KubeStandIn {
@@ -73,6 +75,7 @@ export class KubeStandIn {
     this.setStatus(rec, { phase: "Failed", reason: "Evicted", message: "The node was low on resource: memory." });
     if (rec.container) await this.docker.getContainer(rec.container).remove({ force: true, v: true }).catch(() => undefined);
     rec.container = null;
+    for (const id of rec.sidecars.splice(0)) await this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -113,7 +116,7 @@ export class KubeStandIn {
     }
     const pod = manifest as V1Pod;
     pod.status = { phase: "Pending" };
-    const rec: PodRecord = { pod, container: null, deadline: null, volumes: [] };
+    const rec: PodRecord = { pod, container: null, deadline: null, volumes: [], sidecars: [] };
     this.pods.set(name, rec);
     this.emit("ADDED", pod);
     this.reply(res, 201, pod);
@@ -155,6 +158,7 @@ export class KubeStandIn {
     if (rec.deadline) clearTimeout(rec.deadline);
     if (rec.container) await this.docker.getContainer(rec.container).remove({ force: true, v: true }).catch(() => undefined);
     rec.container = null;
+    for (const id of rec.sidecars.splice(0)) await this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
     for (const v of rec.volumes) await this.docker.getVolume(v).remove({ force: true }).catch(() => undefined);
     // The garbage collector: Secrets owned by the Pod go with it.
     for (const [secretName, s] of this.secrets) {
