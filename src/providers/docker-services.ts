@@ -22,6 +22,11 @@ import { dockerStatusOf } from "./docker-status.js";
 
 /** On a service's container (and its readiness probe): the service's name. */
 export const LABEL_SERVICE = "hodei.service";
+/** On a readiness probe's container. */
+const LABEL_PROBE = "hodei.probe";
+
+/** How much of each service's output goes into the stage's log when the attempt ends. */
+export const SERVICE_LOG_LINES = 200;
 
 export interface StartedServices {
   /** The attempt's network (its name). */
@@ -110,10 +115,23 @@ export async function startServices(input: ServicesInput): Promise<StartedServic
   return { network, hosts };
 }
 
-/** Removes the attempt's service containers (and probes), then its network; what is gone already is not an error. */
-export async function removeServices(docker: Docker, ref: AttemptRef, identity: ProvisionerIdentity, log: (m: string) => void): Promise<void> {
+/**
+ * Removes the attempt's service containers (and probes), then its network; what is gone already is not an error.
+ * With `logs`, each service's last output (up to SERVICE_LOG_LINES lines) is handed to it first, as one text.
+ */
+export async function removeServices(docker: Docker, ref: AttemptRef, identity: ProvisionerIdentity, log: (m: string) => void, logs?: (text: string) => Promise<void>): Promise<void> {
   const label = [...storeSelector(identity.store), `${LABEL_RUN}=${ref.runId}`, `${LABEL_STAGE}=${ref.stageId}`, `${LABEL_ATTEMPT}=${ref.attempt}`];
   const containers = await docker.listContainers({ all: true, filters: { label: [...label, LABEL_SERVICE] } });
+  if (logs) {
+    const services = containers.filter((c) => c.Labels[LABEL_PROBE] === undefined).sort((a, b) => a.Created - b.Created);
+    const parts: string[] = [];
+    for (const c of services) {
+      const raw = await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, tail: SERVICE_LOG_LINES, follow: false }).catch(() => null);
+      const text = raw ? demuxLogs(raw) : "";
+      parts.push(`\n--- service ${c.Labels[LABEL_SERVICE] ?? "?"}: its output (last ${SERVICE_LOG_LINES} lines at most) ---\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
+    }
+    if (parts.length > 0) await logs(parts.join("")).catch((e: unknown) => log(`storing the services' output of ${ref.stageId}#${ref.attempt} failed: ${String(e)}`));
+  }
   await Promise.all(containers.map((c) => removeServiceContainer(docker, c.Id, log)));
   const networks = await docker.listNetworks({ filters: { label } });
   await Promise.all(networks.map((n) => removeNetwork(docker, n.Id, log)));
@@ -185,7 +203,7 @@ async function waitReady(input: ServicesInput, network: string, service: Planned
     name: `${network}-${service.name}-probe`,
     Image: await input.probeImage(),
     Cmd: ["--probe-tcp", `${ip || service.name}:${ready.port}`, "--probe-timeout", String(service.readyTimeoutSeconds)],
-    Labels: { ...attemptLabels(input.ref, input.identity), [LABEL_SERVICE]: service.name },
+    Labels: { ...attemptLabels(input.ref, input.identity), [LABEL_SERVICE]: service.name, [LABEL_PROBE]: "true" },
     HostConfig: { NetworkMode: network },
   });
   try {

@@ -171,7 +171,8 @@ export class DockerProvisioner implements Provisioner {
 
   private async removeServicesOf(ref: AttemptRef): Promise<void> {
     try {
-      await removeServices(this.docker, ref, this.options.identity, (m) => this.log(m));
+      const append = this.options.hooks.serviceLogs?.bind(this.options.hooks);
+      await removeServices(this.docker, ref, this.options.identity, (m) => this.log(m), append ? (text) => append(ref, text) : undefined);
     } catch (error) {
       // The periodic clean-up finds them again (their attempt is over).
       this.log(`removing the services of ${ref.runId}/${ref.stageId}#${ref.attempt} failed: ${String(error)}`);

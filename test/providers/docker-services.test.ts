@@ -31,7 +31,7 @@ describe.skipIf(dockerUnavailable !== null)(`docker services${dockerUnavailable 
   it("starts the services first on the attempt's network; the stage reaches them by name; all go afterwards", async () => {
     control = await startPlane();
     const web = service("web", {
-      command: ["sh", "-c", "mkdir -p /srv && echo hello from web > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
+      command: ["sh", "-c", "echo web is starting; mkdir -p /srv && echo hello from web > /srv/index.html && exec httpd -f -p 8080 -h /srv"],
       env: { GREETING: "hi" },
       ready: { command: ["sh", "-c", "wget -q -O /dev/null http://127.0.0.1:8080/"] },
     });
@@ -75,6 +75,12 @@ describe.skipIf(dockerUnavailable !== null)(`docker services${dockerUnavailable 
     expect(log).toContain("hello from web\n");
     expect(events.filter((e) => e.type === "attempt.finished").map((e) => e.type === "attempt.finished" && e.data.outcome)).toEqual(["success"]);
     await nothingLeft(id);
+    // The services' output follows the stage's own in its log, appended when the attempt ended.
+    const full = (await readStageLog(control.db, { runId: id, stageId: "itest" })).chunks.map((c) => c.data).join("");
+    expect(full.startsWith(log)).toBe(true);
+    expect(full.slice(log.length)).toBe(
+      "\n--- service db: its output (last 200 lines at most) ---\n" + "\n--- service web: its output (last 200 lines at most) ---\nweb is starting\n",
+    );
   });
 
   it("fails the attempt naming a service whose port never accepts a connection, with its last output, and starts no stage", async () => {
@@ -94,6 +100,9 @@ describe.skipIf(dockerUnavailable !== null)(`docker services${dockerUnavailable 
     expect(final.stages.get("itest")?.reason).toMatch(/^service "db" was not ready within 3 s: port 5432: \S+:5432 accepted no connection within 3 s: ECONNREFUSED; its last output: db is starting$/);
     expect(events.some((e) => e.type === "attempt.started")).toBe(false);
     await nothingLeft(id);
+    // No agent ran: the stage's log is the services' output.
+    const log = (await readStageLog(control.db, { runId: id, stageId: "itest" })).chunks.map((c) => c.data).join("");
+    expect(log).toContain("\n--- service db: its output (last 200 lines at most) ---\ndb is starting\n");
   });
 
   it("fails the attempt naming a service whose ready command never succeeds, or that exits", async () => {
