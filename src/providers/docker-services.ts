@@ -19,14 +19,12 @@ import type { PlannedService } from "../pipeline-parser/types.js";
 import { attemptLabels, LABEL_ATTEMPT, LABEL_RUN, LABEL_STAGE, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { demuxLogs } from "./docker-container.js";
 import { dockerStatusOf } from "./docker-status.js";
+import { SERVICE_LOG_LINES } from "./provider.js";
 
 /** On a service's container (and its readiness probe): the service's name. */
 export const LABEL_SERVICE = "hodei.service";
 /** On a readiness probe's container. */
 const LABEL_PROBE = "hodei.probe";
-
-/** How much of each service's output goes into the stage's log when the attempt ends. */
-export const SERVICE_LOG_LINES = 200;
 
 export interface StartedServices {
   /** The attempt's network (its name). */

@@ -14,7 +14,7 @@ import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
 import { ANNOTATION_SERVICES, podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
 import { podProblem } from "./kubernetes-pod-status.js";
-import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
+import { SERVICE_LOG_LINES, stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface KubernetesProvisionerOptions {
@@ -45,6 +45,8 @@ export class KubernetesProvisioner implements Provisioner {
   private reconcileTimer: NodeJS.Timeout | null = null;
   /** Pods with services whose stage container has started (their connection deadline was restarted). */
   private readonly servicesReady = new Set<string>();
+  /** The service (sidecar) names of the pods this process made or found, for their logs at the end. */
+  private readonly podServices = new Map<string, string[]>();
 
   constructor(private readonly options: KubernetesProvisionerOptions) {
     this.kc = options.kubeConfig ?? defaultKubeConfig();
@@ -54,9 +56,12 @@ export class KubernetesProvisioner implements Provisioner {
       provider: this.name,
       hooks: options.hooks,
       provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
-      destroy: (name) => {
+      destroy: async (name, ref) => {
         this.servicesReady.delete(name);
-        return this.deletePod(name);
+        const services = this.podServices.get(name);
+        this.podServices.delete(name);
+        if (services && ref) await this.appendServiceLogs(name, ref, services);
+        await this.deletePod(name);
       },
       silentDetail: (t) => Promise.resolve(` (pod ${t.handle ?? "not created"})`),
       // The pod watch covers re-adopted pods as well.
@@ -124,6 +129,7 @@ export class KubernetesProvisioner implements Provisioner {
     });
     const pod = await this.api.createNamespacedPod({ namespace, body: manifest });
     t.handle = name;
+    if (stage.services && stage.services.length > 0) this.podServices.set(name, stage.services.map((s) => s.name));
     // Until the stage's container starts (onPodEvent), the services' readiness may take its time too.
     if (stage.services && stage.services.length > 0) this.attempts.restartDeadline(t, 1000 * Math.max(...stage.services.map((s) => s.readyTimeoutSeconds)));
     if (t.released) return void (await this.deletePod(name));
@@ -158,6 +164,24 @@ export class KubernetesProvisioner implements Provisioner {
     }
   }
 
+  /** The last lines of each service's log, appended to the stage's log (ProvisionerHooks.serviceLogs). */
+  private async appendServiceLogs(pod: string, ref: AttemptRef, services: readonly string[]): Promise<void> {
+    const append = this.options.hooks.serviceLogs?.bind(this.options.hooks);
+    if (!append) return;
+    const parts: string[] = [];
+    for (const container of services) {
+      let text: string;
+      try {
+        text = await this.api.readNamespacedPodLog({ name: pod, namespace: this.options.namespace, container, tailLines: SERVICE_LOG_LINES });
+      } catch (error) {
+        // Not started (its image could not be pulled, an earlier service was not ready): nothing to show.
+        text = `(no log: ${describe(error)})\n`;
+      }
+      parts.push(`\n--- service ${container}: its output (last ${SERVICE_LOG_LINES} lines at most) ---\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
+    }
+    await append(ref, parts.join("")).catch((error: unknown) => this.log(`storing the services' output of ${ref.stageId}#${ref.attempt} failed: ${describe(error)}`));
+  }
+
   private async deletePod(name: string): Promise<void> {
     try {
       // The Secret is owned by the Pod: the cluster's garbage collector deletes it too.
@@ -174,6 +198,8 @@ export class KubernetesProvisioner implements Provisioner {
       const name = pod.metadata?.name;
       if (!name) return [];
       const annotations = pod.metadata?.annotations;
+      const services = annotations?.[ANNOTATION_SERVICES];
+      if (services) this.podServices.set(name, services.split(","));
       return [{ handle: name, ref: attemptOfLabels(annotations), mine: annotations?.[LABEL_OWNER] === this.options.identity.owner, running: pod.status?.phase === "Running" }];
     });
     return this.attempts.reconcile(found, startup);

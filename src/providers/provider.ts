@@ -60,6 +60,8 @@ export interface ProvisionerHooks {
 
 /** Log chunks a provider appends (services' output) are numbered from here, past any agent's. */
 export const SERVICE_LOG_SEQ = 2_000_000_000;
+/** How much of each service's output goes into the stage's log when the attempt ends. */
+export const SERVICE_LOG_LINES = 200;
 
 /** CPU and memory for each provisioned agent's stage (null: no limit). */
 export interface StageResources {

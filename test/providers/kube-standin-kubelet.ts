@@ -89,7 +89,7 @@ async function runContainers(api: KubeStandIn, rec: PodRecord, docker: Docker, e
   for (const init of spec.initContainers ?? []) {
     if (init.restartPolicy === "Always") {
       const sidecar = await create(init, {});
-      rec.sidecars.push(sidecar.id);
+      rec.sidecars.push({ name: init.name, id: sidecar.id });
       if (!api.pods.has(name)) return void (await sidecar.remove({ force: true }));
       await sidecar.start();
       const failed = await startupProbe(sidecar, init.startupProbe);

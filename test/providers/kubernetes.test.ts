@@ -82,7 +82,7 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
     control = await plane();
     // The stand-in's Pods share the host network (Postgres may be on 5432 there): another port.
     const db = service("db", { command: ["nc", "-ll", "-p", "15432", "-e", "echo", "ready"], ports: [15432], ready: { port: 15432 }, env: { ROLE: "db" } });
-    const web = service("web", { command: ["sh", "-c", "mkdir -p /srv && echo hello from web > /srv/index.html && exec httpd -f -p 18080 -h /srv"], ready: { command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18080/"] } });
+    const web = service("web", { command: ["sh", "-c", "echo web is starting; mkdir -p /srv && echo hello from web > /srv/index.html && exec httpd -f -p 18080 -h /srv"], ready: { command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18080/"] } });
     const { id } = await startRun(control, [
       stage("pod", { provider: "kubernetes", image: TEST_IMAGE, timeoutSeconds: 300, services: [db, web], commands: ["nc db 15432 </dev/null | grep -x ready", "wget -q -O - http://web:18080/"] }),
     ]);
@@ -108,6 +108,9 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
     });
     expect(pod.spec?.initContainers?.[2]?.startupProbe?.exec?.command).toEqual(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18080/"]);
     await podsGone();
+    // The services' output, appended to the stage's log when the attempt ended.
+    const full = (await readStageLog(control.db, { runId: id, stageId: "pod" })).chunks.map((c) => c.data).join("");
+    expect(full.slice(log.length)).toBe("\n--- service db: its output (last 200 lines at most) ---\n" + "\n--- service web: its output (last 200 lines at most) ---\nweb is starting\n");
     const left = await new Docker().listContainers({ all: true, filters: { label: [`hodei-standin.pod=${pod.metadata!.name!}`] } });
     expect(left).toEqual([]);
   });
