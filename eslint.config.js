@@ -36,7 +36,7 @@ export default tseslint.config(
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: "module",
       globals: Object.fromEntries(
-        ["window", "document", "history", "location", "fetch", "sessionStorage", "EventSource", "URLSearchParams", "PopStateEvent",
+        ["window", "document", "history", "location", "fetch", "sessionStorage", "navigator", "EventSource", "URLSearchParams", "PopStateEvent",
           "Node", "Element", "setTimeout", "setInterval", "clearInterval", "dispatchEvent", "addEventListener"].map((g) => [g, "readonly"]),
       ),
     },

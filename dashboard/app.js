@@ -1,9 +1,10 @@
-// The dashboard's router: `/` (runs), `/runs/:id`, `/runs/:id/stages/:stage`.
+// The dashboard's router: `/` (runs), `/runs/:id`, `/runs/:id/stages/:stage`, `/tokens`.
 // Links are real URLs (the forges link to stage pages); clicks navigate with
 // the History API so live streams are opened and closed per page.
 import { renderRun } from "./run-page.js";
 import { renderRuns } from "./runs-list.js";
 import { loadSession } from "./session.js";
+import { renderTokens } from "./tokens-page.js";
 
 const main = document.getElementById("main");
 let teardown = () => {};
@@ -23,6 +24,7 @@ function route() {
   main.replaceChildren();
   if (stage) teardown = renderRun(main, decodeURIComponent(stage[1]), decodeURIComponent(stage[2]));
   else if (run) teardown = renderRun(main, decodeURIComponent(run[1]), null);
+  else if (/^\/tokens\/?$/.test(path)) teardown = renderTokens(main);
   else teardown = renderRuns(main, new URLSearchParams(location.search).get("repo") ?? "");
 }
 

@@ -22,7 +22,7 @@ export async function loadSession() {
       await fetch("/auth/logout", { method: "POST", headers: { "x-hodei-csrf": current?.csrfToken ?? "" } });
       location.assign("/");
     });
-    area?.replaceChildren(h("span", { id: "signed-in-as" }, body.user.login), out);
+    area?.replaceChildren(h("a", { href: "/tokens", "data-nav": true, id: "tokens-link", title: "Your personal API tokens" }, "Tokens"), h("span", { id: "signed-in-as" }, body.user.login), out);
     return;
   }
   if (res.status === 401 && Array.isArray(body.signIn)) {

@@ -7,7 +7,7 @@
 //    (src/pipeline-parser/schema-validator.ts), with ajv's few run-time helpers
 //    bundled in. Generated at every build, never committed.
 // 2. dist/cli-bundle/: src/cli/main.ts with `validate`, `plan` and the pipeline
-//    parser bundled (plus yaml, commander and picomatch), and that validator in
+//    parser bundled (plus yaml, commander, picomatch and croner), and that validator in
 //    place of the run-time compiled one. A short command pays for loading a
 //    handful of files instead of ~170 modules and for no schema compilation.
 //    Every other command stays as tsc wrote it: its import is left pointing at
@@ -53,7 +53,7 @@ const bundled = (file) =>
   file.startsWith(path.join(src, "pipeline-parser") + path.sep) ||
   ["cli/main.ts", "cli/commands/validate.ts", "cli/commands/plan.ts", "cli/commands/plan-format.ts"].some((f) => file === path.join(src, f));
 /** npm packages bundled in; any other package is imported at run time from node_modules. */
-const BUNDLED_PACKAGES = new Set(["yaml", "commander", "picomatch"]);
+const BUNDLED_PACKAGES = new Set(["yaml", "commander", "picomatch", "croner"]);
 const packageName = (spec) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
 
 const layout = {

@@ -21,6 +21,7 @@ export type {
   WhenClause,
   PushTrigger,
   PullRequestTrigger,
+  ScheduleTrigger,
   ProviderName,
   TriggerEvent,
   Plan,
@@ -28,4 +29,5 @@ export type {
   PlannedService,
   ServiceDefinition,
   ServiceReadiness,
+  PlannedSchedule,
 } from "./pipeline-parser/types.js";

@@ -1,3 +1,4 @@
+import { DEFAULT_TIMEZONE } from "./cron.js";
 import { DEFAULT_TIMEOUT_SECONDS, parseDuration } from "./duration.js";
 import { expandMatrix, instanceId, substitute, type MatrixCombo } from "./matrix.js";
 import { runsOnList } from "./runs-on.js";
@@ -6,7 +7,7 @@ import { parseSize } from "./size.js";
 import { effectiveStage } from "./stage-settings.js";
 import { topologicalOrder } from "./topo.js";
 import { isTriggered, whenMatches } from "./triggers.js";
-import type { Plan, PlannedStage, PipelineDefinition, StageDefinition, TriggerContext } from "./types.js";
+import type { Plan, PlannedSchedule, PlannedStage, PipelineDefinition, StageDefinition, TriggerContext } from "./types.js";
 
 /**
  * The expanded DAG for one trigger context. `def` must have passed
@@ -14,7 +15,8 @@ import type { Plan, PlannedStage, PipelineDefinition, StageDefinition, TriggerCo
  */
 export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
   const name = def.name ?? "pipeline";
-  if (!isTriggered(def.on, ctx)) return { name, triggered: false, stages: [] };
+  const schedules: PlannedSchedule[] = (def.on?.schedule ?? []).map((s) => ({ cron: s.cron, branch: s.branch, timezone: s.timezone ?? DEFAULT_TIMEZONE }));
+  if (!isTriggered(def.on, ctx)) return { name, triggered: false, stages: [], schedules };
   const idsByName = new Map<string, string[]>();
   const instances: PlannedStage[] = [];
   for (const [stageName, stage] of Object.entries(def.stages)) {
@@ -39,7 +41,7 @@ export function buildPlan(def: PipelineDefinition, ctx: TriggerContext): Plan {
     instance.skip = !whenMatches(stage.when, ctx) || (!onOutcome && instance.needs.some((id) => skipped.has(id)));
     if (instance.skip) skipped.add(instance.id);
   }
-  return { name, triggered: true, stages: ordered };
+  return { name, triggered: true, stages: ordered, schedules };
 }
 
 function planInstance(def: PipelineDefinition, name: string, stage: StageDefinition, combo: MatrixCombo | null): PlannedStage {

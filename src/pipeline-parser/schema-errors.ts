@@ -6,10 +6,13 @@ import { suggest } from "./suggest.js";
 /** What a value under a given key must be, in words; used for every type/range/format error. */
 const EXPECTED: Record<string, string> = {
   name: "a non-empty string of at most 100 characters",
-  on: "a mapping with push, pull_request or manual",
+  on: "a mapping with push, pull_request, manual or schedule",
   push: "a mapping (branches, tags, paths, paths-ignore) or empty",
   pull_request: "a mapping (branches, paths, paths-ignore) or empty",
   manual: "empty",
+  schedule: "a non-empty list of schedules, each a mapping with cron, branch and (optionally) timezone",
+  cron: 'a cron expression of five fields, such as "0 3 * * *"',
+  timezone: 'an IANA time zone name, such as "Europe/Berlin"',
   branches: "a list of glob patterns",
   tags: "a list of glob patterns",
   paths: "a list of glob patterns",
@@ -24,7 +27,7 @@ const EXPECTED: Record<string, string> = {
   matrix: "a mapping of axis names to lists of values",
   when: "a mapping with event, branch, tag, paths or status",
   status: 'always, or a list of distinct outcomes: "success" or "failure"',
-  event: 'a list of distinct events: "push", "pull_request" or "manual"',
+  event: 'a list of distinct events: "push", "pull_request", "manual" or "schedule"',
   provider: 'one of "local", "docker" or "kubernetes"',
   image: "a non-empty string",
   timeout: "a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds",
@@ -115,6 +118,9 @@ function valueMessage(path: readonly string[], e: ErrorObject): string {
     return `matrix axis ${JSON.stringify(last)} ${ofStage(path)}must be a non-empty list of strings, numbers or booleans`;
   }
   if (path[path.length - 3] === "matrix") return "matrix values must be strings, numbers or booleans";
+  if (path[0] === "on" && path[1] === "schedule" && path.length === 4 && last === "branch") {
+    return '"branch" of a schedule must be a branch name (not a glob: no spaces, *, ?, [, ], ~, ^, : or \\)';
+  }
   if (parent === "env" && last !== undefined) return `env value ${JSON.stringify(last)} must be a string, number or boolean`;
   // An array item: describe the list it belongs to.
   const key = last !== undefined && /^\d+$/.test(last) ? parent : last;

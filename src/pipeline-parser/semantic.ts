@@ -1,4 +1,5 @@
 import posixPath from "node:path/posix";
+import { cronProblem, DEFAULT_TIMEZONE, timezoneProblem } from "./cron.js";
 import { parseDuration } from "./duration.js";
 import { PipelineError } from "./errors.js";
 import { globProblem } from "./globs.js";
@@ -44,6 +45,7 @@ export function checkSemantics(doc: SourceDoc, def: PipelineDefinition, damage: 
   checkNeeds(def, names, report);
   checkGlobs(def, report);
   checkDurations(def, report);
+  checkSchedules(def, report);
   let instances = 0;
   for (const name of names) {
     const stage = def.stages[name] as StageDefinition;
@@ -107,6 +109,20 @@ function checkDurations(def: PipelineDefinition, report: Report): void {
     if (seconds === null) report(path, `invalid duration ${JSON.stringify(value)}: use 90s, 10m, 1h30m or an integer number of seconds`);
     else if (seconds === 0) report(path, '"timeout" must be greater than zero');
   }
+}
+
+function checkSchedules(def: PipelineDefinition, report: Report): void {
+  const seen = new Set<string>();
+  (def.on?.schedule ?? []).forEach((s, i) => {
+    const at = (key: string): PathSegment[] => ["on", "schedule", i, key];
+    const cron = cronProblem(s.cron);
+    if (cron) report(at("cron"), cron);
+    const zone = s.timezone !== undefined ? timezoneProblem(s.timezone) : null;
+    if (zone) report(at("timezone"), zone);
+    const key = JSON.stringify([s.cron.trim().split(/\s+/), s.branch, s.timezone ?? DEFAULT_TIMEZONE]);
+    if (seen.has(key)) report(["on", "schedule", i], `schedule ${JSON.stringify(s.cron)} of branch ${JSON.stringify(s.branch)} is listed twice`, "key");
+    seen.add(key);
+  });
 }
 
 function checkStage(def: PipelineDefinition, name: string, stage: StageDefinition, report: Report, damage: Damage): void {

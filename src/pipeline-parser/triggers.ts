@@ -5,11 +5,13 @@ import type { PipelineDefinition, PullRequestTrigger, PushTrigger, TriggerContex
  * Whether `on` starts a run for this context.
  * - No `on`: a push to any branch (not a tag) and any pull_request.
  * - `manual` runs always start: whoever starts one by hand means it.
+ * - `schedule` runs start when `on.schedule` has a schedule of the run's branch.
  * - push: with only one of branches/tags given, the other kind of push does not start.
  * - paths / paths-ignore apply when the changed files are known.
  */
 export function isTriggered(on: PipelineDefinition["on"], ctx: TriggerContext): boolean {
   if (ctx.event === "manual") return true;
+  if (ctx.event === "schedule") return (on?.schedule ?? []).some((s) => s.branch === ctx.branch);
   if (on === undefined) return ctx.event === "pull_request" || ctx.tag === null;
   if (ctx.event === "push") return "push" in on && pushMatches(on.push ?? {}, ctx);
   return "pull_request" in on && pullRequestMatches(on.pull_request ?? {}, ctx);

@@ -8,7 +8,7 @@
  */
 
 export type ProviderName = "local" | "docker" | "kubernetes";
-export type TriggerEvent = "push" | "pull_request" | "manual";
+export type TriggerEvent = "push" | "pull_request" | "manual" | "schedule";
 
 export interface StageDefaults {
   provider?: ProviderName;
@@ -94,9 +94,24 @@ export interface PullRequestTrigger {
   "paths-ignore"?: string[];
 }
 
+/** One entry of `on.schedule`: a cron schedule of one branch. */
+export interface ScheduleTrigger {
+  /** Five fields: minute hour day-of-month month day-of-week. */
+  cron: string;
+  /** The branch whose head is run; only the pipeline file on that branch's head records the schedule. */
+  branch: string;
+  /** IANA time zone the cron fields are read in; default UTC. */
+  timezone?: string;
+}
+
 export interface PipelineDefinition {
   name?: string;
-  on?: { push?: PushTrigger | null; pull_request?: PullRequestTrigger | null; manual?: null | Record<string, never> };
+  on?: {
+    push?: PushTrigger | null;
+    pull_request?: PullRequestTrigger | null;
+    manual?: null | Record<string, never>;
+    schedule?: ScheduleTrigger[];
+  };
   env?: Record<string, string | number | boolean>;
   defaults?: StageDefaults;
   stages: Record<string, StageDefinition>;
@@ -159,9 +174,19 @@ export interface PlannedService {
   readyTimeoutSeconds: number;
 }
 
+/** A schedule as `hodei plan --json` shows it and the server records it. */
+export interface PlannedSchedule {
+  cron: string;
+  branch: string;
+  /** The IANA time zone as written, or "UTC". */
+  timezone: string;
+}
+
 export interface Plan {
   name: string;
   triggered: boolean;
   /** Topological order; ties keep file order, then matrix order. */
   stages: PlannedStage[];
+  /** `on.schedule` of the file, whatever the trigger (also when not triggered); empty when it has none. */
+  schedules: PlannedSchedule[];
 }

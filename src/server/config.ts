@@ -44,6 +44,8 @@ export interface ServerConfig {
   gitTimeouts: { fetchMs: number; localMs: number };
   /** The push reconciler: between passes (0: off), how far back activity counts, repositories a pass. */
   reconcile: { intervalMs: number; windowMs: number; maxRepos: number };
+  /** The scheduler of `on.schedule`: the longest wait between passes (0: schedules off). */
+  schedules: { pollMs: number };
   /** HODEI_SECRETS_KEY as given (checked here); unset: a key file in dataDir. */
   secretsKey: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -125,6 +127,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
       windowMs: intOf(env, "HODEI_RECONCILE_WINDOW_MS", 86_400_000, 60_000, 30 * 86_400_000),
       maxRepos: intOf(env, "HODEI_RECONCILE_MAX_REPOS", 20, 1, 10_000),
     },
+    schedules: { pollMs: intOf(env, "HODEI_SCHEDULE_POLL_MS", 60_000, 0, 86_400_000) },
     secretsKey: secretsKeyOf(env),
     logLevel: logLevelOf(env),
     signIn: signInOf(env),

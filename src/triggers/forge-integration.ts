@@ -22,6 +22,7 @@ import { DeliveryProcessor } from "../webhooks/processor.js";
 import type { Clock } from "../engine/ports.js";
 import { systemClock } from "../engine/system-clock.js";
 import { PushReconciler } from "./push-reconciler.js";
+import { ScheduleRunner } from "./schedule-runner.js";
 import { GitSources } from "./git-sources.js";
 import { runTrigger } from "./run-index.js";
 import { TriggerService } from "./trigger-service.js";
@@ -44,6 +45,15 @@ export interface ForgeSettings {
   gitTimeouts?: GitTimeouts;
   /** The push reconciler (push-reconciler.ts); off when absent (`hodei server` passes HODEI_RECONCILE_*). */
   reconcile?: ReconcileSettings;
+  /** The scheduler of `on.schedule` (schedule-runner.ts); on, polling every minute, when absent. */
+  schedules?: ScheduleSettings;
+}
+
+export interface ScheduleSettings {
+  /** HODEI_SCHEDULE_POLL_MS: the longest wait between passes; 0 turns schedules off. */
+  pollMs: number;
+  /** Its timers and time (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ReconcileSettings {
@@ -72,6 +82,8 @@ export class ForgeIntegration {
     private readonly log: (m: string) => void,
     /** Finds heads whose webhook never came (push-reconciler.ts). */
     readonly reconciler: PushReconciler,
+    /** Fires the slots of `on.schedule` (schedule-runner.ts). */
+    readonly scheduler: ScheduleRunner,
     private readonly unsubscribe: (() => void)[],
   ) {}
 
@@ -114,8 +126,10 @@ export class ForgeIntegration {
       const forge = trigger ? forges[trigger.forge] : undefined;
       return trigger && forge ? forge.cloneAuth(target(trigger)) : null;
     });
+    const schedules = settings.schedules ?? { pollMs: 60_000 };
+    const scheduler = new ScheduleRunner({ db, owner, clock: schedules.clock ?? systemClock, pollMs: schedules.pollMs, log });
     const startProcessor = () => {
-      const triggers = new TriggerService({ db, engine, sources, reporter, forges, spans: tracing?.spans });
+      const triggers = new TriggerService({ db, engine, sources, reporter, forges, spans: tracing?.spans, onSchedules: () => scheduler.wake() });
       return new DeliveryProcessor({
         db,
         owner,
@@ -126,7 +140,7 @@ export class ForgeIntegration {
     };
     const reconcile = settings.reconcile ?? { intervalMs: 0, windowMs: 0, maxRepos: 0 };
     const reconciler = new PushReconciler({ db, forges, owner, clock: reconcile.clock ?? systemClock, ...reconcile, log });
-    return new ForgeIntegration(reporter, outbox, startProcessor, log, reconciler, unsubscribe);
+    return new ForgeIntegration(reporter, outbox, startProcessor, log, reconciler, scheduler, unsubscribe);
   }
 
   /** Starts the outbox (reconciled first) and the webhook processing; after the engine started. */
@@ -137,18 +151,21 @@ export class ForgeIntegration {
     this.processor = this.startProcessor();
     const { recovered } = await this.processor.start();
     if (recovered > 0) this.log(`Re-queued ${recovered} webhook delivery(ies) whose claim lapsed or was this server's before it restarted`);
-    // After the processor listens: what the reconciler stores is picked up at once.
+    // After the processor listens: what the reconciler and the scheduler store is picked up at once.
     this.reconciler.start();
+    this.scheduler.start();
   }
 
-  /** Resolves when no delivery is being handled and no report is pending. */
+  /** Resolves when no scheduler pass is under way, no delivery is being handled and no report is pending. */
   async idle(): Promise<void> {
+    await this.scheduler.idle();
     await this.processor?.idle();
     await this.reporter.idle();
     await this.outbox.idle();
   }
 
   async stop(): Promise<void> {
+    await this.scheduler.stop();
     await this.reconciler.stop();
     await this.processor?.stop();
     for (const u of this.unsubscribe) u();

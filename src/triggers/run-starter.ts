@@ -9,13 +9,14 @@ import type { Clock } from "../engine/ports.js";
 import type { Forge } from "../forge/forge.js";
 import type { ForgeReporter } from "../forge/reporter.js";
 import { target } from "../forge/reporter.js";
-import { planPipelineSource, type Plan, type PlannedStage, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
+import { planPipelineSource, type Plan, type PlannedStage, type PlanResult, type TriggerContext, type TriggerEvent } from "../pipeline-parser/index.js";
 import type { RunTrigger } from "../saga/events.js";
 import { noSpans, type Spans } from "../observability/spans.js";
 import type { Database } from "../store/database.js";
 import type { GitSources } from "./git-sources.js";
 import { pipelineFromCommit } from "./pipeline-from-commit.js";
 import { isApproved, recordForgeRun, runForDelivery } from "./run-index.js";
+import { recordBranchSchedules } from "./schedule-store.js";
 import { skipCiMarker } from "./skip-ci.js";
 
 export interface StartRequest {
@@ -45,6 +46,8 @@ export class RunStarter {
       forge: (kind: RunTrigger["forge"]) => Forge | undefined;
       spans?: Spans;
       clock: Clock;
+      /** Called after a push recorded its branch's schedules (the scheduler re-reads them). */
+      onSchedules?: () => void;
     },
   ) {}
 
@@ -63,10 +66,17 @@ export class RunStarter {
       sources.mirrors.ensureCommit(trigger.cloneUrl, sha, { extraRefs: pr ? [`refs/pull/${pr.number}/head`] : [], auth: auth ?? undefined }),
     );
 
-    // A push or pull request whose head commit says [skip ci] starts nothing; one asked for in a comment does.
-    if (!options.fresh) {
+    // A push or pull request whose head commit says [skip ci] starts nothing; one asked for in a comment, or a schedule's, does.
+    if (!options.fresh && req.event !== "schedule") {
       const marker = skipCiMarker(await sources.mirrors.commitMessage(trigger.cloneUrl, sha));
-      if (marker !== null) return { kind: "skipped", reason: `the head commit's message says ${marker}` };
+      if (marker !== null) {
+        // The branch's new head still defines its schedules.
+        if (isBranchPush(req)) {
+          const pipeline = await pipelineFromCommit(sources.mirrors, trigger.cloneUrl, sha);
+          await this.recordSchedules(req, pipeline.ok ? await planPipelineSource(pipeline.source, contextOf(req, null)) : null);
+        }
+        return { kind: "skipped", reason: `the head commit's message says ${marker}` };
+      }
     }
 
     // The pipeline file and the changed files side by side: two git processes at once.
@@ -76,19 +86,14 @@ export class RunStarter {
         : sources.mirrors.changedSinceMergeBase(trigger.cloneUrl, req.diffFrom.base, sha);
     changed.catch(() => undefined); // awaited below, unless there is no pipeline
     const pipeline = await pipelineFromCommit(sources.mirrors, trigger.cloneUrl, sha);
-    if (!pipeline.ok && pipeline.none) return { kind: "skipped", reason: "no pipeline file in the commit" };
-    const changedFiles = await changed;
-    const [owner = "", name = ""] = trigger.repo.split("/");
-    const ctx: TriggerContext = {
-      event: req.event,
-      branch: req.branch,
-      tag: req.tag,
-      sha,
-      changedFiles,
-      repo: { owner, name },
-      pullRequest: pr ? { number: pr.number, baseBranch: pr.baseRef } : null,
-    };
+    if (!pipeline.ok && pipeline.none) {
+      if (isBranchPush(req)) await this.recordSchedules(req, null);
+      return { kind: "skipped", reason: "no pipeline file in the commit" };
+    }
+    const ctx = contextOf(req, await changed);
     const planned = pipeline.ok ? await spans.run("pipeline plan", { "hodei.pipeline.file": pipeline.source.file }, () => planPipelineSource(pipeline.source, ctx)) : pipeline;
+    // Triggered or not, valid or not: a push to a branch makes its head's schedules the branch's.
+    if (isBranchPush(req)) await this.recordSchedules(req, planned);
     if (!planned.ok) {
       const name = pipeline.ok ? pipelineNameOf(pipeline.source.text) : "pipeline";
       await reporter.reportInvalid(trigger, sha, name, planned.errors);
@@ -103,6 +108,14 @@ export class RunStarter {
     } finally {
       await release();
     }
+  }
+
+  /** Records the schedules of the pushed head's plan for its branch: none when it has no valid pipeline. */
+  private async recordSchedules(req: StartRequest, planned: PlanResult | null): Promise<void> {
+    const { trigger } = req;
+    const head = { forge: trigger.forge, repo: trigger.repo, branch: req.branch ?? "", sha: req.sha, cloneUrl: trigger.cloneUrl, installationId: trigger.installationId };
+    await recordBranchSchedules(this.deps.db, head, planned?.ok ? planned.plan.schedules : [], this.deps.clock.now());
+    this.deps.onSchedules?.();
   }
 
   private async startPlanned(req: StartRequest, plan: Plan): Promise<StartOutcome> {
@@ -126,6 +139,26 @@ export class RunStarter {
     await recordForgeRun(db, { runId, forge: trigger.forge, repo: trigger.repo, headSha: sha, prNumber: pr?.number ?? null, deliveryId: trigger.deliveryId }, this.deps.clock.now());
     return { kind: "started", runId, waiting };
   }
+}
+
+/** A push of a branch (not a tag): the one kind of start that records schedules. */
+function isBranchPush(req: StartRequest): boolean {
+  return req.event === "push" && req.branch !== null && req.tag === null;
+}
+
+/** The trigger context of a start; `changedFiles` null: unknown. */
+function contextOf(req: StartRequest, changedFiles: string[] | null): TriggerContext {
+  const pr = req.trigger.pullRequest;
+  const [owner = "", name = ""] = req.trigger.repo.split("/");
+  return {
+    event: req.event,
+    branch: req.branch,
+    tag: req.tag,
+    sha: req.sha,
+    changedFiles,
+    repo: { owner, name },
+    pullRequest: pr ? { number: pr.number, baseBranch: pr.baseRef } : null,
+  };
 }
 
 /** The `name:` of a YAML pipeline that failed to validate, for the check's name; else "pipeline". */

@@ -17,12 +17,14 @@ import type { StoredDelivery } from "../webhooks/delivery-store.js";
 import { type ForgeEvent, PayloadError } from "../webhooks/forge-event.js";
 import { normaliseDelivery } from "../webhooks/normalise.js";
 import { isReconciledDelivery } from "../webhooks/reconciled-events.js";
+import { SCHEDULER_SENDER } from "../webhooks/schedule-events.js";
 import type { DeliveryResult } from "../webhooks/processor.js";
 import { CommentCommands } from "./comment-commands.js";
 import { claimHead, type Head } from "./forge-heads.js";
 import type { GitSources } from "./git-sources.js";
 import { latestRunFor, pullRequestRuns } from "./run-index.js";
 import { RunStarter, type StartOutcome } from "./run-starter.js";
+import { deleteBranchSchedules } from "./schedule-store.js";
 
 export interface TriggerServiceOptions {
   db: Database;
@@ -34,6 +36,8 @@ export interface TriggerServiceOptions {
   spans?: Spans;
   /** The time of approvals and audit entries; default the system clock. */
   clock?: Clock;
+  /** Called after a push recorded its branch's schedules. */
+  onSchedules?: () => void;
 }
 
 export class TriggerService {
@@ -86,6 +90,26 @@ export class TriggerService {
         const stageId = rest.join("/");
         if (!runId || !stageId) return { status: "ignored", outcome: "check run not created by Hodei" };
         return this.rerun(runId, { stages: [stageId] }, `check re-run by @${event.sender}`);
+      }
+      case "branch_deleted": {
+        const ended = await deleteBranchSchedules(this.options.db, { forge: event.repo.forge, repo: event.repo.fullName, branch: event.branch });
+        if (ended === 0) return { status: "ignored", outcome: "push deleted the ref" };
+        return { status: "done", outcome: `push deleted branch ${event.branch}: its ${ended} schedule(s) ended` };
+      }
+      case "schedule": {
+        // The slot's run: the branch head recorded with the schedule, as a push of it would run (checks included).
+        const trigger = triggerOf(event.repo, d.deliveryId, null, SCHEDULER_SENDER);
+        const outcome = await this.starter.start({
+          trigger,
+          sha: event.sha,
+          ref: `refs/heads/${event.branch}`,
+          event: "schedule",
+          branch: event.branch,
+          tag: null,
+          diffFrom: { kind: "before", sha: null },
+        });
+        const result = describe(outcome);
+        return { ...result, outcome: `schedule "${event.cron}" (${event.timezone}) slot ${event.slot}: ${result.outcome}` };
       }
       case "check_suite": {
         const latest = await latestRunFor(this.options.db, event.repo.forge, event.repo.fullName, event.headSha);

@@ -1,6 +1,7 @@
 /**
- * One internal shape for what GitHub and Gitea send (SPEC 4, 5): the
- * triggers act on these and never look at a raw payload.
+ * One internal shape for what GitHub and Gitea send (SPEC 4, 5), and for the
+ * server's own deliveries (reconciled heads, schedule slots): the triggers
+ * act on these and never look at a raw payload.
  */
 import type { ForgeKind } from "./delivery-store.js";
 
@@ -61,7 +62,11 @@ export type ForgeEvent =
       requestedAction: string | null;
       sender: string;
     }
-  | { kind: "check_suite"; repo: RepoRef; headSha: string; sender: string };
+  | { kind: "check_suite"; repo: RepoRef; headSha: string; sender: string }
+  /** A push that deleted a branch (a deleted tag is ignored): the branch's schedules end. */
+  | { kind: "branch_deleted"; repo: RepoRef; branch: string }
+  /** A slot of `on.schedule` that fell due (the server's own event, src/webhooks/schedule-events.ts). */
+  | { kind: "schedule"; repo: RepoRef; branch: string; sha: string; cron: string; timezone: string; slot: string };
 
 export type Normalised = { ok: true; event: ForgeEvent } | { ok: false; ignored: string };
 

@@ -20,8 +20,8 @@ export function normaliseGitea(event: string, payload: unknown): Normalised {
     case "push": {
       const ref = r.str("ref");
       const after = r.str("after");
-      if (ZERO_SHA.test(after)) return ignored("push deleted the ref");
       const { branch, tag } = refKind(ref);
+      if (ZERO_SHA.test(after)) return branch ? { ok: true, event: { kind: "branch_deleted", repo: repo(r), branch } } : ignored("push deleted the ref");
       if (!branch && !tag) return ignored(`push to ${ref}, neither a branch nor a tag`);
       const before = r.optStr("before");
       return {

@@ -8,9 +8,9 @@ export function normaliseGithub(event: string, payload: unknown): Normalised {
   const action = r.optStr("action");
   switch (event) {
     case "push": {
-      if (r.at("deleted") === true) return ignored("push deleted the ref");
       const ref = r.str("ref");
       const { branch, tag } = refKind(ref);
+      if (r.at("deleted") === true) return branch ? { ok: true, event: { kind: "branch_deleted", repo: repo(r), branch } } : ignored("push deleted the ref");
       if (!branch && !tag) return ignored(`push to ${ref}, neither a branch nor a tag`);
       const before = r.optStr("before");
       return {

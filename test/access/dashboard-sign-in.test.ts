@@ -3,7 +3,8 @@
  * offered "Sign in with GitHub", signs in through the stand-in forge (real
  * redirects), sees only the runs of repositories they may read, re-runs one
  * without being asked for a token (cookie and CSRF token), sees no buttons
- * on a repository they may only read, and signs out.
+ * on a repository they may only read, creates a personal token (shown
+ * once) that works until revoked on the tokens page, and signs out.
  * Leaves a screenshot in test-artifacts/dashboard-signed-in.png.
  */
 import { existsSync } from "node:fs";
@@ -46,7 +47,7 @@ describe.skipIf(chromiumMissing)("the dashboard with sign-in, in Chromium", () =
     await s?.stop();
   });
 
-  it("signs in through the forge, shows only permitted repositories, re-runs with the session, signs out", async () => {
+  it("signs in through the forge, shows only permitted repositories, re-runs with the session, creates and revokes a personal token, signs out", async () => {
     const github = s.forges.get("github")!;
     github.signInAs = "octocat";
     const page = await browser.newPage({ viewport: { width: 1360, height: 800 } });
@@ -85,6 +86,23 @@ describe.skipIf(chromiumMissing)("the dashboard with sign-in, in Chromium", () =
     // The hidden run's page says there is no such run.
     await page.goto(`${s.base}/runs/${runs["acme/hidden"]!}`);
     await page.locator("p.error", { hasText: "No run" }).waitFor();
+
+    // Personal tokens: create one (shown once), it works as octocat, revoke it.
+    await page.locator("#tokens-link").click();
+    await page.locator("#token-description").fill("laptop CLI");
+    await page.locator("#token-create").click();
+    const token = (await page.locator("#token-value").textContent({ timeout: 15_000 })) ?? "";
+    expect(token).toMatch(/^hdp_/);
+    const row = page.locator("tr[data-token]", { hasText: "laptop CLI" });
+    expect(await row.getAttribute("data-state")).toBe("active");
+    const asToken = () => fetch(`${s.base}/api/runs/${runs["acme/widgets"]!}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await asToken()).toBe(200);
+    await row.locator("button", { hasText: "Revoke" }).click();
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 10_000 }).toBe("revoked");
+    expect(await asToken()).toBe(401);
+    await page.reload();
+    expect(await page.locator("#token-value").count()).toBe(0);
+    await page.locator("tr[data-token]", { hasText: "laptop CLI" }).waitFor();
 
     await page.locator("#sign-out").click();
     await signIn.waitFor();

@@ -61,30 +61,15 @@ afterEach(() => {
 /** Lets any stray rejection surface before the test looks. */
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
-it("a fetch whose stream fails half-way rejects with the stream's error, and nothing is left unhandled", async () => {
+it.each([
+  ["stream fails half-way", (call: grpc.ServerWritableStream<unknown, DataChunk>) => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server going away" })],
+  ["server shuts down mid-stream", () => server.forceShutdown()],
+] as const)("a fetch whose %s rejects with the stream's error, and nothing is left unhandled", async (_, breakOff) => {
   const tarball = await packed();
   await serve({
     fetchSource: (call: grpc.ServerWritableStream<unknown, DataChunk>) => {
       call.write({ data: tarball.subarray(0, 64 * 1024) });
-      setTimeout(() => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server going away" }), 20);
-    },
-  });
-  const into = await mkdtemp(path.join(os.tmpdir(), "hodei-into-"));
-  const error = await fetchSource(client, protocolMetadata(), ref, into).then(
-    () => null,
-    (e: unknown) => e as grpc.ServiceError,
-  );
-  expect(error?.code).toBe(grpc.status.UNAVAILABLE);
-  await settle();
-  expect(unhandled).toEqual([]);
-});
-
-it("a fetch whose server shuts down mid-stream rejects as UNAVAILABLE, and nothing is left unhandled", async () => {
-  const tarball = await packed();
-  await serve({
-    fetchSource: (call: grpc.ServerWritableStream<unknown, DataChunk>) => {
-      call.write({ data: tarball.subarray(0, 64 * 1024) });
-      setTimeout(() => server.forceShutdown(), 20);
+      setTimeout(() => breakOff(call), 20);
     },
   });
   const into = await mkdtemp(path.join(os.tmpdir(), "hodei-into-"));

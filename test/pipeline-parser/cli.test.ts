@@ -80,6 +80,7 @@ describe("hodei plan", () => {
         { id: "a", name: "a", matrix: null, needs: [], skip: false, provider: "local", image: null, commands: ["echo a"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: ".", resources: null, runsOn: [] },
         { id: "b", name: "b", matrix: null, needs: ["a"], skip: false, provider: "local", image: null, commands: ["echo b\necho more\n"], env: {}, secrets: [], artifacts: [], timeoutSeconds: 3600, retries: 0, allowFailure: false, workdir: ".", resources: null, runsOn: [] },
       ],
+      schedules: [],
     });
   });
 
@@ -90,6 +91,21 @@ describe("hodei plan", () => {
     expect(plan.stages.find((st) => st.id === "inherits")?.services).toEqual([
       { name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 },
     ]);
+  });
+
+  it("shows the schedules, in --json and in the table, and plans --event schedule", async () => {
+    const s = streams();
+    expect(await planCommand({ path: fixture("valid/schedule.yml"), json: true, branch: "main", event: "schedule", ...s, cwd: repoRoot })).toBe(0);
+    const plan = JSON.parse(s.out()) as Plan;
+    expect(plan.triggered).toBe(true);
+    expect(plan.stages.map((st) => [st.id, st.skip])).toEqual([["build", false], ["long-tests", false]]);
+    expect(plan.schedules).toEqual([
+      { cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" },
+      { cron: "30 1 * * MON-FRI", branch: "release", timezone: "UTC" },
+    ]);
+    const t = streams();
+    expect(await planCommand({ path: fixture("valid/schedule.yml"), json: false, branch: "dev", ...t, cwd: repoRoot })).toBe(0);
+    expect(t.out()).toBe('pipeline nightly: not triggered by push on dev\nschedule: "0 3 * * *" (Europe/Berlin) runs main\nschedule: "30 1 * * MON-FRI" (UTC) runs release\n');
   });
 
   it("takes event, branch, tag and changed files", async () => {

@@ -52,7 +52,7 @@ const cases: Record<string, string[]> = {
     '9:12: invalid environment variable name "1X": use letters, digits and _, not starting with a digit',
     '9:25: env value "OK" must be a string, number or boolean',
     '10:26: duplicate entry "NPM_TOKEN" in "secrets" of stage "build"',
-    '11:27: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
+    '11:27: "event" must be a list of distinct events: "push", "pull_request", "manual" or "schedule"',
   ],
   "resources-runs-on.yml": [
     '4:5: stage "build" runs on provider "local": "resources" apply to docker and kubernetes stages only',
@@ -95,7 +95,7 @@ const cases: Record<string, string[]> = {
     '10:21: matrix axis "node" of stage "test" must not be empty',
     '15:14: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
     '16:22: invalid glob "[main": Missing closing: "]" - use "\\\\]" to match literal characters',
-    '16:46: "event" must be a list of distinct events: "push", "pull_request" or "manual"',
+    '16:46: "event" must be a list of distinct events: "push", "pull_request", "manual" or "schedule"',
     '18:10: "${{ matrix.env }}" used in a stage without a matrix',
     '20:14: workdir "../up" must be a relative path inside the checkout',
   ],
@@ -117,6 +117,20 @@ const cases: Record<string, string[]> = {
     '12:31: "status" must be always, or a list of distinct outcomes: "success" or "failure"',
     // Its only need was rejected by the schema: not also "needs nothing".
     '14:13: "needs" must be a list of distinct stage names',
+  ],
+  // on.schedule: croner's reading of each cron, IANA time zones, and the schema's keys, all at once.
+  "schedule.yml": [
+    '3:13: cron "0 3 * *" must have five fields (minute hour day-of-month month day-of-week), not 4',
+    '5:13: invalid cron "61 3 * * *": Invalid value for minute: 61',
+    '10:17: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?): use an IANA name such as "Europe/Berlin" or "UTC"',
+    '11:13: cron "@daily" must have five fields (minute hour day-of-month month day-of-week), not 1 (nicknames such as @daily are not supported: write "0 0 * * *")',
+    '13:7: "on.schedule.4" is missing required key "branch"',
+    '14:7: unknown key "brnch" in "on.schedule.4" (did you mean "branch"?)',
+    '16:15: "branch" of a schedule must be a branch name (not a glob: no spaces, *, ?, [, ], ~, ^, : or \\)',
+    '19:17: unknown time zone "+01:00": use an IANA name such as "Europe/Berlin" or "UTC"',
+    '22:7: schedule "0  5 * * *" of branch "main" is listed twice',
+    '24:13: cron "0 3 ? * *": "?" is not supported; use "*"',
+    '28:21: "event" must be a list of distinct events: "push", "pull_request", "manual" or "schedule"',
   ],
   "empty.yml": ['1:1: the pipeline must be a mapping with a "stages" key'],
   "no-stages.yml": ['1:9: "stages" must define at least one stage'],

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { planPipeline, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
+import { readFileSync } from "node:fs";
+import { planPipeline, planPipelineSource, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
 import type { TriggerContext } from "../../src/pipeline-parser/types.js";
 import { context, fixture, repoRoot } from "./helpers.js";
 
@@ -200,6 +201,46 @@ describe("plan: on", () => {
     expect((await plan("spec-example.yml", pr("dev"))).triggered).toBe(false);
     expect((await plan("spec-example.yml", pr("main", [".github/x.yml", "src/.hidden"]))).triggered).toBe(true);
     expect((await plan("spec-example.yml", pr("main", ["docs/a.md"]))).triggered).toBe(false);
+  });
+});
+
+describe("plan: schedules", () => {
+  it("lists on.schedule with the time zone (default UTC), whatever the trigger", async () => {
+    const schedules = [
+      { cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" },
+      { cron: "30 1 * * MON-FRI", branch: "release", timezone: "UTC" },
+    ];
+    expect((await plan("schedule.yml")).schedules).toEqual(schedules);
+    const other = await plan("schedule.yml", { branch: "dev" });
+    expect(other).toMatchObject({ triggered: false, stages: [], schedules });
+    expect((await plan("spec-example.yml")).schedules).toEqual([]);
+  });
+
+  it("a schedule event triggers a branch with a schedule, runs when: { event: [schedule] } stages, and no other branch", async () => {
+    const push = await plan("schedule.yml");
+    expect(skipped(push)).toEqual(["long-tests"]);
+    const nightly = await plan("schedule.yml", { event: "schedule", branch: "main" });
+    expect(nightly.triggered).toBe(true);
+    expect(skipped(nightly)).toEqual([]);
+    expect((await plan("schedule.yml", { event: "schedule", branch: "release" })).triggered).toBe(true);
+    expect((await plan("schedule.yml", { event: "schedule", branch: "dev" })).triggered).toBe(false);
+    // Without on.schedule, nothing is scheduled.
+    expect((await plan("spec-example.yml", { event: "schedule", branch: "main" })).triggered).toBe(false);
+  });
+
+  it("plans the README's example as the README says", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Schedules\n"));
+    const text = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    const planned = async (ctx: Partial<TriggerContext>) => {
+      const result = await planPipelineSource({ file: "README.md", kind: "yaml", text }, context(ctx));
+      if (!result.ok) throw new Error(result.errors.map(String).join("\n"));
+      return result.plan;
+    };
+    const push = await planned({ event: "push", branch: "main" });
+    expect(push.schedules).toEqual([{ cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" }]);
+    expect(skipped(push)).toEqual(["soak"]);
+    expect(skipped(await planned({ event: "schedule", branch: "main" }))).toEqual([]);
   });
 });
 

@@ -29,6 +29,13 @@ describe(".hodei/pipeline.ts", () => {
     expect(dev.result.ok && dev.result.plan.stages.map((s) => s.id)).toEqual(["test[node=20]", "lint"]);
   });
 
+  it("sees ctx.event schedule in a scheduled run, and declares its schedules in on.schedule", async () => {
+    const push = await planTs("schedule", { event: "push", branch: "main" });
+    expect(push.result.ok && push.result.plan).toMatchObject({ stages: [{ id: "build" }], schedules: [{ cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" }] });
+    const nightly = await planTs("schedule", { event: "schedule", branch: "main" });
+    expect(nightly.result.ok && nightly.result.plan).toMatchObject({ triggered: true, stages: [{ id: "soak", commands: ["make soak"] }] });
+  });
+
   it("accepts a promise of a pipeline object", async () => {
     const { result } = await planTs("async-object");
     expect(result.ok && result.plan.stages.map((s) => s.id)).toEqual(["build"]);

@@ -9,6 +9,7 @@ import type {
   PushTrigger,
   ServiceDefinition,
   ServiceReadiness,
+  ScheduleTrigger,
   StageDefaults,
   StageDefinition,
   TriggerEvent,
@@ -18,8 +19,9 @@ import type {
 // `satisfies Record<keyof T, true>` fails to compile if a key is missing or extra,
 // so each list below is exactly the keys of its TypeScript type.
 const pipelineKeys = { name: true, on: true, env: true, defaults: true, stages: true } satisfies Record<keyof PipelineDefinition, true>;
-const onKeys = { push: true, pull_request: true, manual: true } satisfies Record<keyof NonNullable<PipelineDefinition["on"]>, true>;
+const onKeys = { push: true, pull_request: true, manual: true, schedule: true } satisfies Record<keyof NonNullable<PipelineDefinition["on"]>, true>;
 const pushKeys = { branches: true, tags: true, paths: true, "paths-ignore": true } satisfies Record<keyof PushTrigger, true>;
+const scheduleKeys = { cron: true, branch: true, timezone: true } satisfies Record<keyof ScheduleTrigger, true>;
 const pullRequestKeys = { branches: true, paths: true, "paths-ignore": true } satisfies Record<keyof PullRequestTrigger, true>;
 const defaultsKeys = {
   provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true, resources: true, "runs-on": true, services: true,
@@ -58,6 +60,7 @@ describe("the TypeScript types match the JSON schema", () => {
     expect(keysOf(node("properties", "on"))).toEqual(sorted(onKeys));
     expect(keysOf(node("properties", "on", "properties", "push"))).toEqual(sorted(pushKeys));
     expect(keysOf(node("properties", "on", "properties", "pull_request"))).toEqual(sorted(pullRequestKeys));
+    expect(keysOf(node("properties", "on", "properties", "schedule", "items"))).toEqual(sorted(scheduleKeys));
     expect(keysOf(node("properties", "defaults"))).toEqual(sorted(defaultsKeys));
     expect(keysOf(node("$defs", "stage"))).toEqual(sorted(stageKeys));
     expect(keysOf(node("$defs", "stage", "properties", "when"))).toEqual(sorted(whenKeys));
@@ -84,11 +87,13 @@ describe("the TypeScript types match the JSON schema", () => {
     expect(node("$defs", "stage").required).toEqual(["run"]);
     expectTypeOf<RequiredKeys<ServiceDefinition>>().toEqualTypeOf<"image">();
     expect(node("$defs", "service").required).toEqual(["image"]);
+    expectTypeOf<RequiredKeys<ScheduleTrigger>>().toEqualTypeOf<"cron" | "branch">();
+    expect(node("properties", "on", "properties", "schedule", "items").required).toEqual(["cron", "branch"]);
   });
 
   it("has the same enums", () => {
     const providers = ["local", "docker", "kubernetes"] as const;
-    const events = ["push", "pull_request", "manual"] as const;
+    const events = ["push", "pull_request", "manual", "schedule"] as const;
     expectTypeOf<ProviderName>().toEqualTypeOf<(typeof providers)[number]>();
     expectTypeOf<TriggerEvent>().toEqualTypeOf<(typeof events)[number]>();
     expect(node("$defs", "provider").enum).toEqual([...providers]);
@@ -107,7 +112,7 @@ describe("the TypeScript types match the JSON schema", () => {
   it("a value of the types built with every key passes the schema", () => {
     const full: PipelineDefinition = {
       name: "all",
-      on: { push: { branches: ["main"], tags: ["v*"], paths: ["src/**"], "paths-ignore": ["docs/**"] }, pull_request: { branches: ["main"], paths: ["a"], "paths-ignore": ["b"] }, manual: null },
+      on: { push: { branches: ["main"], tags: ["v*"], paths: ["src/**"], "paths-ignore": ["docs/**"] }, pull_request: { branches: ["main"], paths: ["a"], "paths-ignore": ["b"] }, manual: null, schedule: [{ cron: "0 3 * * *", branch: "main", timezone: "Europe/Berlin" }] },
       env: { A: "1", B: 2, C: true },
       defaults: { provider: "docker", image: "node:20", timeout: "10m", retries: 2, env: { D: "d" }, secrets: ["S"], artifacts: ["dist/"], allow_failure: false, workdir: "." },
       stages: {

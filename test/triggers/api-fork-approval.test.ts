@@ -7,13 +7,9 @@
 import { afterEach, expect, it } from "vitest";
 import { AuditLog } from "../../src/access/audit.js";
 import { buildHttpApp } from "../../src/http/app.js";
-import { parseSecretsKey } from "../../src/secrets/key.js";
-import { SecretStore } from "../../src/secrets/secret-store.js";
 import { listRuns } from "../../src/store/run-queries.js";
 import { describeEachStore } from "../helpers/databases.js";
-import { createRepo } from "../git/repos.js";
-import type { GithubState } from "../forge/fake-github.js";
-import { deliver, deliveriesHandled, eventTypes, type Harness, pullRequestPayload, runUntil, stageLog, stageOf, startHarness } from "./github-harness.js";
+import { deliver, deliveriesHandled, eventTypes, type Harness, pullRequestPayload, runUntil, stageLog, stageOf, startForkPullRequest } from "./github-harness.js";
 
 const KEY = "cd".repeat(32);
 const ADMIN = "api-approval-admin-token";
@@ -35,16 +31,9 @@ afterEach(async () => {
 
 describeEachStore("fork approval through the API", (store) => {
   it("POST /api/runs/:id/approve releases the waiting stage in the same run, names the approver in the history and the audit log; 409 when nothing waits; 401 without a token", { timeout: 90_000 }, async () => {
-    const repo = await createRepo();
-    const base = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
-    repo.git("checkout", "--quiet", "-b", "changes");
-    const head = await repo.commit({ "src/a.txt": "1\n" });
-    const state: GithubState = {
-      permissions: new Map([["writer", "write"]]),
-      pulls: new Map([[1, { headSha: head, headRef: "changes", baseRef: "main", baseSha: base, fork: true }]]),
-    };
-    h = await startHarness(store, state, { secretsKey: KEY });
-    await new SecretStore(h.control.db, parseSecretsKey(KEY, "test")).set("Codertocat/Hello-World", "DEPLOY_TOKEN", "s3cr3t");
+    const fork = await startForkPullRequest(store, PIPELINE, [["writer", "write"]], { key: KEY, name: "DEPLOY_TOKEN", value: "s3cr3t" });
+    h = fork.h;
+    const { repo, base, head } = fork;
     const api = buildHttpApp({ db: h.control.db, webhookSecrets: {}, engine: h.control.engine, adminToken: ADMIN });
     try {
       expect((await deliver(h.app, "pull_request", pullRequestPayload(repo, "opened", { number: 1, headSha: head, baseSha: base, fork: true }))).statusCode).toBe(202);

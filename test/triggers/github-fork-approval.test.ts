@@ -7,11 +7,7 @@
  */
 import { afterEach, expect, it } from "vitest";
 import { AuditLog } from "../../src/access/audit.js";
-import { parseSecretsKey } from "../../src/secrets/key.js";
-import { SecretStore } from "../../src/secrets/secret-store.js";
 import { describeEachStore } from "../helpers/databases.js";
-import { createRepo } from "../git/repos.js";
-import type { GithubState } from "../forge/fake-github.js";
 import {
   checkHistory,
   commentPayload,
@@ -23,7 +19,7 @@ import {
   runUntil,
   stageLog,
   stageOf,
-  startHarness,
+  startForkPullRequest,
 } from "./github-harness.js";
 import { listRuns } from "../../src/store/run-queries.js";
 import { expectStatesWithin } from "../forge/check-progress.js";
@@ -55,19 +51,9 @@ afterEach(async () => {
 describeEachStore("GitHub fork approval", (store) => {
   // Several runs and a restart (or approvals) in one story: minutes on a loaded 2-core machine, not seconds.
   it("a fork's PR: build runs, deploy waits action_required without its secret, a reader's /hodei approve is refused, a writer's releases it in the same run with the secret; a new head waits again; closing the PR cancels it", { timeout: 120_000 }, async () => {
-    const repo = await createRepo();
-    const base = await repo.commit({ ".hodei/pipeline.yml": PIPELINE });
-    repo.git("checkout", "--quiet", "-b", "changes");
-    const head = await repo.commit({ "src/a.txt": "1\n" });
-    const state: GithubState = {
-      permissions: new Map([
-        ["writer", "write"],
-        ["reader", "read"],
-      ]),
-      pulls: new Map([[1, { headSha: head, headRef: "changes", baseRef: "main", baseSha: base, fork: true }]]),
-    };
-    h = await startHarness(store, state, { secretsKey: KEY });
-    await new SecretStore(h.control.db, parseSecretsKey(KEY, "test")).set("Codertocat/Hello-World", "DEPLOY_TOKEN", TOKEN);
+    const fork = await startForkPullRequest(store, PIPELINE, [["writer", "write"], ["reader", "read"]], { key: KEY, name: "DEPLOY_TOKEN", value: TOKEN });
+    h = fork.h;
+    const { repo, base, head, state } = fork;
     const { github } = h;
 
     expect((await deliver(h.app, "pull_request", pullRequestPayload(repo, "opened", { number: 1, headSha: head, baseSha: base, fork: true }))).statusCode).toBe(202);

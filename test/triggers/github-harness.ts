@@ -8,12 +8,14 @@ import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { buildHttpApp } from "../../src/http/app.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
-import type { ReconcileSettings } from "../../src/triggers/forge-integration.js";
+import type { ReconcileSettings, ScheduleSettings } from "../../src/triggers/forge-integration.js";
 import { getRun, listRuns, readStageLog, type RunView } from "../../src/store/run-queries.js";
 import { signGithub } from "../../src/webhooks/signature.js";
 import type { FakeForge } from "../forge/fake-forge.js";
 import { fakeGithub, type GithubState } from "../forge/fake-github.js";
-import type { TestRepo } from "../git/repos.js";
+import { createRepo, type TestRepo } from "../git/repos.js";
+import { parseSecretsKey } from "../../src/secrets/key.js";
+import { SecretStore } from "../../src/secrets/secret-store.js";
 import { githubExample, githubHeaders, type Payload } from "../webhooks/payloads.js";
 
 export const SECRET = "webhook secret for tests";
@@ -36,7 +38,7 @@ export interface Harness {
 export async function startHarness(
   store: { create(): Promise<{ databaseUrl?: string; dataDir: string }> },
   state: GithubState,
-  options: { secretsKey?: string; reconcile?: ReconcileSettings } = {},
+  options: { secretsKey?: string; reconcile?: ReconcileSettings; schedules?: ScheduleSettings } = {},
 ): Promise<Harness> {
   const github = await fakeGithub(state).start();
   const where = await store.create();
@@ -52,6 +54,7 @@ export async function startHarness(
         github: { apiUrl: github.url, auth: { kind: "app", appId: 4242, privateKey } },
         retry: { attempts: 3, baseMs: 10, maxMs: 50 },
         ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+        ...(options.schedules ? { schedules: options.schedules } : {}),
       },
     });
     return { control, app: buildHttpApp({ db: control.db, webhookSecrets: { github: SECRET } }) };
@@ -194,4 +197,28 @@ export function commentPayload(repo: TestRepo, number: number, user: string, bod
   p.installation = INSTALLATION;
   p.repository.clone_url = repo.url;
   return p;
+}
+
+/**
+ * A repository whose `pipeline` is on main, a fork's pull request #1 with one
+ * more commit, and a server with `secret` set for the repository: the start
+ * of every fork-approval story.
+ */
+export async function startForkPullRequest(
+  store: Parameters<typeof startHarness>[0],
+  pipeline: string,
+  permissions: [string, string][],
+  secret: { key: string; name: string; value: string },
+): Promise<{ h: Harness; repo: TestRepo; base: string; head: string; state: GithubState }> {
+  const repo = await createRepo();
+  const base = await repo.commit({ ".hodei/pipeline.yml": pipeline });
+  repo.git("checkout", "--quiet", "-b", "changes");
+  const head = await repo.commit({ "src/a.txt": "1\n" });
+  const state: GithubState = {
+    permissions: new Map(permissions),
+    pulls: new Map([[1, { headSha: head, headRef: "changes", baseRef: "main", baseSha: base, fork: true }]]),
+  };
+  const h = await startHarness(store, state, { secretsKey: secret.key });
+  await new SecretStore(h.control.db, parseSecretsKey(secret.key, "test")).set("Codertocat/Hello-World", secret.name, secret.value);
+  return { h, repo, base, head, state };
 }

@@ -16,6 +16,9 @@ describe("GitHub deliveries", () => {
     expect(tag).toMatchObject({ ok: true, event: { kind: "push", branch: null, tag: "simple-tag", before: null } });
     const deleted = githubExample("push", (p) => p.deleted === true);
     expect(gh("push", deleted)).toEqual({ ok: false, ignored: "push deleted the ref" });
+    // A deleted branch (its schedules end).
+    const deletedBranch = { ...structuredClone(deleted), ref: "refs/heads/nightly" };
+    expect(gh("push", deletedBranch)).toMatchObject({ ok: true, event: { kind: "branch_deleted", branch: "nightly", repo: { fullName: deleted.repository.full_name } } });
   });
 
   it("pull_request opened / synchronize / closed; other actions are ignored", () => {
@@ -62,6 +65,9 @@ describe("Gitea deliveries", () => {
   it("push", () => {
     const p = giteaFixture("push");
     expect(gt("push", p)).toMatchObject({ ok: true, event: { kind: "push", branch: "main", before: p.before, after: p.after, repo: { forge: "gitea", fullName: "Test-CI/multi-line-secrets", owner: "Test-CI", cloneUrl: p.repository.clone_url, installationId: null } } });
+    // Gitea says a push deleted its ref with an all-zero `after`.
+    expect(gt("push", { ...structuredClone(p), after: "0".repeat(40) })).toMatchObject({ ok: true, event: { kind: "branch_deleted", branch: "main", repo: { forge: "gitea" } } });
+    expect(gt("push", { ...structuredClone(p), ref: "refs/tags/v1", after: "0".repeat(40) })).toEqual({ ok: false, ignored: "push deleted the ref" });
   });
 
   it("pull_request opened from a fork and synchronized (Gitea's spelling) from the same repository", () => {

@@ -2,7 +2,8 @@ import type { Plan } from "../../pipeline-parser/types.js";
 
 /** A readable table of a plan: one row per stage instance, in run order. */
 export function formatPlan(plan: Plan, trigger: string): string {
-  if (!plan.triggered) return `pipeline ${plan.name}: not triggered by ${trigger}\n`;
+  const schedules = plan.schedules.map((s) => `schedule: "${s.cron}" (${s.timezone}) runs ${s.branch}\n`).join("");
+  if (!plan.triggered) return `pipeline ${plan.name}: not triggered by ${trigger}\n${schedules}`;
   const instancesOf = new Map<string, number>();
   for (const s of plan.stages) instancesOf.set(s.name, (instancesOf.get(s.name) ?? 0) + 1);
   const byId = new Map(plan.stages.map((s) => [s.id, s]));
@@ -25,5 +26,5 @@ export function formatPlan(plan: Plan, trigger: string): string {
       .join("  ")
       .trimEnd();
   const out = [`pipeline ${plan.name}: ${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"} for ${trigger}`, line(header), ...rows.map(line)];
-  return `${out.join("\n")}\n`;
+  return `${out.join("\n")}\n${schedules}`;
 }

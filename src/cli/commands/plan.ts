@@ -19,7 +19,7 @@ export interface PlanCommandOptions {
   cwd?: string;
 }
 
-const EVENTS: readonly TriggerEvent[] = ["push", "pull_request", "manual"];
+const EVENTS: readonly TriggerEvent[] = ["push", "pull_request", "manual", "schedule"];
 
 /** `hodei plan [PATH]`: the expanded DAG for a trigger context, as a table or (--json) the Plan object. */
 export async function planCommand(opts: PlanCommandOptions): Promise<number> {

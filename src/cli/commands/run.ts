@@ -30,7 +30,7 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
 }
 
-const EVENTS: readonly TriggerEvent[] = ["push", "pull_request", "manual"];
+const EVENTS: readonly TriggerEvent[] = ["push", "pull_request", "manual", "schedule"];
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const checkout = path.resolve(options.path);

@@ -107,6 +107,7 @@ function forgeSettings(config: ServerConfig): ForgeSettings {
     reconcileMs: config.forgeReconcileMs,
     gitTimeouts: config.gitTimeouts,
     reconcile: config.reconcile,
+    schedules: config.schedules,
     github,
     gitea: config.gitea,
   };

@@ -1,6 +1,6 @@
 /**
  * The dashboard: static ES modules and CSS from `dashboard/` (no build step),
- * and its client-side routes (`/`, `/runs/:id`, `/runs/:id/stages/:stage`)
+ * and its client-side routes (`/`, `/runs/:id`, `/runs/:id/stages/:stage`, `/tokens`)
  * all answered with the same index.html.
  */
 import { fileURLToPath } from "node:url";
@@ -16,4 +16,5 @@ export async function registerDashboardRoutes(app: FastifyInstance): Promise<voi
   app.get("/", page);
   app.get("/runs/:id", page);
   app.get("/runs/:id/stages/:stage", page);
+  app.get("/tokens", page);
 }
