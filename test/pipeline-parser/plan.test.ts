@@ -147,8 +147,9 @@ describe("plan: services", () => {
     expect(byId.get("test[pg=15]")?.services?.[0]?.image).toBe("postgres:15");
     // The defaults' services, where the stage has none; without `ready`, the first port.
     expect(byId.get("inherits")?.services).toEqual([{ name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 }]);
-    // Not on a local stage (from defaults they apply where they can); a stage without services has no key.
+    // Not on a local stage (from defaults they apply where they can), nor where `services: {}` turns them off; a stage without services has no key.
     expect(Object.keys(byId.get("lint")!)).not.toContain("services");
+    expect(Object.keys(byId.get("none")!)).not.toContain("services");
   });
   it("plans the README's services example", async () => {
     const readme = await readFile(path.join(repoRoot, "README.md"), "utf8");
