@@ -25,6 +25,8 @@ import { SERVICE_LOG_LINES } from "./provider.js";
 export const LABEL_SERVICE = "hodei.service";
 /** On a readiness probe's container. */
 const LABEL_PROBE = "hodei.probe";
+/** On a service's container: its place among the stage's services (their logs go into the stage's log in this order). */
+const LABEL_SERVICE_ORDER = "hodei.service-order";
 
 export interface StartedServices {
   /** The attempt's network (its name). */
@@ -72,7 +74,7 @@ export async function startServices(input: ServicesInput): Promise<StartedServic
   const network = networkName(ref);
   await docker.createNetwork({ Name: network, Driver: "bridge", CheckDuplicate: true, Labels: labels });
   const started: { service: PlannedService; id: string }[] = [];
-  for (const service of input.services) {
+  for (const [order, service] of input.services.entries()) {
     try {
       await input.ensureImage(service.image);
     } catch (error) {
@@ -84,7 +86,7 @@ export async function startServices(input: ServicesInput): Promise<StartedServic
       Image: service.image,
       Env: Object.entries(service.env).map(([k, v]) => `${k}=${v}`),
       ...(service.command ? { Cmd: service.command } : {}),
-      Labels: { ...labels, [LABEL_SERVICE]: service.name },
+      Labels: { ...labels, [LABEL_SERVICE]: service.name, [LABEL_SERVICE_ORDER]: String(order) },
       HostConfig: { NetworkMode: network },
       NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [service.name] } } },
     });
@@ -121,7 +123,7 @@ export async function removeServices(docker: Docker, ref: AttemptRef, identity: 
   const label = [...storeSelector(identity.store), `${LABEL_RUN}=${ref.runId}`, `${LABEL_STAGE}=${ref.stageId}`, `${LABEL_ATTEMPT}=${ref.attempt}`];
   const containers = await docker.listContainers({ all: true, filters: { label: [...label, LABEL_SERVICE] } });
   if (logs) {
-    const services = containers.filter((c) => c.Labels[LABEL_PROBE] === undefined).sort((a, b) => a.Created - b.Created);
+    const services = containers.filter((c) => c.Labels[LABEL_PROBE] === undefined).sort((a, b) => Number(a.Labels[LABEL_SERVICE_ORDER]) - Number(b.Labels[LABEL_SERVICE_ORDER]));
     const parts: string[] = [];
     for (const c of services) {
       const raw = await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, tail: SERVICE_LOG_LINES, follow: false }).catch(() => null);
