@@ -113,6 +113,8 @@ export class KubernetesProvisioner implements Provisioner {
     if (t.released) return;
     const name = podName(t.ref);
     const secretName = `${name}-agent`;
+    // Sidecars start in order, each once the one before passed its startup probe: their timeouts add up.
+    const readySeconds = (stage.services ?? []).reduce((sum, s) => sum + s.readyTimeoutSeconds, 0);
     const manifest = podManifest({
       ref: t.ref,
       name,
@@ -122,8 +124,8 @@ export class KubernetesProvisioner implements Provisioner {
       server: hooks.server,
       secretName,
       resources: stageResources(stage, this.options.resources),
-      // Services get ready (their startup probes) before the agent can start.
-      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000) + Math.max(0, ...(stage.services ?? []).map((s) => s.readyTimeoutSeconds)),
+      // Services get ready (their startup probes, one sidecar after another) before the agent can start.
+      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000) + readySeconds,
       identity,
       services: stage.services ?? [],
     });
@@ -131,7 +133,7 @@ export class KubernetesProvisioner implements Provisioner {
     t.handle = name;
     if (stage.services && stage.services.length > 0) this.podServices.set(name, stage.services.map((s) => s.name));
     // Until the stage's container starts (onPodEvent), the services' readiness may take its time too.
-    if (stage.services && stage.services.length > 0) this.attempts.restartDeadline(t, 1000 * Math.max(...stage.services.map((s) => s.readyTimeoutSeconds)));
+    if (readySeconds > 0) this.attempts.restartDeadline(t, 1000 * readySeconds);
     if (t.released) return void (await this.deletePod(name));
     await this.api.createNamespacedSecret({ namespace, body: secretManifest(pod, secretName, credentials, t.ref, identity) });
   }

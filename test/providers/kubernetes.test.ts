@@ -96,6 +96,8 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
     expect(api.refused).toEqual([]);
     const pod = api.received.find((m): m is V1Pod => m.kind === "Pod" && m.metadata?.annotations?.["hodei.run"] === id)!;
     expect(pod.spec?.hostAliases).toEqual([{ ip: "127.0.0.1", hostnames: ["db", "web"] }]);
+    // The stage's 300 s, the provisioning timeout's 60 s, and both services' 30 s of readiness.
+    expect(pod.spec?.activeDeadlineSeconds).toBe(420);
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(["hodei-agent", "db", "web"]);
     expect(pod.spec?.initContainers?.[1]).toEqual({
       name: "db",
