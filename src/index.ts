@@ -26,5 +26,8 @@ export type {
   TriggerEvent,
   Plan,
   PlannedStage,
+  PlannedService,
+  ServiceDefinition,
+  ServiceReadiness,
   PlannedSchedule,
 } from "./pipeline-parser/types.js";

@@ -3,6 +3,7 @@ import { DEFAULT_TIMEOUT_SECONDS, parseDuration } from "./duration.js";
 import { inputEnvName, resolveInputs } from "./inputs.js";
 import { expandMatrix, instanceId, substitute, type MatrixCombo } from "./matrix.js";
 import { runsOnList } from "./runs-on.js";
+import { planServices } from "./services.js";
 import { parseSize } from "./size.js";
 import { effectiveStage } from "./stage-settings.js";
 import { topologicalOrder } from "./topo.js";
@@ -72,6 +73,7 @@ function planInstance(def: PipelineDefinition, name: string, stage: StageDefinit
       ? { cpus: s.resources.cpus ?? null, memoryBytes: s.resources.memory !== undefined ? parseSize(s.resources.memory) : null }
       : null,
     runsOn: (s.provider ?? "local") === "local" ? runsOnList(s["runs-on"]).map(sub) : [],
+    ...(s.services && s.provider !== undefined && s.provider !== "local" && Object.keys(s.services).length > 0 ? { services: planServices(s.services, sub) } : {}),
     ...(stage.when?.status !== undefined ? { status: stage.when.status } : {}),
     ...(combo && stage["fail-fast"] === true ? { failFast: true } : {}),
     ...(combo && stage["max-parallel"] !== undefined ? { maxParallel: stage["max-parallel"] } : {}),

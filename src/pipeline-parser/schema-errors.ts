@@ -43,6 +43,11 @@ const EXPECTED: Record<string, string> = {
   cpus: "a number of CPUs greater than 0, at most 1024",
   memory: "a size such as 512m or 2g, or a number of bytes",
   "runs-on": "an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels",
+  services: "a mapping of service names to services (each with an image)",
+  command: "a non-empty string or a non-empty list of strings",
+  ports: "a list of distinct port numbers (1 to 65535)",
+  port: "a port number (1 to 65535)",
+  ready: "a mapping with command or port, and timeout",
 };
 
 const NAME_RULES: Record<string, string> = {
@@ -50,6 +55,7 @@ const NAME_RULES: Record<string, string> = {
   env: "invalid environment variable name %s: use letters, digits and _, not starting with a digit",
   matrix: "invalid matrix key %s: use letters, digits, - and _, not starting with a digit",
   inputs: "invalid input name %s: use letters, digits, - and _, not starting with a digit",
+  services: 'invalid service name %s: a service is reached by its name, so use a DNS label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)',
 };
 
 /** What each key of one of `on.manual.inputs` must be. */

@@ -16,6 +16,7 @@ import {
 } from "./matrix.js";
 import { declarationProblems } from "./inputs.js";
 import { AGENT_LABEL, runsOnList } from "./runs-on.js";
+import { serviceProblems } from "./services.js";
 import { MIN_CONTAINER_MEMORY, parseSize } from "./size.js";
 import type { PathSegment, SourceDoc } from "./source-doc.js";
 import { effectiveStage, stringsIn, SUBSTITUTED_KEYS } from "./stage-settings.js";
@@ -188,6 +189,7 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
       if (bad !== undefined) report(at, `runs-on label ${JSON.stringify(bad)} is not KEY or KEY=VALUE (KEY: letters, digits, _ . / -; VALUE: no spaces)`);
     });
   }
+  if (effective.services !== undefined && Object.keys(effective.services).length > 0) checkServices(def, name, stage, provider, report);
   if (effective.workdir !== undefined) {
     const origin = originOf(def, name, "workdir", []);
     if (INPUT_EXPRESSION.test(effective.workdir)) return report(origin, NOT_FROM_INPUTS("workdir"));
@@ -200,6 +202,28 @@ function checkStage(def: PipelineDefinition, name: string, stage: StageDefinitio
 /** Where a stage runs is decided by the file, not by what a person types when starting a run (secret names admit no expression at all: the schema). */
 const INPUT_EXPRESSION = /\$\{\{\s*inputs\./;
 const NOT_FROM_INPUTS = (key: string) => `\${{ inputs.NAME }} is not substituted in "${key}": where a stage runs comes from the file, not from a run's inputs`;
+
+/** The Pod's own container names (src/providers/kubernetes-manifests.ts); the parser does not import the providers. */
+const KUBERNETES_RESERVED = ["agent", "hodei-agent"] as const;
+
+function checkServices(def: PipelineDefinition, name: string, stage: StageDefinition, provider: string, report: Report): void {
+  const quotedName = JSON.stringify(name);
+  const own = stage.services !== undefined;
+  const origin = originOf(def, name, "services", []);
+  // From `defaults`, services apply to the stages they can apply to (as resources do); a local stage's own are an error.
+  if (provider === "local") {
+    if (own) report(origin, `stage ${quotedName} runs on provider "local": "services" run beside docker and kubernetes stages only (add provider: docker and an image)`, "key");
+    return;
+  }
+  // The defaults' services are checked for every stage inheriting them; the same error at the same place is reported once (sortErrors).
+  for (const [service, definition] of Object.entries((own ? stage.services : def.defaults?.services) ?? {})) {
+    for (const [path, message, target] of serviceProblems(service, definition)) report([...origin, service, ...path], message, target);
+    // A Pod's containers have distinct names, and a service's container is named as the service.
+    if (provider === "kubernetes" && (KUBERNETES_RESERVED as readonly string[]).includes(service)) {
+      report([...origin, service], `service name ${JSON.stringify(service)} is taken on kubernetes by the stage's own container (stage ${quotedName}): choose another`, "key");
+    }
+  }
+}
 
 /** The rules of a matrix beyond its shape; false when its instances cannot be judged further. */
 function checkMatrix(name: string, matrix: NonNullable<StageDefinition["matrix"]>, report: Report): boolean {

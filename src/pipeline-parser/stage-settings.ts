@@ -13,10 +13,11 @@ export const INHERITED_KEYS = [
   "workdir",
   "resources",
   "runs-on",
+  "services",
 ] as const satisfies readonly (keyof StageDefaults)[];
 
 /** Keys whose string values get `${{ matrix.KEY }}` substituted. */
-export const SUBSTITUTED_KEYS = ["run", "image", "env", "secrets", "artifacts", "workdir", "runs-on"] as const;
+export const SUBSTITUTED_KEYS = ["run", "image", "env", "secrets", "artifacts", "workdir", "runs-on", "services"] as const;
 export type SubstitutedKey = (typeof SUBSTITUTED_KEYS)[number];
 
 /** The stage with defaults applied (env: pipeline env < defaults env < stage env). */

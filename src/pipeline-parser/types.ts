@@ -22,6 +22,26 @@ export interface StageDefaults {
   workdir?: string;
   resources?: { cpus?: number; memory?: string | number };
   "runs-on"?: string | string[];
+  /** Containers started beside a docker (or kubernetes) stage, reachable by their name; see services.ts. */
+  services?: Record<string, ServiceDefinition>;
+}
+
+/** One service as written: `services: { NAME: { image, env, command, ports, ready } }`. */
+export interface ServiceDefinition {
+  image: string;
+  env?: Record<string, string | number | boolean>;
+  /** The container's command (the image's entrypoint gets it): a list of arguments, or a string split into words as a shell would. */
+  command?: string | string[];
+  /** Ports the service listens on; without `ready`, the first one accepting connections makes it ready. */
+  ports?: number[];
+  ready?: ServiceReadiness;
+}
+
+/** When a service is ready: a command in its container exits 0 (`command`), or its `port` accepts connections; within `timeout` (default 60s). */
+export interface ServiceReadiness {
+  command?: string | string[];
+  port?: number;
+  timeout?: string | number;
 }
 
 /** What a stage's needs must have ended for it to run: `when.status` (default `["success"]`). */
@@ -144,12 +164,27 @@ export interface PlannedStage {
   resources?: { cpus: number | null; memoryBytes: number | null } | null;
   /** Agent labels the stage needs (`gpu`, `arch=arm64`); absent in runs planned before runs-on existed. */
   runsOn?: string[];
+  /** Set only on stages with services (docker, kubernetes): what is started beside the stage, in declared order. */
+  services?: PlannedService[];
   /** Set only on stages with `when.status`: what their needs must have ended for them to run. */
   status?: WhenStatus;
   /** Set (true) only on the instances of a matrix stage with `fail-fast: true`. */
   failFast?: boolean;
   /** Set only on the instances of a matrix stage with `max-parallel`: at most this many of them run at once. */
   maxParallel?: number;
+}
+
+export interface PlannedService {
+  /** Its host name from the stage's commands (a DNS label). */
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  /** The container's command, as arguments; null: the image's own. */
+  command: string[] | null;
+  ports: number[];
+  /** A command run in the service's container until it exits 0 (a string `ready.command` is run with `sh -c`), or a port to connect to; null: ready once started. */
+  ready: { command: string[] } | { port: number } | null;
+  readyTimeoutSeconds: number;
 }
 
 /** A schedule as `hodei plan --json` shows it and the server records it. */

@@ -26,6 +26,7 @@ export interface AgentVolumeSource {
 
 export class DockerAgentVolume {
   private name: Promise<string> | null = null;
+  private imageTag: string | null = null;
 
   constructor(
     private readonly docker: Docker,
@@ -48,9 +49,17 @@ export class DockerAgentVolume {
     return this.name;
   }
 
+  /** The agent image itself (present in the engine): services' TCP readiness probes run from it (tcp-probe.ts). */
+  async image(): Promise<string> {
+    await this.container();
+    if (this.imageTag === null) throw new Error("the agent image is not known after making its volume");
+    return this.imageTag;
+  }
+
   private async make(): Promise<string> {
     const image = this.source.published ?? (await ensureAgentImageLoaded(this.docker, await this.source.local()));
     if (this.source.published) await this.source.pull(image);
+    this.imageTag = image;
     const name = `hodei-agent-${image.replace(/[^a-zA-Z0-9_.-]+/g, "-").slice(0, 100)}`;
     try {
       await this.docker.createContainer({ name, Image: image, Labels: { [LABEL_AGENT_VOLUME]: "true" } });

@@ -27,6 +27,8 @@ export interface ContainerInput {
   /** Environment variables with the agent's credentials (HODEI_AGENT_TOKEN, ...). */
   credentials: Record<string, string>;
   network: string;
+  /** `NAME:IP` of the attempt's services (docker-services.ts), written to the container's /etc/hosts. */
+  extraHosts?: readonly string[];
   resources: StageResources;
   identity: ProvisionerIdentity;
 }
@@ -44,6 +46,7 @@ export function containerSpec(input: ContainerInput): Docker.ContainerCreateOpti
     Labels: attemptLabels(ref, input.identity),
     HostConfig: {
       NetworkMode: input.network,
+      ...(input.extraHosts && input.extraHosts.length > 0 ? { ExtraHosts: [...input.extraHosts] } : {}),
       VolumesFrom: [`${input.agentVolumesFrom}:ro`],
       // No Source: an anonymous volume, removed with the container (remove with v).
       Mounts: [{ Type: "volume", Source: "", Target: WORK_DIR }],

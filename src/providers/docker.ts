@@ -8,6 +8,10 @@
  * had, or an agent that does not connect in time ends the attempt with that
  * reason. Containers left by an earlier process are re-adopted when their
  * attempt is still leased or running, and removed otherwise.
+ *
+ * A stage with `services` gets them first (docker-services.ts): on their own
+ * network for the attempt, ready before the stage's container starts, and
+ * removed with it. How the stage reaches them by name: see `launch`.
  */
 import Docker from "dockerode";
 import type { AttemptRef, Provisioner } from "../engine/ports.js";
@@ -18,6 +22,7 @@ import { dockerConnectionOf, type DockerConnection } from "./docker-connection.j
 import { agentImageOf } from "./agent-image.js";
 import { DockerAgentVolume } from "./docker-agent-volume.js";
 import { containerSpec, demuxLogs } from "./docker-container.js";
+import { LABEL_SERVICE, removeNetwork, removeServiceContainer, removeServices, ServiceFailedError, ServicesCancelledError, startServices, type StartedServices } from "./docker-services.js";
 import { dockerStatusOf } from "./docker-status.js";
 import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
@@ -57,7 +62,10 @@ export class DockerProvisioner implements Provisioner {
       provider: this.name,
       hooks: options.hooks,
       provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
-      destroy: (id) => this.removeContainer(id),
+      destroy: async (id, ref) => {
+        await this.removeContainer(id);
+        if (ref) await this.removeServicesOf(ref);
+      },
       silentDetail: async (t) => {
         const tail = t.handle ? await this.lastOutput(t.handle) : "";
         return tail ? `; container output: ${tail}` : "";
@@ -114,22 +122,61 @@ export class DockerProvisioner implements Provisioner {
     const [credentials, agentVolumesFrom] = await Promise.all([hooks.agentCredentials(t.ref), this.agent.container()]);
     await this.ensureImage(image);
     if (t.released) return;
-    const container = await this.docker.createContainer(
-      containerSpec({
-        ref: t.ref,
-        image,
-        agentVolumesFrom,
-        server: hooks.server,
-        credentials,
-        network: this.options.network ?? "host",
-        resources: stageResources(stage, this.options.resources),
-        identity: this.options.identity,
-      }),
-    );
-    t.handle = container.id;
-    if (t.released) return void (await this.removeContainer(container.id));
-    await container.start();
-    this.watch(t);
+    const network = this.options.network ?? "host";
+    let services: StartedServices | null = null;
+    try {
+      if (stage.services && stage.services.length > 0) {
+        services = await startServices({
+          docker: this.docker,
+          ref: t.ref,
+          identity: this.options.identity,
+          services: stage.services,
+          ensureImage: (i) => this.ensureImage(i),
+          probeImage: () => this.agent.image(),
+          released: () => t.released,
+        });
+        if (t.released) throw new ServicesCancelledError();
+        this.attempts.restartDeadline(t);
+      }
+      // The stage reaches its services by name through /etc/hosts entries (ExtraHosts) with their
+      // addresses on the attempt's network. On the default `host` network, which the stage keeps so
+      // its agent still reaches the server on 127.0.0.1, those addresses are reachable because the
+      // engine's host routes to its bridge networks (a Linux engine; host networking needs one anyway).
+      // On any other network the container is also connected to the attempt's network (below).
+      const container = await this.docker.createContainer(
+        containerSpec({
+          ref: t.ref,
+          image,
+          agentVolumesFrom,
+          server: hooks.server,
+          credentials,
+          network,
+          extraHosts: services?.hosts ?? [],
+          resources: stageResources(stage, this.options.resources),
+          identity: this.options.identity,
+        }),
+      );
+      t.handle = container.id;
+      if (t.released) return void (await this.removeContainer(container.id));
+      if (services && network !== "host") await this.docker.getNetwork(services.network).connect({ Container: container.id });
+      await container.start();
+      this.watch(t);
+    } catch (error) {
+      // Without a handle, ending the attempt removes nothing: its services go here.
+      if (t.handle === null) await this.removeServicesOf(t.ref);
+      if (error instanceof ServicesCancelledError) return;
+      throw error;
+    }
+  }
+
+  private async removeServicesOf(ref: AttemptRef): Promise<void> {
+    try {
+      const append = this.options.hooks.serviceLogs?.bind(this.options.hooks);
+      await removeServices(this.docker, ref, this.options.identity, (m) => this.log(m), append ? (text) => append(ref, text) : undefined);
+    } catch (error) {
+      // The periodic clean-up finds them again (their attempt is over).
+      this.log(`removing the services of ${ref.runId}/${ref.stageId}#${ref.attempt} failed: ${String(error)}`);
+    }
   }
 
   private async ensureImage(image: string): Promise<void> {
@@ -178,12 +225,29 @@ export class DockerProvisioner implements Provisioner {
     }
   }
 
-  /** The containers of this store's runs (never another store's), re-adopted or removed as ProvisionedAttempts.reconcile says. */
+  /**
+   * The containers of this store's runs (never another store's), re-adopted or removed as
+   * ProvisionedAttempts.reconcile says; then services and networks of attempts that are over,
+   * or (at start-up) of this control plane's attempts it did not re-adopt.
+   */
   private async reconcile(startup: boolean): Promise<{ adopted: number; removed: number }> {
     const { store, owner } = this.options.identity;
     const list = await this.docker.listContainers({ all: true, filters: { label: storeSelector(store) } });
-    const found = list.map((c) => ({ handle: c.Id, ref: attemptOfLabels(c.Labels), mine: c.Labels[LABEL_OWNER] === owner, running: c.State === "running" }));
-    return this.attempts.reconcile(found, startup);
+    const found = (c: { Id: string; Labels: Record<string, string> }, running: boolean) => ({ handle: c.Id, ref: attemptOfLabels(c.Labels), mine: c.Labels[LABEL_OWNER] === owner, running });
+    const stages = list.filter((c) => c.Labels[LABEL_SERVICE] === undefined).map((c) => found(c, c.State === "running"));
+    const result = await this.attempts.reconcile(stages, startup);
+    const networks = await this.docker.listNetworks({ filters: { label: storeSelector(store) } });
+    const extras = [
+      ...list.filter((c) => c.Labels[LABEL_SERVICE] !== undefined).map((c) => ({ ...found(c, false), remove: () => removeServiceContainer(this.docker, c.Id, (m) => this.log(m)) })),
+      // After the containers: a network with containers attached cannot go.
+      ...networks.map((n) => ({ ...found({ Id: n.Id, Labels: n.Labels ?? {} }, false), remove: () => removeNetwork(this.docker, n.Id, (m) => this.log(m)) })),
+    ];
+    for (const o of extras) {
+      const status = o.ref ? await this.options.hooks.attemptStatus(o.ref) : "over";
+      // Counted only if still there: removing a stage's container takes its attempt's services along.
+      if ((status === "over" || (startup && o.mine && !(o.ref && this.attempts.get(o.ref)))) && (await o.remove())) result.removed++;
+    }
+    return result;
   }
 
   private async lastOutput(id: string): Promise<string> {
@@ -214,7 +278,7 @@ export class ImageUnavailableError extends Error {
 
 
 function describeDockerError(error: unknown, image: string | null): string {
-  if (error instanceof ImageUnavailableError) return error.message;
+  if (error instanceof ImageUnavailableError || error instanceof ServiceFailedError) return error.message;
   const status = dockerStatusOf(error);
   const message = error instanceof Error ? error.message : String(error);
   return `the docker engine refused the container for image ${JSON.stringify(image)}${status ? ` (HTTP ${status})` : ""}: ${message}`;

@@ -3,9 +3,9 @@
  * store (where an attempt stands), the engine (to end an attempt) and the
  * agent credential.
  */
-import type { AttemptRef } from "../engine/ports.js";
+import type { AttemptRef, LogChunk } from "../engine/ports.js";
 import type { RunState } from "../saga/run-state.js";
-import type { AttemptStatus, ProvisionerHooks } from "./provider.js";
+import { SERVICE_LOG_SEQ, type AttemptStatus, type ProvisionerHooks } from "./provider.js";
 
 export interface HookParts {
   /** host:port agents dial; read when an agent is provisioned (the gRPC port is known only after listening). */
@@ -13,10 +13,13 @@ export interface HookParts {
   loadRun: (runId: string) => Promise<RunState | null>;
   provisioningFailed: (ref: AttemptRef, provider: string, reason: string) => Promise<unknown>;
   agentCredentials: (ref: AttemptRef) => Promise<Record<string, string>>;
+  /** Stores log chunks of an attempt (services' output, appended after the agent's). */
+  appendLogs?: (ref: AttemptRef, chunks: readonly LogChunk[]) => Promise<void>;
   log: (message: string) => void;
 }
 
 export function provisionerHooks(parts: HookParts): ProvisionerHooks {
+  const append = parts.appendLogs;
   return {
     get server() {
       return parts.server();
@@ -26,6 +29,7 @@ export function provisionerHooks(parts: HookParts): ProvisionerHooks {
     failed: (ref, provider, reason) => {
       parts.provisioningFailed(ref, provider, reason).catch((error: unknown) => parts.log(`ending ${ref.stageId}#${ref.attempt} failed: ${String(error)}`));
     },
+    ...(append ? { serviceLogs: (ref: AttemptRef, text: string) => append(ref, [{ seq: SERVICE_LOG_SEQ, data: text }]) } : {}),
     log: parts.log,
   };
 }

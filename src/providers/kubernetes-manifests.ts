@@ -7,11 +7,20 @@
  * fetches the run's files over its connection. The Pod never restarts, and is
  * ended by the cluster after the stage's timeout plus start-up slack. The Secret holds the agent's credentials and
  * is owned by the Pod, so the cluster deletes it with the Pod.
+ *
+ * A stage's services are sidecars: init containers with `restartPolicy:
+ * Always` (Kubernetes 1.29 and later), each named as its service, whose
+ * `startupProbe` (the service's `ready`: exec or tcpSocket, every second,
+ * for its timeout) holds back the stage's container until it passes. They
+ * share the Pod's network, so a service is on localhost; `hostAliases` maps
+ * each name to 127.0.0.1, so the stage's commands reach it by name as on
+ * docker. The annotation `hodei.services` lists them for pod-status.ts.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1Container, V1Pod, V1Probe, V1Secret } from "@kubernetes/client-node";
 import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
+import type { PlannedService } from "../pipeline-parser/types.js";
 import { AGENT_LAUNCHER, copyRuntimeArgs } from "./agent-image.js";
 import { RUNTIME_DIR } from "./agent-runtime.js";
 import { attemptLabels, LABEL_MANAGED, LABEL_STORE, type ProvisionerIdentity } from "./attempt-labels.js";
@@ -20,6 +29,10 @@ import type { StageResources } from "./provider.js";
 const WORK_DIR = "/hodei-work";
 /** Where the init container sees the agent's emptyDir. */
 const INSTALL_DIR = "/hodei-agent";
+/** The Pod's service (sidecar) container names, comma-separated. */
+export const ANNOTATION_SERVICES = "hodei.services";
+/** Container names of the Pod's own, which a service cannot have (the parser refuses them on kubernetes stages). */
+export const RESERVED_CONTAINER_NAMES = ["agent", "hodei-agent"] as const;
 
 export interface PodInput {
   ref: AttemptRef;
@@ -35,6 +48,7 @@ export interface PodInput {
   /** activeDeadlineSeconds: the stage's timeout plus the time the agent may take to connect. */
   deadlineSeconds: number;
   identity: ProvisionerIdentity;
+  services?: readonly PlannedService[];
 }
 
 /** DNS-1123 names: `hodei-<hash of the attempt>-<random>`; the attempt itself is in the annotations. */
@@ -68,12 +82,16 @@ export function podManifest(input: PodInput): V1Pod {
   const quantities: Record<string, string> = {};
   if (input.resources.cpus) quantities.cpu = `${Math.round(input.resources.cpus * 1000)}m`;
   if (input.resources.memoryBytes) quantities.memory = String(input.resources.memoryBytes);
+  const services = input.services ?? [];
+  const metadata = metadataOf(ref, input.identity);
+  if (services.length > 0) metadata.annotations[ANNOTATION_SERVICES] = services.map((s) => s.name).join(",");
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: input.name, namespace: input.namespace, ...metadataOf(ref, input.identity) },
+    metadata: { name: input.name, namespace: input.namespace, ...metadata },
     spec: {
       restartPolicy: "Never",
+      ...(services.length > 0 ? { hostAliases: [{ ip: "127.0.0.1", hostnames: services.map((s) => s.name) }] } : {}),
       activeDeadlineSeconds: input.deadlineSeconds,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -85,6 +103,7 @@ export function podManifest(input: PodInput): V1Pod {
           args: copyRuntimeArgs(INSTALL_DIR),
           volumeMounts: [{ name: "hodei-agent", mountPath: INSTALL_DIR }],
         },
+        ...services.map(sidecar),
       ],
       containers: [
         {
@@ -100,6 +119,21 @@ export function podManifest(input: PodInput): V1Pod {
         },
       ],
     },
+  };
+}
+
+/** A service as a sidecar: started in order, the stage's container only once its startup probe passed. */
+function sidecar(s: PlannedService): V1Container {
+  const probe: V1Probe | null = s.ready === null ? null : "command" in s.ready ? { exec: { command: s.ready.command } } : { tcpSocket: { port: s.ready.port } };
+  return {
+    name: s.name,
+    image: s.image,
+    restartPolicy: "Always",
+    // A service's `command` is what follows the image's entrypoint: the container's args.
+    ...(s.command ? { args: s.command } : {}),
+    ...(Object.keys(s.env).length > 0 ? { env: Object.entries(s.env).map(([name, value]) => ({ name, value })) } : {}),
+    ...(s.ports.length > 0 ? { ports: s.ports.map((containerPort) => ({ containerPort, protocol: "TCP" })) } : {}),
+    ...(probe ? { startupProbe: { ...probe, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: s.readyTimeoutSeconds } } : {}),
   };
 }
 

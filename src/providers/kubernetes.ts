@@ -12,9 +12,9 @@ import type { PlannedStage } from "../pipeline-parser/types.js";
 import { agentImageOf } from "./agent-image.js";
 import { hostAgentRuntime, type AgentRuntime } from "./agent-runtime.js";
 import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
-import { podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
+import { ANNOTATION_SERVICES, podManifest, podName, secretManifest } from "./kubernetes-manifests.js";
 import { podProblem } from "./kubernetes-pod-status.js";
-import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
+import { SERVICE_LOG_LINES, stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
 
 export interface KubernetesProvisionerOptions {
@@ -43,6 +43,10 @@ export class KubernetesProvisioner implements Provisioner {
   private agentImage: string | null = null;
   private watchAbort: AbortController | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  /** Pods with services whose stage container has started (their connection deadline was restarted). */
+  private readonly servicesReady = new Set<string>();
+  /** The service (sidecar) names of the pods this process made or found, for their logs at the end. */
+  private readonly podServices = new Map<string, string[]>();
 
   constructor(private readonly options: KubernetesProvisionerOptions) {
     this.kc = options.kubeConfig ?? defaultKubeConfig();
@@ -52,7 +56,13 @@ export class KubernetesProvisioner implements Provisioner {
       provider: this.name,
       hooks: options.hooks,
       provisionTimeoutMs: options.provisionTimeoutMs ?? 120_000,
-      destroy: (name) => this.deletePod(name),
+      destroy: async (name, ref) => {
+        this.servicesReady.delete(name);
+        const services = this.podServices.get(name);
+        this.podServices.delete(name);
+        if (services && ref) await this.appendServiceLogs(name, ref, services);
+        await this.deletePod(name);
+      },
       silentDetail: (t) => Promise.resolve(` (pod ${t.handle ?? "not created"})`),
       // The pod watch covers re-adopted pods as well.
       watchAdopted: () => undefined,
@@ -103,6 +113,8 @@ export class KubernetesProvisioner implements Provisioner {
     if (t.released) return;
     const name = podName(t.ref);
     const secretName = `${name}-agent`;
+    // Sidecars start in order, each once the one before passed its startup probe: their timeouts add up.
+    const readySeconds = (stage.services ?? []).reduce((sum, s) => sum + s.readyTimeoutSeconds, 0);
     const manifest = podManifest({
       ref: t.ref,
       name,
@@ -112,11 +124,16 @@ export class KubernetesProvisioner implements Provisioner {
       server: hooks.server,
       secretName,
       resources: stageResources(stage, this.options.resources),
-      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000),
+      // Services get ready (their startup probes, one sidecar after another) before the agent can start.
+      deadlineSeconds: stage.timeoutSeconds + Math.ceil(timeoutMs / 1000) + readySeconds,
       identity,
+      services: stage.services ?? [],
     });
     const pod = await this.api.createNamespacedPod({ namespace, body: manifest });
     t.handle = name;
+    if (stage.services && stage.services.length > 0) this.podServices.set(name, stage.services.map((s) => s.name));
+    // Until the stage's container starts (onPodEvent), the services' readiness may take its time too.
+    if (readySeconds > 0) this.attempts.restartDeadline(t, 1000 * readySeconds);
     if (t.released) return void (await this.deletePod(name));
     await this.api.createNamespacedSecret({ namespace, body: secretManifest(pod, secretName, credentials, t.ref, identity) });
   }
@@ -141,7 +158,30 @@ export class KubernetesProvisioner implements Provisioner {
     const t = ref ? this.attempts.get(ref) : undefined;
     if (!t || t.released || t.handle !== pod.metadata?.name) return;
     const problem = type === "DELETED" ? `pod ${t.handle} was deleted before the attempt ended` : podProblem(pod);
-    if (problem) this.attempts.fail(t, problem);
+    if (problem) return this.attempts.fail(t, problem);
+    // Once the stage's container runs, its services are ready: the agent's connection deadline counts from then.
+    if (pod.metadata?.annotations?.[ANNOTATION_SERVICES] && pod.status?.containerStatuses?.some((c) => c.state?.running) && !this.servicesReady.has(t.handle)) {
+      this.servicesReady.add(t.handle);
+      this.attempts.restartDeadline(t);
+    }
+  }
+
+  /** The last lines of each service's log, appended to the stage's log (ProvisionerHooks.serviceLogs). */
+  private async appendServiceLogs(pod: string, ref: AttemptRef, services: readonly string[]): Promise<void> {
+    const append = this.options.hooks.serviceLogs?.bind(this.options.hooks);
+    if (!append) return;
+    const parts: string[] = [];
+    for (const container of services) {
+      let text: string;
+      try {
+        text = await this.api.readNamespacedPodLog({ name: pod, namespace: this.options.namespace, container, tailLines: SERVICE_LOG_LINES });
+      } catch (error) {
+        // Not started (its image could not be pulled, an earlier service was not ready): nothing to show.
+        text = `(no log: ${describe(error)})\n`;
+      }
+      parts.push(`\n--- service ${container}: its output (last ${SERVICE_LOG_LINES} lines at most) ---\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
+    }
+    await append(ref, parts.join("")).catch((error: unknown) => this.log(`storing the services' output of ${ref.stageId}#${ref.attempt} failed: ${describe(error)}`));
   }
 
   private async deletePod(name: string): Promise<void> {
@@ -160,6 +200,8 @@ export class KubernetesProvisioner implements Provisioner {
       const name = pod.metadata?.name;
       if (!name) return [];
       const annotations = pod.metadata?.annotations;
+      const services = annotations?.[ANNOTATION_SERVICES];
+      if (services) this.podServices.set(name, services.split(","));
       return [{ handle: name, ref: attemptOfLabels(annotations), mine: annotations?.[LABEL_OWNER] === this.options.identity.owner, running: pod.status?.phase === "Running" }];
     });
     return this.attempts.reconcile(found, startup);

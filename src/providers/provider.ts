@@ -49,8 +49,19 @@ export interface ProvisionerHooks {
   attemptStatus(ref: AttemptRef): Promise<AttemptStatus>;
   /** Ends the attempt with a reason (the engine's provisioningFailed); a provider calls it at most once per attempt. */
   failed(ref: AttemptRef, provider: string, reason: string): void;
+  /**
+   * Appends the output of the attempt's services to the stage's log, after
+   * the agent's own (chunks numbered from SERVICE_LOG_SEQ); absent where
+   * there is no store to append to.
+   */
+  serviceLogs?(ref: AttemptRef, text: string): Promise<void>;
   log(message: string): void;
 }
+
+/** Log chunks a provider appends (services' output) are numbered from here, past any agent's. */
+export const SERVICE_LOG_SEQ = 2_000_000_000;
+/** How much of each service's output goes into the stage's log when the attempt ends. */
+export const SERVICE_LOG_LINES = 200;
 
 /** CPU and memory for each provisioned agent's stage (null: no limit). */
 export interface StageResources {

@@ -36,8 +36,8 @@ export interface ProvisionedAttemptsOptions<H> {
   provider: string;
   hooks: ProvisionerHooks;
   provisionTimeoutMs: number;
-  /** Removes what runs an agent; one that is gone already is not an error. */
-  destroy(handle: H): Promise<void>;
+  /** Removes what runs an agent (and what else its attempt `ref` has, such as services); one that is gone already is not an error. */
+  destroy(handle: H, ref: AttemptRef | null): Promise<void>;
   /** Appended to the reason when the agent did not connect in time (its output, the pod's name). */
   silentDetail(t: ProvisionedAttempt<H>): Promise<string>;
   /** Starts watching what an earlier process left and this one re-adopted. */
@@ -69,6 +69,19 @@ export class ProvisionedAttempts<H> {
     return t;
   }
 
+  /**
+   * Starts the connection deadline again, `extraMs` later than usual: what
+   * comes before the agent's start (services getting ready) does not count
+   * against it.
+   */
+  restartDeadline(t: ProvisionedAttempt<H>, extraMs = 0): void {
+    if (t.released || t.timer === null) return;
+    clearTimeout(t.timer);
+    const timeoutMs = this.options.provisionTimeoutMs;
+    t.timer = setTimeout(() => void this.checkConnected(t, timeoutMs), timeoutMs + extraMs);
+    t.timer.unref();
+  }
+
   get(ref: AttemptRef): ProvisionedAttempt<H> | undefined {
     return this.byAttempt.get(attemptLabel(ref));
   }
@@ -91,7 +104,7 @@ export class ProvisionedAttempts<H> {
     if (t.timer) clearTimeout(t.timer);
     t.timer = null;
     if (this.byAttempt.get(attemptLabel(t.ref)) === t) this.byAttempt.delete(attemptLabel(t.ref));
-    if (t.handle !== null) await this.options.destroy(t.handle);
+    if (t.handle !== null) await this.options.destroy(t.handle, t.ref);
   }
 
   /** Removes everything tracked. */
@@ -124,7 +137,7 @@ export class ProvisionedAttempts<H> {
         this.options.watchAdopted(t);
         adopted++;
       } else if (status === "over" || (startup && o.mine)) {
-        await this.options.destroy(o.handle);
+        await this.options.destroy(o.handle, o.ref);
         removed++;
       }
     }

@@ -118,6 +118,7 @@ export class ControlPlane {
         const hooks = provisionerHooks({
           server: () => settings.agentServer ?? `127.0.0.1:${grpcPort}`,
           loadRun: (runId) => runs.load(runId),
+          appendLogs: (ref, chunks) => runs.appendLogs(ref, chunks),
           provisioningFailed: (ref, provider, reason) => engine?.provisioningFailed(ref, provider, reason) ?? Promise.resolve(),
           // A one-time bootstrap token per attempt, and the CA the agent checks the server against.
           agentCredentials:

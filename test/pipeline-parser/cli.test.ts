@@ -98,6 +98,15 @@ describe("hodei plan", () => {
     });
   });
 
+  it("shows a stage's services with --json", async () => {
+    const s = streams();
+    expect(await planCommand({ path: fixture("valid/services.yml"), json: true, branch: "main", ...s, cwd: repoRoot })).toBe(0);
+    const plan = JSON.parse(s.out()) as Plan;
+    expect(plan.stages.find((st) => st.id === "inherits")?.services).toEqual([
+      { name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 },
+    ]);
+  });
+
   it("shows the schedules, in --json and in the table, and plans --event schedule", async () => {
     const s = streams();
     expect(await planCommand({ path: fixture("valid/schedule.yml"), json: true, branch: "main", event: "schedule", ...s, cwd: repoRoot })).toBe(0);

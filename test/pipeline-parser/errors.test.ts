@@ -83,6 +83,20 @@ const cases: Record<string, string[]> = {
     '11:24: "cpus" must be a number of CPUs greater than 0, at most 1024',
     '12:14: "runs-on" must be an agent label (KEY or KEY=VALUE) or a non-empty list of distinct labels',
   ],
+  "services.yml": [
+    '4:5: stage "local" runs on provider "local": "services" run beside docker and kubernetes stages only (add provider: docker and an image)',
+    '10:7: invalid service name "Db": a service is reached by its name, so use a DNS label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)',
+    '11:35: "command" must be a non-empty string or a non-empty list of strings',
+    '11:38: unknown key "portz" in "services.nocmd" of stage "shape" (did you mean "ports"?)',
+    '12:7: "services.noimage" of stage "shape" is missing required key "image"',
+    '12:32: "ports" must be a list of distinct port numbers (1 to 65535)',
+    '13:25: "ready" of service "both" takes either "command" or "port", not both',
+    '14:28: "ready" of service "neither" needs "command" or "port" (or the service needs "ports")',
+    '15:35: "command" of service "quote" has an unterminated quote or a trailing backslash',
+    '15:77: "timeout" must be a duration such as 90s, 10m or 1h30m, or a positive integer number of seconds',
+    '16:24: "${{ matrix.pg }}" used in a stage without a matrix',
+    '21:42: service name "agent" is taken on kubernetes by the stage\'s own container (stage "kube"): choose another',
+  ],
   // Schema errors do not hide semantic ones: each rule checks what the schema accepted. Positions of
   // items after a bad one in the same list (9:29, 9:35) stay right; what only follows from a rejected
   // value (the empty matrix's ${{ matrix.node }}, "needs" of the stages that are not valid) is not reported.

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { planPipeline, planPipelineSource, type Plan, type PlannedStage } from "../../src/pipeline-parser/index.js";
@@ -121,6 +124,44 @@ describe("plan: resources and runs-on", () => {
       ["image", { cpus: 1.5, memoryBytes: 2 * 1024 ** 3 }, []],
       ["small", { cpus: 0.5, memoryBytes: null }, []],
     ]);
+  });
+});
+
+describe("plan: services", () => {
+  it("plans services with matrix values substituted, commands split into words and readiness made explicit", async () => {
+    const p = await plan("services.yml");
+    const byId = new Map(p.stages.map((s) => [s.id, s]));
+    expect(byId.get("test[pg=16]")?.services).toEqual([
+      {
+        name: "db",
+        image: "postgres:16",
+        env: { POSTGRES_PASSWORD: "secret", PORT: "5432" },
+        command: ["postgres", "-c", "shared_buffers=16MB", "-c", "fsync=off"],
+        ports: [5432],
+        ready: { command: ["sh", "-c", "pg_isready -U postgres"] },
+        readyTimeoutSeconds: 30,
+      },
+      { name: "web", image: "nginx", env: {}, command: ["nginx", "-g", "daemon off;"], ports: [], ready: { port: 80 }, readyTimeoutSeconds: 60 },
+      { name: "plain", image: "busybox", env: {}, command: null, ports: [], ready: null, readyTimeoutSeconds: 60 },
+    ]);
+    expect(byId.get("test[pg=15]")?.services?.[0]?.image).toBe("postgres:15");
+    // The defaults' services, where the stage has none; without `ready`, the first port.
+    expect(byId.get("inherits")?.services).toEqual([{ name: "cache", image: "redis:7", env: {}, command: null, ports: [6379], ready: { port: 6379 }, readyTimeoutSeconds: 60 }]);
+    // Not on a local stage (from defaults they apply where they can), nor where `services: {}` turns them off; a stage without services has no key.
+    expect(Object.keys(byId.get("lint")!)).not.toContain("services");
+    expect(Object.keys(byId.get("none")!)).not.toContain("services");
+  });
+  it("plans the README's services example", async () => {
+    const readme = await readFile(path.join(repoRoot, "README.md"), "utf8");
+    const example = /## Services\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "hodei-readme-")), "pipeline.yml");
+    await writeFile(file, example!);
+    const result = await planPipeline(file, context(), { cwd: repoRoot });
+    if (!result.ok) throw new Error(result.errors.map(String).join("\n"));
+    expect(result.plan.stages.map((s) => s.services?.map((x) => [x.name, x.image, x.command, x.ready, x.readyTimeoutSeconds]))).toEqual(
+      ["15", "16"].map((pg) => [["db", `postgres:${pg}`, ["postgres", "-c", "fsync=off"], { command: ["sh", "-c", "pg_isready -U postgres"] }, 30]]),
+    );
   });
 });
 

@@ -7,6 +7,8 @@ import type {
   ProviderName,
   PullRequestTrigger,
   PushTrigger,
+  ServiceDefinition,
+  ServiceReadiness,
   ScheduleTrigger,
   StageDefaults,
   StageDefinition,
@@ -22,9 +24,11 @@ const pushKeys = { branches: true, tags: true, paths: true, "paths-ignore": true
 const scheduleKeys = { cron: true, branch: true, timezone: true } satisfies Record<keyof ScheduleTrigger, true>;
 const pullRequestKeys = { branches: true, paths: true, "paths-ignore": true } satisfies Record<keyof PullRequestTrigger, true>;
 const defaultsKeys = {
-  provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true, resources: true, "runs-on": true,
+  provider: true, image: true, timeout: true, retries: true, env: true, secrets: true, artifacts: true, allow_failure: true, workdir: true, resources: true, "runs-on": true, services: true,
 } satisfies Record<keyof StageDefaults, true>;
 const stageKeys = { ...defaultsKeys, run: true, needs: true, matrix: true, "fail-fast": true, "max-parallel": true, when: true } satisfies Record<keyof StageDefinition, true>;
+const serviceKeys = { image: true, env: true, command: true, ports: true, ready: true } satisfies Record<keyof ServiceDefinition, true>;
+const readyKeys = { command: true, port: true, timeout: true } satisfies Record<keyof ServiceReadiness, true>;
 const whenKeys = { event: true, branch: true, tag: true, paths: true, status: true } satisfies Record<keyof WhenClause, true>;
 
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
@@ -60,6 +64,8 @@ describe("the TypeScript types match the JSON schema", () => {
     expect(keysOf(node("properties", "defaults"))).toEqual(sorted(defaultsKeys));
     expect(keysOf(node("$defs", "stage"))).toEqual(sorted(stageKeys));
     expect(keysOf(node("$defs", "stage", "properties", "when"))).toEqual(sorted(whenKeys));
+    expect(keysOf(node("$defs", "service"))).toEqual(sorted(serviceKeys));
+    expect(keysOf(node("$defs", "service", "properties", "ready"))).toEqual(sorted(readyKeys));
   });
 
   it("describes every property, for editor hover help", () => {
@@ -79,6 +85,8 @@ describe("the TypeScript types match the JSON schema", () => {
     expectTypeOf<RequiredKeys<StageDefinition>>().toEqualTypeOf<"run">();
     expect(schema.required).toEqual(["stages"]);
     expect(node("$defs", "stage").required).toEqual(["run"]);
+    expectTypeOf<RequiredKeys<ServiceDefinition>>().toEqualTypeOf<"image">();
+    expect(node("$defs", "service").required).toEqual(["image"]);
     expectTypeOf<RequiredKeys<ScheduleTrigger>>().toEqualTypeOf<"cron" | "branch">();
     expect(node("properties", "on", "properties", "schedule", "items").required).toEqual(["cron", "branch"]);
   });
@@ -109,6 +117,12 @@ describe("the TypeScript types match the JSON schema", () => {
       defaults: { provider: "docker", image: "node:20", timeout: "10m", retries: 2, env: { D: "d" }, secrets: ["S"], artifacts: ["dist/"], allow_failure: false, workdir: "." },
       stages: {
         build: { run: ["make"], needs: [], matrix: { k: ["a", 1, true] }, when: { event: ["push"], branch: ["main"], tag: ["v*"], paths: ["src/**"] }, provider: "local", image: "x", timeout: 60, retries: 0, env: {}, secrets: [], artifacts: [], allow_failure: true, workdir: "a" },
+        db: {
+          run: "psql -h db",
+          provider: "docker",
+          image: "x",
+          services: { db: { image: "postgres:16", env: { POSTGRES_PASSWORD: "p" }, command: ["postgres", "-c", "fsync=off"], ports: [5432], ready: { command: "pg_isready", timeout: "30s" } }, cache: { image: "redis", command: "redis-server --save ''", ready: { port: 6379 } } },
+        },
       },
     };
     const doc = { file: "all", value: full, locate: () => ({ line: 1, column: 1 }) };

@@ -1,11 +1,18 @@
 /**
  * The stand-in's kubelet: runs a Pod's init containers one after another to
  * completion, then its one container, each as a Docker container on the host
- * network, and reports phases as a kubelet would. `emptyDir` volumes are
+ * network, and reports phases as a kubelet would. A sidecar (an init
+ * container with `restartPolicy: Always`) is started and left running once
+ * its startup probe (exec in it, or a TCP connection to 127.0.0.1: all of a
+ * Pod's containers share the host network here, as a Pod's share its own)
+ * passed; one whose probe fails for its whole threshold, or that exits, is
+ * reported restarted (restartCount 1, CrashLoopBackOff) as a kubelet would,
+ * and the Pod's container never starts. `hostAliases` become /etc/hosts entries. `emptyDir` volumes are
  * Docker volumes of the Pod's own, shared by its containers and removed with
  * it; `hostPath` volumes are bind mounts.
  */
-import type { V1Container } from "@kubernetes/client-node";
+import net from "node:net";
+import type { V1Container, V1Probe } from "@kubernetes/client-node";
 import type Docker from "dockerode";
 import type { KubeStandIn, PodRecord } from "./kube-standin.js";
 
@@ -61,6 +68,7 @@ async function runContainers(api: KubeStandIn, rec: PodRecord, docker: Docker, e
       else if (volume?.emptyDir) binds.push(`standin-${name}-${volume.name}:${m.mountPath}${ro}`);
     }
     const limits = x.resources?.limits ?? {};
+    const extraHosts = (spec.hostAliases ?? []).flatMap((a) => (a.hostnames ?? []).map((h) => `${h}:${a.ip}`));
     return docker.createContainer({
       Image: x.image,
       // A container's `command` replaces the image's entrypoint, its `args` the image's command.
@@ -72,12 +80,27 @@ async function runContainers(api: KubeStandIn, rec: PodRecord, docker: Docker, e
       HostConfig: {
         NetworkMode: "host",
         Binds: binds,
+        ...(extraHosts.length > 0 ? { ExtraHosts: extraHosts } : {}),
         ...(limits.cpu ? { NanoCpus: Number(limits.cpu.replace(/m$/, "")) * 1e6 } : {}),
         ...(limits.memory ? { Memory: Number(limits.memory) } : {}),
       },
     });
   };
   for (const init of spec.initContainers ?? []) {
+    if (init.restartPolicy === "Always") {
+      const sidecar = await create(init, {});
+      rec.sidecars.push({ name: init.name, id: sidecar.id });
+      if (!api.pods.has(name)) return void (await sidecar.remove({ force: true }));
+      await sidecar.start();
+      const failed = await startupProbe(sidecar, init.startupProbe);
+      if (!api.pods.has(name)) return;
+      if (failed !== null) {
+        const restarted = { ...status(init, { waiting: { reason: "CrashLoopBackOff" } }), ready: false, started: false, restartCount: 1, lastState: { terminated: { exitCode: failed, reason: "Error" } } };
+        return api.setStatus(rec, { phase: "Pending", initContainerStatuses: [restarted] });
+      }
+      api.setStatus(rec, { phase: "Pending", initContainerStatuses: [{ ...status(init, { running: { startedAt: new Date() } }), started: true }] });
+      continue;
+    }
     const container = await create(init, {});
     rec.container = container.id;
     if (!api.pods.has(name)) return void (await container.remove({ force: true }));
@@ -120,4 +143,43 @@ async function runContainers(api: KubeStandIn, rec: PodRecord, docker: Docker, e
 
 function status(c: V1Container, state: object) {
   return { name: c.name, image: c.image!, imageID: c.image!, ready: true, restartCount: 0, state };
+}
+
+/** Null once the probe passed (or there is none); else the exit code the restarted sidecar is reported with (137: killed for its probe). */
+async function startupProbe(container: Docker.Container, probe: V1Probe | undefined): Promise<number | null> {
+  const tries = probe ? (probe.failureThreshold ?? 3) : 0;
+  for (let i = 0; i < tries; i++) {
+    const state = (await container.inspect()).State;
+    if (!state.Running) return state.ExitCode;
+    if (await probeOnce(container, probe!)) return null;
+    await new Promise((r) => setTimeout(r, (probe!.periodSeconds ?? 10) * 1000));
+  }
+  if (probe) return 137;
+  const state = (await container.inspect()).State;
+  return state.Running ? null : state.ExitCode;
+}
+
+async function probeOnce(container: Docker.Container, probe: V1Probe): Promise<boolean> {
+  if (probe.exec?.command) {
+    const exec = await container.exec({ Cmd: probe.exec.command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    stream.resume();
+    await new Promise((resolve) => stream.once("end", resolve).once("close", resolve));
+    for (let i = 0; i < 20; i++) {
+      const info = await exec.inspect();
+      if (!info.Running) return info.ExitCode === 0;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+  const port = Number(probe.tcpSocket?.port);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }

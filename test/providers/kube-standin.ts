@@ -26,6 +26,8 @@ interface PodRecord {
   deadline: NodeJS.Timeout | null;
   /** Docker volumes backing the Pod's emptyDir volumes, shared by its init and main containers. */
   volumes: string[];
+  /** Docker containers of its sidecars (init containers with restartPolicy Always), running beside the main one. */
+  sidecars: { name: string; id: string }[];
 }
 
 export class KubeStandIn {
@@ -73,6 +75,7 @@ export class KubeStandIn {
     this.setStatus(rec, { phase: "Failed", reason: "Evicted", message: "The node was low on resource: memory." });
     if (rec.container) await this.docker.getContainer(rec.container).remove({ force: true, v: true }).catch(() => undefined);
     rec.container = null;
+    for (const { id } of rec.sidecars.splice(0)) await this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -87,7 +90,7 @@ export class KubeStandIn {
       const items = kind === "pods" ? [...this.pods.values()].map((r) => r.pod) : [...this.secrets.values()];
       return this.reply(res, 200, { apiVersion: "v1", kind: kind === "pods" ? "PodList" : "SecretList", metadata: {}, items: items.filter((o) => matches(o.metadata?.labels, selector)) });
     }
-    if (req.method === "GET" && name && log) return this.logs(res, name);
+    if (req.method === "GET" && name && log) return this.logs(res, name, url.searchParams.get("container"), url.searchParams.get("tailLines"));
     if (req.method === "DELETE" && name) {
       const gone = kind === "pods" ? await this.deletePod(name) : this.secrets.delete(name) ? {} : null;
       return gone ? this.reply(res, 200, gone) : this.reply(res, 404, status(404, `${kind} "${name}" not found`));
@@ -113,7 +116,7 @@ export class KubeStandIn {
     }
     const pod = manifest as V1Pod;
     pod.status = { phase: "Pending" };
-    const rec: PodRecord = { pod, container: null, deadline: null, volumes: [] };
+    const rec: PodRecord = { pod, container: null, deadline: null, volumes: [], sidecars: [] };
     this.pods.set(name, rec);
     this.emit("ADDED", pod);
     this.reply(res, 201, pod);
@@ -141,10 +144,13 @@ export class KubeStandIn {
     this.emit("MODIFIED", rec.pod);
   }
 
-  private async logs(res: http.ServerResponse, name: string): Promise<void> {
+  /** A container's log: the Pod's own, or a sidecar's (`container`); the last `tailLines`. */
+  private async logs(res: http.ServerResponse, name: string, container: string | null, tailLines: string | null): Promise<void> {
     const rec = this.pods.get(name);
-    if (!rec?.container) return this.reply(res, 400, status(400, `pod ${name} has no container running`));
-    const raw = await this.docker.getContainer(rec.container).logs({ stdout: true, stderr: true, follow: false });
+    const sidecar = container !== null ? rec?.sidecars.find((s) => s.name === container) : undefined;
+    const id = sidecar?.id ?? rec?.container;
+    if (!id) return this.reply(res, 400, status(400, `pod ${name} has no container${container ? ` ${container}` : ""} running`));
+    const raw = await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, ...(tailLines ? { tail: Number(tailLines) } : {}) });
     res.writeHead(200, { "content-type": "text/plain" }).end(demux(raw));
   }
 
@@ -155,6 +161,7 @@ export class KubeStandIn {
     if (rec.deadline) clearTimeout(rec.deadline);
     if (rec.container) await this.docker.getContainer(rec.container).remove({ force: true, v: true }).catch(() => undefined);
     rec.container = null;
+    for (const { id } of rec.sidecars.splice(0)) await this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
     for (const v of rec.volumes) await this.docker.getVolume(v).remove({ force: true }).catch(() => undefined);
     // The garbage collector: Secrets owned by the Pod go with it.
     for (const [secretName, s] of this.secrets) {

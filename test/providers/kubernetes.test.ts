@@ -19,6 +19,7 @@ import { KubeStandIn } from "./kube-standin.js";
 import { agentImageOf } from "../../src/providers/agent-image.js";
 import { hostAgentRuntime } from "../../src/providers/agent-runtime.js";
 import { ensureAgentImageLoaded } from "../../src/providers/docker-agent-volume.js";
+import { service } from "./docker-services-helpers.js";
 
 let api: KubeStandIn;
 let agentImage: string;
@@ -74,6 +75,56 @@ describe.skipIf(dockerUnavailable !== null)(`kubernetes provider against the API
     expect(Object.keys(secret.stringData ?? {})).toContain("HODEI_AGENT_TOKEN");
     // The token is in the Secret only, never in the Pod's manifest.
     expect(JSON.stringify(pod)).not.toContain(secret.stringData?.HODEI_AGENT_TOKEN ?? "no token");
+    await podsGone();
+  });
+
+  it("runs services as sidecars held ready by startup probes, reached by name through hostAliases; all go afterwards", async () => {
+    control = await plane();
+    // The stand-in's Pods share the host network (Postgres may be on 5432 there): another port.
+    const db = service("db", { command: ["nc", "-ll", "-p", "15432", "-e", "echo", "ready"], ports: [15432], ready: { port: 15432 }, env: { ROLE: "db" } });
+    const web = service("web", { command: ["sh", "-c", "echo web is starting; mkdir -p /srv && echo hello from web > /srv/index.html && exec httpd -f -p 18080 -h /srv"], ready: { command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18080/"] } });
+    const { id } = await startRun(control, [
+      stage("pod", { provider: "kubernetes", image: TEST_IMAGE, timeoutSeconds: 300, services: [db, web], commands: ["nc db 15432 </dev/null | grep -x ready", "wget -q -O - http://web:18080/"] }),
+    ]);
+    const final = await control.engine.waitForRun(id);
+    const log = (await readStageLog(control.db, { runId: id, stageId: "pod" })).chunks.map((c) => c.data).join("");
+    expect(final.stages.get("pod")?.reason ?? null, log).toBeNull();
+    expect(final.conclusion).toBe("success");
+    expect(log).toContain("\nready\n");
+    expect(log).toContain("\nhello from web\n");
+    // Validated against the official schemas by the stand-in: nothing refused.
+    expect(api.refused).toEqual([]);
+    const pod = api.received.find((m): m is V1Pod => m.kind === "Pod" && m.metadata?.annotations?.["hodei.run"] === id)!;
+    expect(pod.spec?.hostAliases).toEqual([{ ip: "127.0.0.1", hostnames: ["db", "web"] }]);
+    // The stage's 300 s, the provisioning timeout's 60 s, and both services' 30 s of readiness.
+    expect(pod.spec?.activeDeadlineSeconds).toBe(420);
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(["hodei-agent", "db", "web"]);
+    expect(pod.spec?.initContainers?.[1]).toEqual({
+      name: "db",
+      image: TEST_IMAGE,
+      restartPolicy: "Always",
+      args: ["nc", "-ll", "-p", "15432", "-e", "echo", "ready"],
+      env: [{ name: "ROLE", value: "db" }],
+      ports: [{ containerPort: 15432, protocol: "TCP" }],
+      startupProbe: { tcpSocket: { port: 15432 }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 30 },
+    });
+    expect(pod.spec?.initContainers?.[2]?.startupProbe?.exec?.command).toEqual(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18080/"]);
+    await podsGone();
+    // The services' output, appended to the stage's log when the attempt ended.
+    const full = (await readStageLog(control.db, { runId: id, stageId: "pod" })).chunks.map((c) => c.data).join("");
+    expect(full.slice(log.length)).toBe("\n--- service db: its output (last 200 lines at most) ---\n" + "\n--- service web: its output (last 200 lines at most) ---\nweb is starting\n");
+    const left = await new Docker().listContainers({ all: true, filters: { label: [`hodei-standin.pod=${pod.metadata!.name!}`] } });
+    expect(left).toEqual([]);
+  });
+
+  it("fails the attempt naming a service whose startup probe never passes", async () => {
+    control = await plane();
+    const { id } = await startRun(control, [
+      stage("pod", { provider: "kubernetes", image: TEST_IMAGE, services: [service("queue", { command: ["sleep", "600"], ready: { command: ["false"] }, readyTimeoutSeconds: 2 })], commands: ["true"] }),
+    ]);
+    const final = await control.engine.waitForRun(id);
+    expect(final.conclusion).toBe("failure");
+    expect(final.stages.get("pod")?.reason).toMatch(/^service "queue" \(pod hodei-[0-9a-f]+-[0-9a-f]+\) did not get ready: its startup probe failed or it exited, and it was restarted after it ended with exit code 137 \(Error\)$/);
     await podsGone();
   });
 
