@@ -83,6 +83,7 @@ export function renderRun(main, runId, initialStage) {
       s.exitCode !== null && h("span", { class: "muted" }, `exit ${s.exitCode}`),
       s.reason && s.reason !== `exit code ${s.exitCode}` && h("span", { class: "reason", id: "stage-reason" }, s.reason),
       s.waitingFor === "approval" && h("span", { class: "reason", id: "stage-waiting" }, "waiting for approval: /hodei approve on the pull request, or Approve above"),
+      s.waitingFor === "agent" && h("span", { class: "reason", id: "stage-waiting" }, `waiting for an agent with ${(s.runsOn ?? []).join(", ")}`),
       h("span", { class: "muted", "data-start": s.startedAt ?? "", "data-end": s.finishedAt ?? "" }, duration(elapsed(s))),
       h("span", { class: "spacer" }),
       h("a", { class: "ghost small", href: `/api/runs/${encodeURIComponent(runId)}/stages/${encodeURIComponent(s.id)}/logs`, target: "_blank" }, "Raw"),

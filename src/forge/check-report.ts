@@ -35,6 +35,7 @@ export function stageCheck(state: RunState, stage: StageState, publicUrl: string
   const summary = [
     `**${plan.commands.length === 1 ? "Command" : "Commands"}:** ${plan.commands.map((c) => `\`${c.split("\n")[0] ?? ""}\``).join(", ")}`,
     `**Attempt:** ${Math.max(1, stage.attempt)} of ${plan.retries + 1}`,
+    ...((plan.runsOn ?? []).length > 0 ? [`**Runs on:** an agent with ${(plan.runsOn ?? []).map((l) => `\`${l}\``).join(", ")}`] : []),
     `**Duration:** ${status === "completed" ? duration : "—"}`,
     `**Exit code:** ${stage.exitCode ?? "—"}`,
     ...(stage.reason ? [`**Reason:** ${stage.reason}`] : []),
@@ -104,7 +105,9 @@ export function validateCheck(args: { pipeline: string; sha: string; errors: rea
 }
 
 function titleOf(status: CheckReport["status"], conclusion: CheckReport["conclusion"], stage: StageState): string {
-  if (status === "queued") return "Queued";
+  // Said, not left silent: only an agent with every label takes the stage (runs-on).
+  const labels = stage.plan.runsOn ?? [];
+  if (status === "queued") return labels.length > 0 ? `Queued: waiting for an agent with ${labels.join(", ")}` : "Queued";
   if (status === "in_progress") return `Running (attempt ${stage.attempt})`;
   switch (conclusion) {
     case "success":

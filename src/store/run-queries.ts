@@ -11,8 +11,14 @@ export interface StageView {
   exitCode: number | null;
   /** Why the stage ended as it did, when that is not plain from the exit code ("timed out after 10s", "agent lost"). */
   reason: string | null;
-  /** A `queued` stage that also waits for something besides its needs: `approval` (SPEC 6, a fork's stage with secrets). */
-  waitingFor: "approval" | null;
+  /**
+   * A `queued` stage that also waits for something besides its needs:
+   * `approval` (SPEC 6, a fork's stage with secrets), or `agent` for one with
+   * `runs-on` labels, which only an agent with all of them takes (`runsOn`).
+   */
+  waitingFor: "approval" | "agent" | null;
+  /** The stage's `runs-on` labels; empty: any agent. Only on the single-run view. */
+  runsOn?: string[];
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -137,7 +143,17 @@ export async function getRun(db: Queryable, runId: string): Promise<RunView | nu
        from run_stages where run_id = $1 order by position`,
     [runId],
   );
-  return { ...runView(row), stages: stages.rows.map(stageView) };
+  // Labels are in the run's plan (its first event), not in the projection.
+  const plan = await db.query<{ stages: { id: string; runsOn?: string[] }[] | null }>(`select data->'stages' as stages from run_events where run_id = $1 and seq = 1`, [runId]);
+  const labels = new Map((plan.rows[0]?.stages ?? []).map((p) => [p.id, p.runsOn ?? []]));
+  return {
+    ...runView(row),
+    stages: stages.rows.map((s) => {
+      const view = stageView(s);
+      const runsOn = labels.get(view.id) ?? [];
+      return { ...view, runsOn, waitingFor: view.waitingFor ?? (view.status === "queued" && runsOn.length > 0 ? "agent" : null) };
+    }),
+  };
 }
 
 /** The log of a stage's latest attempt (or of `attempt`), in order. */

@@ -1,11 +1,14 @@
 /**
  * `runs-on`: a stage goes only to an agent with the labels it names. While
  * only unlabelled agents are connected it waits (other stages of the run go
- * ahead); a standalone `hodei agent --label gpu` that connects takes it.
+ * ahead) and says so: the API's stage is `waitingFor: "agent"` with its
+ * labels (its check's title names them: test/reporters/); a standalone `hodei agent --label
+ * gpu` that connects takes it.
  */
 import { afterEach, expect, it } from "vitest";
 import type { RunEvent } from "../../src/saga/events.js";
 import { ControlPlane } from "../../src/server/control-plane.js";
+import { getRun } from "../../src/store/run-queries.js";
 import { testStore } from "../helpers/databases.js";
 import { stage } from "../saga/plan-stages.js";
 import { startAgent, startRun, stageLog, stopAgent, waitFor, type AgentProcess } from "./helpers.js";
@@ -38,6 +41,10 @@ it("a stage with runs-on waits while only unlabelled agents are connected, and r
   expect(events.some((e) => e.type === "attempt.leased" && e.data.stageId === "gpu")).toBe(false);
   const stored = (await control.db.query<{ type: string; stage: string | null }>("select type, data->>'stageId' as stage from run_events where run_id = $1", [id])).rows;
   expect(stored.filter((e) => e.stage === "gpu").map((e) => e.type)).toEqual(["stage.queued"]);
+  // Not silent: what it waits for is in the API (the run page shows it) and in its check.
+  const view = await getRun(control.db, id);
+  expect(view?.stages?.find((s) => s.id === "gpu")).toMatchObject({ status: "queued", waitingFor: "agent", runsOn: ["gpu", "arch=amd64"] });
+  expect(view?.stages?.find((s) => s.id === "after")).toMatchObject({ status: "queued", waitingFor: null, runsOn: [] });
   agents.push(startAgent(server, await token(), control.caPem, ["--label", "gpu", "--label", "arch=amd64"]));
   const final = await control.engine.waitForRun(id);
   expect(final.conclusion).toBe("success");

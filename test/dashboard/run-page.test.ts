@@ -141,6 +141,15 @@ describe.skipIf(chromiumMissing)(`dashboard in Chromium${chromiumMissing ? ` (sk
     expect(errors).toEqual([]);
   });
 
+  it("says what a queued stage with runs-on waits for", async () => {
+    ready();
+    const id = await s.startRun([stage("gpu", { runsOn: ["gpu"] })]);
+    await page.goto(`${s.base}/runs/${id}/stages/gpu`);
+    await expect.poll(() => page.locator("#stage-waiting").textContent(), { timeout: 15_000 }).toBe("waiting for an agent with gpu");
+    await s.control.engine.cancelRun(id, "test over");
+    expect(errors).toEqual([]);
+  });
+
   it("lists runs with repository, branch, commit, event and status, filtered by repository", async () => {
     ready();
     const other = await s.startRun([stage("one")], "acme/other");
