@@ -87,6 +87,11 @@ export class ApiClient {
     return this.json("POST", path);
   }
 
+  /** A manual run (`POST /api/runs`): the admin token only. */
+  startRun(body: { repo: string; ref: string; sha?: string; inputs?: Record<string, string> }): Promise<{ id: string }> {
+    return this.json("POST", "/api/runs", body);
+  }
+
   cancel(runId: string): Promise<{ id: string }> {
     return this.json("POST", `/api/runs/${encodeURIComponent(runId)}/cancel`);
   }

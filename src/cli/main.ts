@@ -148,6 +148,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program
+    .command("trigger")
+    .description("start a manual run of a repository's ref on a server, with its on.manual.inputs; token from HODEI_ADMIN_TOKEN")
+    .argument("<repo>", "clone URL")
+    .argument("<ref>", "branch (main) or full ref (refs/tags/v1)")
+    .addOption(serverOption())
+    .option("--sha <sha>", "an exact commit instead of the ref's head")
+    .option("--input <name=value>", "an input of on.manual.inputs; repeatable", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--json", "print the API's JSON")
+    .action(async (repo: string, ref: string, o: { server: string; sha?: string; input: string[]; json?: boolean }) => {
+      const { triggerCommand } = await import("./commands/trigger.js");
+      exitCode = await triggerCommand({ server: o.server, token: adminToken(), repo, ref, sha: o.sha, inputs: o.input, json: o.json ?? false, stdout });
+    });
+
+  program
     .command("cancel")
     .description("cancel a run; token from HODEI_TOKEN or HODEI_ADMIN_TOKEN")
     .argument("<run>", "run id")

@@ -3,7 +3,7 @@
  * repository stands in for a forge's clone URL; the run is fetched, planned
  * and run by the server's local agents. Then every refusal's status and reason.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlane } from "../../src/server/control-plane.js";
@@ -165,6 +165,20 @@ describe("manual trigger through hodei server", () => {
     );
     const badShape = await post({ repo: repo.url, ref: "refs/heads/inputs", inputs: { version: { nested: true } } });
     expect(badShape.status).toBe(400);
+  });
+
+  it("hodei trigger starts the same run from the CLI with --input, and prints the server's reason for wrong inputs", async () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [hodeiBin, "trigger", repo.url, "inputs", "--server", base, ...args], { env: { ...process.env, HODEI_ADMIN_TOKEN: TOKEN }, encoding: "utf8" });
+    const ok = cli("--input", "version=3.0.0", "--input", "target=production");
+    expect(ok.status, ok.stderr).toBe(0);
+    const id = /^started run (\S+)$/m.exec(ok.stdout)?.[1] ?? "";
+    expect((await finished(id)).conclusion).toBe("success");
+    expect(await (await fetch(`${base}/api/runs/${id}/stages/ship/logs`)).text()).toContain("ship 3.0.0 to production x1");
+    const bad = cli("--input", "target=moon");
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('input "version" is required');
+    expect(bad.stderr).toContain('input "target" is one of "staging", "production", got "moon"');
   });
 
   it("401 without or with a wrong bearer token; 400 for a malformed body", async () => {
