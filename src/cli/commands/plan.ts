@@ -3,6 +3,7 @@ import path from "node:path";
 import { simpleGit } from "simple-git";
 import { planPipeline } from "../../pipeline-parser/index.js";
 import type { TriggerContext, TriggerEvent } from "../../pipeline-parser/types.js";
+import { inputPairs } from "../input-pairs.js";
 import { UsageError } from "../usage-error.js";
 import { formatPlan } from "./plan-format.js";
 
@@ -45,7 +46,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<number> {
     changedFiles,
     repo: { owner: "local", name: path.basename(path.resolve(cwd, opts.path)) },
     pullRequest: event === "pull_request" ? { number: 0, baseBranch: branch ?? "main" } : null,
-    ...(event === "manual" ? { inputs: inputsOf(opts.inputs ?? []) } : {}),
+    ...(event === "manual" ? { inputs: inputPairs(opts.inputs ?? []) } : {}),
   };
   if (event !== "manual" && (opts.inputs ?? []).length > 0) throw new UsageError("--input applies to --event manual only");
   const result = await planPipeline(opts.path, ctx, { cwd });
@@ -60,17 +61,6 @@ export async function planCommand(opts: PlanCommandOptions): Promise<number> {
   if (opts.json) opts.stdout.write(`${JSON.stringify(result.plan, null, 2)}\n`);
   else opts.stdout.write(formatPlan(result.plan, describe(ctx)));
   return 0;
-}
-
-/** `--input version=1.2 --input dry-run=true`: values as text; the pipeline's types decide what they mean. */
-function inputsOf(pairs: readonly string[]): Record<string, string> {
-  const inputs: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--input must be NAME=VALUE, not ${JSON.stringify(pair)}`);
-    inputs[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return inputs;
 }
 
 function describe(ctx: TriggerContext): string {

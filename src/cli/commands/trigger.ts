@@ -4,7 +4,7 @@
  * server checks them against their types and names each wrong one.
  */
 import { ApiClient } from "../api-client.js";
-import { UsageError } from "../usage-error.js";
+import { inputPairs } from "../input-pairs.js";
 
 export interface TriggerCommandOptions {
   server: string;
@@ -20,12 +20,7 @@ export interface TriggerCommandOptions {
 export async function triggerCommand(o: TriggerCommandOptions): Promise<number> {
   // `main` is what people type; the API takes full refs.
   const ref = o.ref.startsWith("refs/") ? o.ref : `refs/heads/${o.ref}`;
-  const inputs: Record<string, string> = {};
-  for (const pair of o.inputs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--input must be NAME=VALUE, not ${JSON.stringify(pair)}`);
-    inputs[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
+  const inputs = inputPairs(o.inputs);
   const res = await new ApiClient(o.server, o.token).startRun({ repo: o.repo, ref, ...(o.sha ? { sha: o.sha } : {}), ...(o.inputs.length > 0 ? { inputs } : {}) });
   o.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `started run ${res.id}\n`);
   return 0;
