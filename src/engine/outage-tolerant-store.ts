@@ -12,6 +12,11 @@
  * agents: their heartbeats queue behind reports that wait here. `unavailable`
  * tells the lease sweeper so (see LeaseSweeper's `holdWhile`).
  *
+ * The outage lasts until every call that failed has landed, not until any
+ * call succeeds: on a full disk reads still answer while writes fail, and a
+ * read must not end the hold while an agent's log batch (with the heartbeats
+ * queued behind it) still waits.
+ *
  * The operator hears one line when the outage starts, one per run the first
  * time that run waits in it (what it waits for), and one when it ends —
  * never a stack per failed call.
@@ -44,6 +49,8 @@ interface Outage {
 
 export class OutageTolerantStore implements RunStore {
   private outage: Outage | null = null;
+  /** Calls that failed as unavailable and have not landed yet. */
+  private failing = 0;
   private stopped = false;
   private readonly waiting = new Set<() => void>();
 
@@ -101,20 +108,34 @@ export class OutageTolerantStore implements RunStore {
   private async retry<T>(what: string, runId: string | null, call: () => Promise<T>): Promise<T> {
     let delay = this.options.firstDelayMs ?? 100;
     const max = this.options.maxDelayMs ?? 5000;
-    for (;;) {
-      try {
-        const result = await call();
-        this.recovered();
-        return result;
-      } catch (error) {
-        const reason = storeUnavailableReason(error);
-        if (reason === null) throw error;
-        if (this.stopped) throw new StoreStoppedError(error);
-        this.failed(reason, runId, what, delay);
-        await this.sleep(delay);
-        if (this.stopped) throw new StoreStoppedError(error);
-        delay = Math.min(max, delay * 2);
+    let failed = false;
+    try {
+      for (;;) {
+        try {
+          const result = await call();
+          if (failed) {
+            failed = false;
+            this.failing--;
+          }
+          if (this.failing === 0) this.recovered();
+          return result;
+        } catch (error) {
+          const reason = storeUnavailableReason(error);
+          if (reason === null) throw error;
+          if (this.stopped) throw new StoreStoppedError(error);
+          if (!failed) {
+            failed = true;
+            this.failing++;
+          }
+          this.failed(reason, runId, what, delay);
+          await this.sleep(delay);
+          if (this.stopped) throw new StoreStoppedError(error);
+          delay = Math.min(max, delay * 2);
+        }
       }
+    } finally {
+      // A call that gives up (stopped, or another error after an outage) no longer holds the outage open.
+      if (failed) this.failing--;
     }
   }
 

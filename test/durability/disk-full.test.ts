@@ -118,7 +118,7 @@ suite("the embedded store's disk fills up while a stage logs", () => {
     try {
       const runState = state.get(id!)!;
       // On failure, say why: what the run recorded and the server's (and its local agent's) last lines.
-      const why = () => `${JSON.stringify(events.get(id!)!.filter((e) => e.type.startsWith("attempt.") || e.type.startsWith("stage.")).map((e) => [e.type, e.data]))}\nserver output:\n${out.slice(-6000)}`;
+      const why = () => `${JSON.stringify(events.get(id!)!.filter((e) => e.type.startsWith("attempt.") || e.type.startsWith("stage.")).map((e) => [e.type, e.data]))}\nserver output (request lines left out):\n${out.split("\n").filter((l) => !/"msg":"(incoming request|request completed)"/.test(l)).join("\n").slice(-6000)}`;
       expect(runState.conclusion, runState.conclusion === "success" ? "" : why()).toBe("success");
       expect(events.get(id!)!.filter((e) => e.type === "attempt.finished" && e.data.outcome !== "success"), "no attempt lost or failed").toEqual([]);
       for (const s of runState.stages.values()) {

@@ -45,6 +45,28 @@ describe("OutageTolerantStore", () => {
     expect(lines.at(-1)).toMatch(/^store answers again after 0\.9 s \(connection refused\); 1 waiting run\(s\) carry on$/);
   });
 
+  it("stays unavailable while any failed call still waits: on a full disk a read that answers does not end the outage of a write", async () => {
+    const clock = new VirtualClock();
+    const lines: string[] = [];
+    const full = () => Object.assign(new Error("could not extend file: No space left on device"), { code: "53100" });
+    let writes = 3;
+    const inner = {
+      appendLogs: () => (writes-- > 0 ? Promise.reject(full()) : Promise.resolve()),
+      load: () => Promise.resolve(null),
+    } as unknown as RunStore;
+    const store = new OutageTolerantStore(inner, { clock, log: (l) => lines.push(l), firstDelayMs: 100, maxDelayMs: 100 });
+    const writing = store.appendLogs({ runId: "run-1", stageId: "build", attempt: 1 }, [{ seq: 1, data: "x\n" }]);
+    await clock.advance(0);
+    expect(store.unavailable).toBe(true);
+    await store.load("run-1");
+    expect(store.unavailable, "a read that lands while the write still fails").toBe(true);
+    expect(lines.some((l) => l.startsWith("store answers again"))).toBe(false);
+    await clock.advance(300);
+    await writing;
+    expect(store.unavailable).toBe(false);
+    expect(lines.at(-1)).toMatch(/^store answers again after 0\.3 s \(disk full\); 1 waiting run\(s\) carry on$/);
+  });
+
   it("hands any other error to the caller at once", async () => {
     const clock = new VirtualClock();
     const inner = flakyStore(1, () => Object.assign(new Error("duplicate key"), { code: "23505" }));
