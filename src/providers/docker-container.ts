@@ -12,6 +12,7 @@ import { ATTEMPT_LABEL, attemptLabel } from "../engine/agent-pool.js";
 import type { AttemptRef } from "../engine/ports.js";
 import { AGENT_LAUNCHER } from "./agent-image.js";
 import { attemptLabels, type ProvisionerIdentity } from "./attempt-labels.js";
+import { dockerStatusOf } from "./docker-status.js";
 import type { StageResources } from "./provider.js";
 
 /** The agent's workspaces go here (TMPDIR): an anonymous volume, not the image's file system. */
@@ -72,4 +73,16 @@ export function demuxLogs(buffer: Buffer): string {
     offset += 8 + length;
   }
   return Buffer.concat(parts).toString("utf8");
+}
+
+/** Removes a container and its volumes; true when this call removed it (false: gone already or being removed, or the engine refused, which is logged). */
+export async function removeContainer(docker: Docker, id: string, log: (m: string) => void): Promise<boolean> {
+  try {
+    await docker.getContainer(id).remove({ force: true, v: true });
+    return true;
+  } catch (error) {
+    const status = dockerStatusOf(error);
+    if (status !== 404 && status !== 409) log(`removing container ${id.slice(0, 12)} failed: ${String(error)}`);
+    return false;
+  }
 }

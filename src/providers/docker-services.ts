@@ -17,7 +17,7 @@ import type Docker from "dockerode";
 import type { AttemptRef } from "../engine/ports.js";
 import type { PlannedService } from "../pipeline-parser/types.js";
 import { attemptLabels, LABEL_ATTEMPT, LABEL_RUN, LABEL_STAGE, storeSelector, type ProvisionerIdentity } from "./attempt-labels.js";
-import { demuxLogs } from "./docker-container.js";
+import { demuxLogs, removeContainer } from "./docker-container.js";
 import { dockerStatusOf } from "./docker-status.js";
 import { SERVICE_LOG_LINES } from "./provider.js";
 
@@ -126,27 +126,14 @@ export async function removeServices(docker: Docker, ref: AttemptRef, identity: 
     const services = containers.filter((c) => c.Labels[LABEL_PROBE] === undefined).sort((a, b) => Number(a.Labels[LABEL_SERVICE_ORDER]) - Number(b.Labels[LABEL_SERVICE_ORDER]));
     const parts: string[] = [];
     for (const c of services) {
-      const raw = await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, tail: SERVICE_LOG_LINES, follow: false }).catch(() => null);
-      const text = raw ? demuxLogs(raw) : "";
+      const text = await containerOutput(docker, c.Id, SERVICE_LOG_LINES);
       parts.push(`\n--- service ${c.Labels[LABEL_SERVICE] ?? "?"}: its output (last ${SERVICE_LOG_LINES} lines at most) ---\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
     }
     if (parts.length > 0) await logs(parts.join("")).catch((e: unknown) => log(`storing the services' output of ${ref.stageId}#${ref.attempt} failed: ${String(e)}`));
   }
-  await Promise.all(containers.map((c) => removeServiceContainer(docker, c.Id, log)));
+  await Promise.all(containers.map((c) => removeContainer(docker, c.Id, log)));
   const networks = await docker.listNetworks({ filters: { label } });
   await Promise.all(networks.map((n) => removeNetwork(docker, n.Id, log)));
-}
-
-/** True when this call removed it (false: gone already, or the engine refused, which is logged). */
-export async function removeServiceContainer(docker: Docker, id: string, log: (m: string) => void): Promise<boolean> {
-  try {
-    await docker.getContainer(id).remove({ force: true, v: true });
-    return true;
-  } catch (error) {
-    const status = dockerStatusOf(error);
-    if (status !== 404 && status !== 409) log(`removing service container ${id.slice(0, 12)} failed: ${String(error)}`);
-    return false;
-  }
 }
 
 /** True when this call removed it; one with containers still attached stays for the next clean-up. */
@@ -222,7 +209,7 @@ async function waitReady(input: ServicesInput, network: string, service: Planned
       await sleep(250);
     }
   } finally {
-    await removeServiceContainer(docker, probe.id, () => undefined);
+    await removeContainer(docker, probe.id, () => undefined);
   }
 }
 
@@ -255,12 +242,13 @@ async function execOnce(container: Docker.Container, cmd: string[], timeoutMs: n
 }
 
 async function lastLines(docker: Docker, id: string): Promise<string> {
-  try {
-    const raw = await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: 20, follow: false });
-    return tail(demuxLogs(raw));
-  } catch {
-    return "";
-  }
+  return tail(await containerOutput(docker, id, 20));
+}
+
+/** A container's last `lines` of stdout and stderr as text; "" when the engine cannot say. */
+async function containerOutput(docker: Docker, id: string, lines: number): Promise<string> {
+  const raw = await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false }).catch(() => null);
+  return raw ? demuxLogs(raw) : "";
 }
 
 /** The last lines of some output, on one line, at most 1000 characters. */

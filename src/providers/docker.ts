@@ -21,8 +21,8 @@ import { attemptOfLabels, LABEL_OWNER, storeSelector, type ProvisionerIdentity }
 import { dockerConnectionOf, type DockerConnection } from "./docker-connection.js";
 import { agentImageOf } from "./agent-image.js";
 import { DockerAgentVolume } from "./docker-agent-volume.js";
-import { containerSpec, demuxLogs } from "./docker-container.js";
-import { LABEL_SERVICE, removeNetwork, removeServiceContainer, removeServices, ServiceFailedError, ServicesCancelledError, startServices, type StartedServices } from "./docker-services.js";
+import { containerSpec, demuxLogs, removeContainer } from "./docker-container.js";
+import { LABEL_SERVICE, removeNetwork, removeServices, ServiceFailedError, ServicesCancelledError, startServices, type StartedServices } from "./docker-services.js";
 import { dockerStatusOf } from "./docker-status.js";
 import { stageResources, type ProvisionerHooks, type StageResources } from "./provider.js";
 import { ProvisionedAttempts, type ProvisionedAttempt } from "./provisioned-attempts.js";
@@ -217,12 +217,7 @@ export class DockerProvisioner implements Provisioner {
   }
 
   private async removeContainer(id: string): Promise<void> {
-    try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
-    } catch (error) {
-      const status = dockerStatusOf(error);
-      if (status !== 404 && status !== 409) this.log(`removing container ${id.slice(0, 12)} failed: ${String(error)}`);
-    }
+    await removeContainer(this.docker, id, (m) => this.log(m));
   }
 
   /**
@@ -238,7 +233,7 @@ export class DockerProvisioner implements Provisioner {
     const result = await this.attempts.reconcile(stages, startup);
     const networks = await this.docker.listNetworks({ filters: { label: storeSelector(store) } });
     const extras = [
-      ...list.filter((c) => c.Labels[LABEL_SERVICE] !== undefined).map((c) => ({ ...found(c, false), remove: () => removeServiceContainer(this.docker, c.Id, (m) => this.log(m)) })),
+      ...list.filter((c) => c.Labels[LABEL_SERVICE] !== undefined).map((c) => ({ ...found(c, false), remove: () => removeContainer(this.docker, c.Id, (m) => this.log(m)) })),
       // After the containers: a network with containers attached cannot go.
       ...networks.map((n) => ({ ...found({ Id: n.Id, Labels: n.Labels ?? {} }, false), remove: () => removeNetwork(this.docker, n.Id, (m) => this.log(m)) })),
     ];

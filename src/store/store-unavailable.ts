@@ -77,3 +77,14 @@ export function storeUnavailableReason(error: unknown, depth = 0): StoreUnavaila
 export function isStoreUnavailable(error: unknown): boolean {
   return storeUnavailableReason(error) !== null;
 }
+
+/**
+ * The line a background pass logs when it fails, or null: a store outage is
+ * named once while it lasts (`wasDown`: the pass before failed the same way),
+ * in the words the rest of the server uses, never as a raw socket error.
+ */
+export function passFailureLine(error: unknown, wasDown: boolean): { line: string | null; storeDown: boolean } {
+  const reason = storeUnavailableReason(error);
+  if (reason) return { line: wasDown ? null : `pass failed, tried again when the store answers: ${reason}`, storeDown: true };
+  return { line: `pass failed: ${error instanceof Error ? error.message : String(error)}`, storeDown: false };
+}

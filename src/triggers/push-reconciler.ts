@@ -31,7 +31,7 @@
 import type { Clock } from "../engine/ports.js";
 import { type BranchHead, type Forge, ForgeError, type ForgeKind, type Listing, type PullRequestInfo } from "../forge/forge.js";
 import type { Database } from "../store/database.js";
-import { storeUnavailableReason } from "../store/store-unavailable.js";
+import { passFailureLine } from "../store/store-unavailable.js";
 import { insertDelivery } from "../webhooks/delivery-store.js";
 import type { RepoRef } from "../webhooks/forge-event.js";
 import { reconciledDelivery, type ReconciledDelivery } from "../webhooks/reconciled-events.js";
@@ -110,10 +110,9 @@ export class PushReconciler {
           this.schedule(Math.max(this.options.intervalMs, r.waitMs ?? 0));
         },
         (error: unknown) => {
-          // A store outage is named once, in the words the rest of the server uses (no raw socket errors).
-          const reason = storeUnavailableReason(error);
-          if (!reason || !this.storeDown) this.log(`pass failed${reason ? ", tried again when the store answers" : ""}: ${reason ?? (error instanceof Error ? error.message : String(error))}`);
-          this.storeDown = reason !== null;
+          const failure = passFailureLine(error, this.storeDown);
+          if (failure.line) this.log(failure.line);
+          this.storeDown = failure.storeDown;
           this.schedule(this.options.intervalMs);
         },
       );

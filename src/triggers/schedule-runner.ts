@@ -21,7 +21,7 @@
 import { newestSlotAtOrBefore, nextSlotAfter } from "../pipeline-parser/cron.js";
 import type { Clock } from "../engine/ports.js";
 import type { Database } from "../store/database.js";
-import { storeUnavailableReason } from "../store/store-unavailable.js";
+import { passFailureLine } from "../store/store-unavailable.js";
 import { DELIVERY_CHANNEL } from "../webhooks/routes.js";
 import { scheduleDelivery } from "../webhooks/schedule-events.js";
 import { claimSlot, recordedSchedules } from "./schedule-store.js";
@@ -121,10 +121,9 @@ export class ScheduleRunner {
           again(r.nextAt.getTime() - this.options.clock.now().getTime());
         },
         (error: unknown) => {
-          // A store outage is named once, in the words the rest of the server uses (no raw socket errors).
-          const reason = storeUnavailableReason(error);
-          if (!reason || !this.storeDown) this.log(`pass failed${reason ? ", tried again when the store answers" : ""}: ${reason ?? (error instanceof Error ? error.message : String(error))}`);
-          this.storeDown = reason !== null;
+          const failure = passFailureLine(error, this.storeDown);
+          if (failure.line) this.log(failure.line);
+          this.storeDown = failure.storeDown;
           again(this.options.pollMs);
         },
       );
