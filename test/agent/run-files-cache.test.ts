@@ -57,9 +57,9 @@ describe("RunFilesCache", () => {
     for (const run of ["r1", "r2", "r1", "r3"]) await cache.fill(run, await tempDir("hodei-ws-"), f.fetch);
     expect(f.calls).toHaveLength(3);
     // r2 was least recently used when r3 came: its files are gone, r1's are not.
-    await new Promise((r) => setTimeout(r, 50));
+    // The eviction removes r2's files in the background: wait for it (50 ms was not always enough under load).
     const [root] = await readdir(parent);
-    expect(await readdir(path.join(parent, root!))).toHaveLength(2);
+    await expect.poll(() => readdir(path.join(parent, root!)).then((d) => d.length), { timeout: 10_000, interval: 20 }).toBe(2);
     await cache.fill("r1", await tempDir("hodei-ws-"), f.fetch);
     expect(f.calls).toHaveLength(3);
     await cache.fill("r2", await tempDir("hodei-ws-"), f.fetch);
